@@ -1,0 +1,151 @@
+"""The seam between the core and every channel.
+
+A connector turns a channel's wire format into `Inbound` values and sends `Outbound`
+values; the core never imports a network library. Connectors are built in one place
+(the daemon) and injected, so tests can hand the core a connector that talks to a local
+server. Errors are sorted into a small taxonomy that the outbox's single retry loop
+understands: retry later (optionally after a server-given delay), give up on this send,
+or stop the account because its credentials are wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Who a message is from or to, in the channel's own terms.
+
+    `address` is the channel's stable identity of the person: a lower-cased e-mail address,
+    a Telegram user id, a Mastodon account URI. `name` is what they call themselves.
+    """
+
+    address: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str | None = None
+    inline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One customer message as a connector hands it to the pipeline.
+
+    `external_id` is unique per (channel, account): the Message-ID for e-mail, the update's
+    message id for Telegram. `references` lists external ids this message answers, nearest
+    last (In-Reply-To and References for e-mail). `headers` keeps the channel's metadata
+    that loop protection and rules look at, with lower-case keys.
+    """
+
+    channel: str
+    account: str
+    external_id: str
+    sender: Address
+    received_at: datetime
+    text: str = ""
+    subject: str | None = None
+    html: str | None = None
+    recipients: tuple[Address, ...] = ()
+    references: tuple[str, ...] = ()
+    thread_key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[InboundAttachment, ...] = ()
+    raw: bytes | None = None
+    language: str | None = None
+    # Why this message could not be read as it should: it is stored raw and flagged.
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One send, built by the outbox from a stored message.
+
+    `message_ref` is our own external id for the message, fixed when it was queued (for
+    e-mail the Message-ID we put on it), so a retried send is the same message and the
+    customer's answer threads back even if it arrives before we learn the send succeeded.
+    """
+
+    outbox_id: int
+    kind: str  # "ack", "reply", "notify"
+    channel: str
+    account: str
+    recipient: Address
+    text: str
+    message_ref: str
+    subject: str | None = None
+    html: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    thread_key: str | None = None
+    auto_reply: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What the channel said about a successful send: its id for the message, if any."""
+
+    external_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    items: Sequence[Inbound]
+    cursor: str | None
+
+
+class ChannelError(Exception):
+    """Base of the taxonomy; anything else a connector raises counts as transient."""
+
+
+class TransientError(ChannelError):
+    """Try again later; `retry_after` is the server's own wish, in seconds, if it gave one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(ChannelError):
+    """This send can never succeed (a 5xx reply, a blocked bot): dead-letter it, say why."""
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        # True when the recipient itself is gone, so the contact is marked unreachable.
+        self.unreachable = unreachable
+
+
+class AuthError(ChannelError):
+    """The account's credentials were refused: stop this account loudly, keep the work."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What every channel implements. Instances are built by the daemon and injected."""
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def account(self) -> str: ...
+
+    async def fetch(self, cursor: str | None, wait: float) -> FetchResult:
+        """New messages after `cursor`, waiting up to `wait` seconds for some to arrive.
+
+        Must not mark anything read on the server: the core stores the batch and the
+        returned cursor in one transaction, and only then is the work considered done.
+        """
+        ...
+
+    async def send(self, message: Outbound) -> SendResult: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,119 @@
+"""What agents do to a conversation: reply, note, assign, change status.
+
+Each action is one function over an open session with `now` passed in, leaving an Event.
+Replies go out through the outbox on the conversation's own channel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from channels.base import Address
+from inbox import sla, threads
+from inbox.models import Conversation, Direction, Event, Identity, Kind, Message, Status
+from inbox.pipeline import enqueue, reply_address
+
+
+class ActionError(Exception):
+    """The action cannot be done; the message says why in the agent's terms."""
+
+
+def get_conversation(s: Session, conv_id: int) -> Conversation:
+    conv = s.get(Conversation, conv_id)
+    if conv is None:
+        raise ActionError(f"no conversation {conv_id}")
+    return conv
+
+
+def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
+          secret: str, domain: str) -> Message:
+    """Queue an agent's answer to the customer's latest message; stops the SLA clock."""
+    conv = get_conversation(s, conv_id)
+    if not text.strip():
+        raise ActionError("the reply is empty")
+    last = _last_inbound(s, conv_id)
+    if last is None:
+        raise ActionError(f"conversation {conv_id} has no customer message to answer")
+    to = _recipient(s, conv, last)
+    subject = _reply_subject(conv, secret) if conv.channel == "email" else None
+    msg = enqueue(s, conv, to, text, Kind.AGENT, now, domain, subject=subject,
+                  in_reply_to=last.external_id,
+                  references=(*last.references, last.external_id), author=author)
+    outcome = sla.stop_clock(conv, now)
+    conv.updated_at = now
+    s.add(Event(conversation_id=conv.id, message_id=msg.id, kind="reply.queued",
+                created_at=now, detail={"author": author, "to": to.address,
+                                        "sla": outcome.value if outcome else None}))
+    return msg
+
+
+def _last_inbound(s: Session, conv_id: int) -> Message | None:
+    return s.scalars(sa.select(Message).where(
+        Message.conversation_id == conv_id,  # type: ignore[arg-type]
+        Message.direction == Direction.IN)  # type: ignore[arg-type]
+        .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined, union-attr]
+        .limit(1)).first()
+
+
+def _recipient(s: Session, conv: Conversation, last: Message) -> Address:
+    addr = reply_address(last.headers, Address(last.sender, last.sender_name))
+    ident = s.scalars(sa.select(Identity).where(
+        Identity.channel == conv.channel,  # type: ignore[arg-type]
+        Identity.address == addr.address)).first()  # type: ignore[arg-type]
+    if ident is not None and ident.unreachable:
+        raise ActionError(f"{addr.address} cannot be reached on {conv.channel}: "
+                          f"{ident.unreachable}")
+    return addr
+
+
+def _reply_subject(conv: Conversation, secret: str) -> str:
+    assert conv.id is not None
+    ref = threads.reference(secret, conv.id)
+    subject = conv.subject or "your message"
+    if not subject.lower().startswith("re:"):
+        subject = "Re: " + subject
+    return subject if ref in subject else f"{subject} {ref}"
+
+
+def note(s: Session, conv_id: int, text: str, *, author: str, now: datetime) -> Message:
+    """An internal note: stored in the conversation, never sent."""
+    conv = get_conversation(s, conv_id)
+    msg = Message(conversation_id=conv.id, channel=conv.channel, account=conv.account,
+                  external_id=f"note-{conv_id}-{now.timestamp()}-{author}",
+                  direction=Direction.OUT, kind=Kind.NOTE, author=author, text=text,
+                  created_at=now)
+    s.add(msg)
+    return msg
+
+
+def assign(s: Session, conv_id: int, *, assignee: str | None, team: str | None,
+           now: datetime, by: str) -> Conversation:
+    conv = get_conversation(s, conv_id)
+    before = {"assignee": conv.assignee, "team": conv.team}
+    if assignee is not None:
+        conv.assignee = assignee or None
+    if team is not None:
+        conv.team = team or None
+    conv.updated_at = now
+    s.add(Event(conversation_id=conv.id, kind="assigned", created_at=now,
+                detail={"before": before, "assignee": conv.assignee, "team": conv.team,
+                        "by": by}))
+    return conv
+
+
+def set_status(s: Session, conv_id: int, status: Status, *, now: datetime,
+               by: str) -> Conversation:
+    conv = get_conversation(s, conv_id)
+    before = conv.status
+    conv.status = status
+    conv.updated_at = now
+    if status in (Status.RESOLVED, Status.CLOSED):
+        # Nobody waits on a finished conversation; a customer's next message reopens it
+        # (resolved) or starts a new one (closed) with a fresh clock.
+        conv.awaiting_since = conv.sla_due_at = conv.sla_warn_at = conv.sla_next_at = None
+    s.add(Event(conversation_id=conv.id, kind="status", created_at=now,
+                detail={"from": before, "to": status.value, "by": by}))
+    return conv

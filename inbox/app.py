@@ -1,0 +1,69 @@
+"""Wiring: settings in, engine + pipeline context + connectors out.
+
+This is the one place where long-lived objects are built; everything else receives
+them. The CLI and the daemon both start here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+
+from inbox.blobs import BlobStore
+from inbox.config import Settings
+from inbox.db import make_engine
+from inbox.pipeline import PipelineContext
+from inbox.render import Renderer
+from inbox.routing import NoRules, Router
+from inbox.sla import SlaPolicy
+
+
+def utcnow() -> datetime:
+    """The daemon's clock; everything below it takes `now` as an argument."""
+    return datetime.now(UTC)
+
+
+class SecretMissing(Exception):
+    pass
+
+
+@dataclass
+class App:
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.resolved_database_url)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.settings.path(self.settings.storage.blobs_dir))
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        return Renderer(self.settings.path(self.settings.templates_dir))
+
+    @cached_property
+    def router(self) -> Router:
+        return NoRules()
+
+    @property
+    def secret(self) -> str:
+        if not self.settings.secret_key:
+            raise SecretMissing(
+                "no secret key: set INBOX_SECRET_KEY, INBOX_SECRET_KEY_FILE or "
+                "secret_key_file in inbox.toml (`inbox init` makes one)")
+        return self.settings.secret_key
+
+    def pipeline_context(self, send_acks: bool = True) -> PipelineContext:
+        s = self.settings
+        return PipelineContext(
+            secret=self.secret, renderer=self.renderer, router=self.router,
+            blobs=self.blobs, sla=SlaPolicy.from_settings(s.sla), ack=s.ack,
+            team_name=s.name, our_addresses=frozenset(a.lower() for a in s.addresses),
+            our_domain=s.domain, max_attachment_bytes=s.storage.max_attachment_bytes,
+            send_acks=send_acks,
+        )

@@ -1,0 +1,358 @@
+"""The `inbox` command: set up a deployment, run the daemon, work the queue.
+
+Every listing has `--json` with the shapes documented in docs/cli-json.md. Errors are one
+line on stderr and a non-zero exit, never a traceback (set INBOX_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+import typer
+from sqlalchemy.orm import Session
+
+from channels.mailfiles import MailFileError, count_mail_files
+from inbox import actions, views
+from inbox.app import App, SecretMissing, utcnow
+from inbox.config import ConfigError, find_config, load_settings
+from inbox.db import SchemaError, check_schema, current_revision, head_revision, upgrade
+from inbox.deployment import init_deployment
+from inbox.models import OutboxState, Status
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+cli = typer.Typer(help="Self-hosted omnichannel inbox.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+_state: dict[str, Path | None] = {"config": None}
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
+EXPECTED = (ConfigError, SchemaError, actions.ActionError, SecretMissing, MailFileError,
+            sa.exc.OperationalError, OSError)
+
+
+class CliError(Exception):
+    pass
+
+
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn known failures into one line and exit code 1; unknown ones into exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except (CliError, *EXPECTED) as exc:
+            _fail(1, _one_line(exc))
+        except Exception as exc:
+            if os.environ.get("INBOX_DEBUG"):
+                raise
+            _fail(2, f"internal error: {type(exc).__name__}: {exc} (INBOX_DEBUG=1 shows more)")
+
+    return wrapper
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, sa.exc.OperationalError):
+        return f"database error: {str(exc.orig).strip().splitlines()[0]}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _fail(code: int, message: str) -> Any:
+    typer.echo(f"inbox: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@cli.callback()
+def _main(config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="inbox.toml (default: $INBOX_CONFIG, then ./inbox.toml)")] = None
+          ) -> None:
+    _state["config"] = config
+
+
+def _app() -> App:
+    path = find_config(_state["config"], os.environ)
+    return App(load_settings(path))
+
+
+@contextmanager
+def _session(app: App, *, write: bool = False) -> Iterator[Session]:
+    check_schema(app.engine)
+    with Session(app.engine, expire_on_commit=False) as s:
+        if write:
+            with s.begin():
+                yield s
+        else:
+            yield s
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@cli.command()
+@friendly
+def init(directory: Path, force: Annotated[bool, typer.Option(
+        help="Overwrite an existing inbox.toml.")] = False) -> None:
+    """Create a deployment: inbox.toml, templates/, rules/, a secret key, a database."""
+    config = init_deployment(directory, force=force)
+    app = App(load_settings(config, env={}))
+    upgrade(app.engine)
+    typer.echo(f"created {config}\nnext: cd {directory} && inbox run")
+
+
+@cli.command()
+@friendly
+def run(once: Annotated[bool, typer.Option(
+        help="Fetch, send and sweep once, then exit.")] = False) -> None:
+    """Run the daemon: connectors, outbox dispatcher, SLA sweep. Stops on SIGTERM/SIGINT."""
+    from inbox.connectors import build_connectors
+    from inbox.daemon import Daemon, install_signal_handlers
+
+    app = _app()
+    logging.basicConfig(level=app.settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    check_schema(app.engine)
+    daemon = Daemon(app, build_connectors(app.settings))
+
+    async def main() -> None:
+        if once:
+            await daemon.run_once()
+            return
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await daemon.run(stop)
+
+    asyncio.run(main())
+
+
+@cli.command()
+@friendly
+def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox files, Maildirs")],
+           no_ack: Annotated[bool, typer.Option("--no-ack", help="Backfill: send no acks.")] = False,
+           account: Annotated[str, typer.Option(help="Account name to file under.")] = "import",
+           workers: Annotated[int | None, typer.Option(help="Parser processes.")] = None,
+           progress: Annotated[bool | None, typer.Option(
+               help="Progress bar (default: when stderr is a terminal).")] = None,
+           as_json: JsonOpt = False) -> None:
+    """Feed e-mail files through the full pipeline (dedupe, thread, route, ack, SLA)."""
+    from inbox.importer import import_paths
+
+    app = _app()
+    check_schema(app.engine)
+    ctx = app.pipeline_context(send_acks=not no_ack)
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = _progress_bar(paths) if show else None
+    report = import_paths(lambda: Session(app.engine, expire_on_commit=False), paths, ctx,
+                          utcnow(), account=account, workers=workers,
+                          progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    summary = {"stored": report.outcomes["stored"], "duplicates": report.outcomes["duplicate"],
+               "quarantined": report.outcomes["quarantined"], "flagged": report.flagged,
+               "acks_queued": report.acks}
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()))
+
+
+def _progress_bar(paths: list[Path]) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=count_mail_files(paths), unit="msg", file=sys.stderr)
+
+
+@cli.command()
+@friendly
+def queue(status: Annotated[list[str], typer.Option(
+              help="open, pending, resolved, closed or all; repeatable.")] = ["open"],  # noqa: B006
+          team: str | None = None, assignee: str | None = None, channel: str | None = None,
+          tag: str | None = None, limit: int = 100, as_json: JsonOpt = False) -> None:
+    """Open conversations, the most urgent SLA first."""
+    statuses = tuple(s.value for s in Status) if "all" in status else tuple(
+        Status(s).value for s in status)
+    app = _app()
+    with _session(app) as s:
+        rows = views.queue(s, views.QueueFilter(statuses, team, assignee, channel, tag, limit),
+                           utcnow(), app.secret)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        left = r["sla"]["seconds_left"]
+        due = "answered" if left is None else _duration(left)
+        who = r["contact"]["name"] or r["contact"]["address"] or "?"
+        typer.echo(f"{r['id']:>6}  {r['channel']:<8} {due:>12}  {r['status']:<8} "
+                   f"{(r['assignee'] or '-'):<10} {who[:24]:<24} {r['subject'][:60]}")
+    if not rows:
+        typer.echo("the queue is empty", err=True)
+
+
+def _duration(seconds: float) -> str:
+    sign = "overdue " if seconds < 0 else ""
+    s = abs(int(seconds))
+    return f"{sign}{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+@cli.command()
+@friendly
+def show(conversation_id: int, as_json: JsonOpt = False) -> None:
+    """One conversation with all its messages and its event trail."""
+    app = _app()
+    with _session(app) as s:
+        conv = views.conversation(s, conversation_id, utcnow(), app.secret)
+    if conv is None:
+        raise CliError(f"no conversation {conversation_id}")
+    if as_json:
+        _print_json(conv)
+        return
+    _print_conversation(conv)
+
+
+def _print_conversation(conv: dict[str, Any]) -> None:
+    contact = conv["contact"]
+    typer.echo(f"#{conv['id']} {conv['reference']} {conv['subject']}")
+    typer.echo(f"  {conv['channel']}/{conv['account']}  status {conv['status']}  "
+               f"priority {conv['priority']}  team {conv['team'] or '-'}  "
+               f"assignee {conv['assignee'] or '-'}  tags {','.join(conv['tags']) or '-'}")
+    typer.echo(f"  contact {contact['name']} <{contact['address']}>  SLA {conv['sla']['state']}"
+               f" due {conv['sla']['due_at'] or '-'}")
+    for m in conv["messages"]:
+        flag = f"  [{'; '.join(m['problems'])}]" if m["problems"] else ""
+        who = m["author"] or m["sender"]["address"] or "us"
+        typer.echo(f"\n--- {m['created_at']} {m['kind']} {m['direction']} {who} "
+                   f"({m['delivery']}){flag}")
+        typer.echo(m["text"].rstrip())
+        for a in m["attachments"]:
+            typer.echo(f"  [attachment] {a['filename']} {a['content_type']} {a['size']} bytes")
+    typer.echo("\nevents:")
+    for e in conv["events"]:
+        typer.echo(f"  {e['at']} {e['kind']} {json.dumps(e['detail'], ensure_ascii=False)}")
+
+
+@cli.command()
+@friendly
+def reply(conversation_id: int,
+          message: Annotated[str | None, typer.Option("--message", "-m")] = None,
+          file: Annotated[Path | None, typer.Option("--file", "-f")] = None,
+          author: Annotated[str, typer.Option(envvar="INBOX_AGENT")] = "",
+          as_json: JsonOpt = False) -> None:
+    """Answer on the conversation's channel (text from -m, -f FILE, or $EDITOR)."""
+    text = message if message is not None else _read_reply(file)
+    app = _app()
+    who = author or os.environ.get("USER", "agent")
+    with _session(app, write=True) as s:
+        msg = actions.reply(s, conversation_id, text, author=who, now=utcnow(),
+                            secret=app.secret, domain=app.settings.domain)
+        out = {"conversation_id": conversation_id, "message_id": msg.id,
+               "external_id": msg.external_id, "delivery": msg.delivery}
+    if as_json:
+        _print_json(out)
+    else:
+        typer.echo(f"reply queued as message {out['message_id']} (see `inbox outbox`)")
+
+
+def _read_reply(file: Path | None) -> str:
+    if file is not None:
+        return sys.stdin.read() if str(file) == "-" else file.read_text()
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor or not sys.stdin.isatty():
+        raise CliError("no reply text: use --message, --file, or set $EDITOR")
+    with tempfile.NamedTemporaryFile("w+", suffix=".txt", delete=False) as fh:
+        path = Path(fh.name)
+    try:
+        subprocess.run([*editor.split(), str(path)], check=True)
+        return path.read_text()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@cli.command()
+@friendly
+def assign(conversation_id: int, assignee: Annotated[str | None, typer.Argument()] = None,
+           team: str | None = None) -> None:
+    """Assign a conversation to an agent (empty string to unassign) and/or a team."""
+    if assignee is None and team is None:
+        raise CliError("say whom to assign: AGENT and/or --team TEAM")
+    app = _app()
+    with _session(app, write=True) as s:
+        conv = actions.assign(s, conversation_id, assignee=assignee, team=team, now=utcnow(),
+                              by=os.environ.get("USER", "cli"))
+        typer.echo(f"#{conv.id}: assignee {conv.assignee or '-'}, team {conv.team or '-'}")
+
+
+@cli.command("status")
+@friendly
+def set_status(conversation_id: int, status: Status) -> None:
+    """Set a conversation's status: open, pending, resolved or closed."""
+    app = _app()
+    with _session(app, write=True) as s:
+        actions.set_status(s, conversation_id, status, now=utcnow(),
+                           by=os.environ.get("USER", "cli"))
+    typer.echo(f"#{conversation_id}: {status.value}")
+
+
+@cli.command()
+@friendly
+def outbox(state: Annotated[list[str], typer.Option(
+               help="pending, sending, sent, dead or all; repeatable.")] = ["pending", "sending", "dead"],  # noqa: B006, E501
+           as_json: JsonOpt = False) -> None:
+    """Sends waiting, failing (pending with attempts), in flight, or dead-lettered."""
+    states = tuple(s.value for s in OutboxState) if "all" in state else tuple(
+        OutboxState(s).value for s in state)
+    app = _app()
+    with _session(app) as s:
+        rows = views.outbox(s, states)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        err = f"  {r['last_error']}" if r["last_error"] else ""
+        typer.echo(f"{r['id']:>6}  #{r['conversation_id']:<6} {r['kind']:<6} {r['state']:<8} "
+                   f"{r['channel']}/{r['account']} -> {r['recipient']} "
+                   f"tries {r['attempts']}{err}")
+    if not rows:
+        typer.echo("the outbox is empty", err=True)
+
+
+@db_cli.command("upgrade")
+@friendly
+def db_upgrade() -> None:
+    """Migrate the database to the schema this version needs."""
+    app = _app()
+    before, after = upgrade(app.engine)
+    typer.echo(f"database at {after}" + (f" (was {before})" if before != after else ""))
+
+
+@db_cli.command("status")
+@friendly
+def db_status() -> None:
+    """Show the database's schema revision and the one this version needs."""
+    app = _app()
+    current = current_revision(app.engine)
+    head = head_revision()
+    typer.echo(f"database {current or 'empty'}, code needs {head}"
+               + ("" if current == head else " — run `inbox db upgrade`"))
+    if current != head:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,130 @@
+"""`inbox run`: supervise the connectors, the outbox dispatcher and the SLA sweep.
+
+Each connector runs its own loop: fetch a batch, ingest it and save the connector's
+cursor in one transaction, wake the dispatcher. A connector whose credentials are
+refused stops alone and loudly; other failures back off (capped) and retry, so a
+server that is down costs time, never messages. SIGTERM/SIGINT stop everything between
+steps: nothing half-done is left except an in-flight send, whose lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from channels.base import AuthError, ChannelError, Connector, Inbound, TransientError
+from inbox.app import App, utcnow
+from inbox.db import check_schema
+from inbox.models import Cursor
+from inbox.outbox import AccountKey, Dispatcher
+from inbox.pipeline import ingest_batch
+from inbox.sla import sweep
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 5.0
+FETCH_WAIT_SECONDS = 25.0
+BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
+
+
+@dataclass
+class Daemon:
+    app: App
+    connectors: Mapping[AccountKey, Connector] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.dispatcher = Dispatcher(self.app.engine, self.connectors,
+                                     self.app.settings.outbox, utcnow)
+        self.ctx = self.app.pipeline_context()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        check_schema(self.app.engine)
+        log.info("inbox daemon started: %d connector(s), database %s", len(self.connectors),
+                 self.app.engine.url.render_as_string(hide_password=True))
+        tasks = [asyncio.create_task(self.dispatcher.run(stop), name="dispatcher"),
+                 asyncio.create_task(self._sweep_loop(stop), name="sla-sweep")]
+        tasks += [asyncio.create_task(self._connector_loop(key, c, stop), name=f"{key}")
+                  for key, c in self.connectors.items()]
+        await stop.wait()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for c in self.connectors.values():
+            await c.close()
+        log.info("inbox daemon stopped")
+
+    async def run_once(self) -> None:
+        """Burst mode: fetch what is there, send what is due, sweep, return."""
+        check_schema(self.app.engine)
+        for key, c in self.connectors.items():
+            await self._fetch_and_ingest(key, c, wait=0)
+        await self.dispatcher.drain_once()
+        await asyncio.to_thread(self._sweep)
+
+    async def _connector_loop(self, key: AccountKey, c: Connector, stop: asyncio.Event) -> None:
+        delay = BACKOFF_START
+        while not stop.is_set():
+            try:
+                await self._fetch_and_ingest(key, c, wait=FETCH_WAIT_SECONDS)
+                delay = BACKOFF_START
+            except AuthError as exc:
+                log.error("%s/%s: credentials refused; this account is stopped: %s", *key, exc)
+                return
+            except Exception as exc:  # down servers, network: back off, keep the work
+                wait = exc.retry_after if isinstance(exc, TransientError) and exc.retry_after \
+                    else delay
+                level = logging.WARNING if isinstance(exc, ChannelError) else logging.ERROR
+                log.log(level, "%s/%s: fetch failed (%s); retrying in %.0fs", *key, exc, wait)
+                await _sleep_or_stop(stop, wait)
+                delay = min(delay * 2, BACKOFF_CAP)
+
+    async def _fetch_and_ingest(self, key: AccountKey, c: Connector, wait: float) -> int:
+        cursor = await asyncio.to_thread(self._load_cursor, key)
+        result = await c.fetch(cursor, wait)
+        if not result.items and result.cursor == cursor:
+            return 0
+        await asyncio.to_thread(self._ingest, key, result.items, result.cursor)
+        self.dispatcher.wake.set()
+        return len(result.items)
+
+    def _load_cursor(self, key: AccountKey) -> str | None:
+        with Session(self.app.engine) as s:
+            row = s.get(Cursor, (key[0], key[1], ""))
+            return row.value if row else None
+
+    def _ingest(self, key: AccountKey, items: Sequence[Inbound], cursor: str | None) -> None:
+        now = utcnow()
+        with Session(self.app.engine) as s, s.begin():
+            ingest_batch(s, items, self.ctx, now,
+                         cursor=(key[0], key[1], cursor) if cursor is not None else None)
+
+    async def _sweep_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self._sweep)
+            except Exception:
+                log.exception("SLA sweep failed; retrying")
+            await _sleep_or_stop(stop, SWEEP_SECONDS)
+
+    def _sweep(self) -> None:
+        with Session(self.app.engine) as s, s.begin():
+            for conv_id, state in sweep(s, utcnow()):
+                log.info("conversation %s: SLA %s", conv_id, state)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

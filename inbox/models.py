@@ -1,0 +1,222 @@
+"""The conversation store's tables.
+
+One person (Contact) may write from several channels (Identity). A Conversation belongs
+to one channel and one contact and holds Messages in both directions; every send leaves
+through an Outbox row; every decision leaves an Event. Times are timezone-aware UTC in
+Python and stored as naive UTC, so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database (SQLite keeps no zone)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_type=sa.JSON, nullable=False)
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Kind(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    AUTO_ACK = "auto-ack"
+    NOTE = "note"
+    SYSTEM = "system"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class Delivery(StrEnum):
+    """Delivery state of an outgoing message, mirrored from its outbox row."""
+
+    NONE = "none"  # inbound messages and notes
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"  # a try failed, another will come
+    DEAD = "dead"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = ""
+    tags: list[str] = _json(list)
+    vip: bool = False
+    created_at: datetime = _time()
+
+
+class Identity(SQLModel, table=True):
+    """A contact's address on one channel; (channel, address) names one person."""
+
+    __table_args__ = (sa.UniqueConstraint("channel", "address"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    channel: str
+    address: str
+    name: str = ""
+    unreachable: str | None = None  # why sends to this address cannot succeed
+
+
+class Conversation(SQLModel, table=True):
+    __table_args__ = (
+        # The queue and the SLA sweep read open work by due time; this index answers both.
+        sa.Index("ix_conversation_status_due", "status", "sla_due_at"),
+        # The sweep reads only conversations whose next SLA transition is due.
+        sa.Index("ix_conversation_sla_next", "sla_next_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    account: str
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    subject: str = ""
+    status: str = Status.OPEN
+    priority: str = "normal"
+    team: str | None = None
+    assignee: str | None = None
+    tags: list[str] = _json(list)
+    language: str | None = None
+    thread_key: str | None = Field(default=None, index=True)
+    sla_policy: str = "default"
+    # When the oldest customer message still waiting for a human arrived; None = answered.
+    awaiting_since: datetime | None = _time(nullable=True)
+    sla_due_at: datetime | None = _time(nullable=True)
+    sla_warn_at: datetime | None = _time(nullable=True)
+    sla_state: str | None = None
+    sla_next_at: datetime | None = _time(nullable=True)  # when sla_state next changes
+    first_response_at: datetime | None = _time(nullable=True)
+    acked: bool = False
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class Message(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "account", "external_id", name="uq_message_external"),
+        # Threading looks up a parent by its id across accounts of one channel.
+        sa.Index("ix_message_channel_external", "channel", "external_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id", index=True)
+    channel: str
+    account: str
+    external_id: str
+    direction: str
+    kind: str
+    sender: str = ""
+    sender_name: str = ""
+    recipients: list[str] = _json(list)
+    subject: str | None = None
+    text: str = ""
+    html: str | None = None
+    references: list[str] = _json(list)
+    headers: dict[str, str] = _json(dict)
+    raw_sha256: str | None = None
+    problems: list[str] = _json(list)
+    delivery: str = Delivery.NONE
+    author: str | None = None  # the agent who wrote an outgoing reply or note
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    filename: str
+    content_type: str
+    size: int
+    sha256: str | None  # None when over the size limit: the raw message still holds it
+    content_id: str | None = None
+    inline: bool = False
+
+
+class Outbox(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_outbox_due", "state", "next_attempt_at"),
+        sa.Index("ix_outbox_recipient", "recipient", "kind", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    kind: str
+    channel: str
+    account: str
+    recipient: str
+    state: str = OutboxState.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    claimed_until: datetime | None = _time(nullable=True)
+    last_error: str | None = None
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)
+
+
+class Cursor(SQLModel, table=True):
+    channel: str = Field(primary_key=True)
+    account: str = Field(primary_key=True)
+    key: str = Field(primary_key=True, default="")
+    value: str
+    updated_at: datetime = _time()
+
+
+class Event(SQLModel, table=True):
+    """An entry in the trail that answers "why did this happen?"."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    kind: str
+    detail: dict[str, Any] = _json(dict)
+    created_at: datetime = _time()
+
+
+class Team(SQLModel, table=True):
+    name: str = Field(primary_key=True)
+
+
+class Agent(SQLModel, table=True):
+    name: str = Field(primary_key=True)
+    email: str | None = None
+    team: str | None = Field(default=None, foreign_key="team.name")
+    active: bool = True

@@ -1,0 +1,221 @@
+"""The durable way out: claim due Outbox rows, send them, record what happened.
+
+This is the project's one retry loop. A send either succeeds (row `sent`, message
+delivered), fails for now (`TransientError` or anything unexpected: try again after a
+capped exponential backoff, or the server's own Retry-After), fails for good
+(`PermanentError`: dead-lettered with the reason kept for `inbox outbox`), or finds the
+account's credentials refused (`AuthError`: the account is stopped loudly and its rows
+wait untouched until an operator fixes it and restarts).
+
+Rows are claimed with a lease (`claimed_until`): a daemon that dies mid-send leaves rows
+that another claim picks up after the lease, so a send is at least once, never lost; the
+stable Message-ID we put on e-mail lets mail clients fold the rare repeat. On PostgreSQL
+the claim uses FOR UPDATE SKIP LOCKED, so several daemons share the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from channels.base import (
+    Address,
+    AuthError,
+    Connector,
+    Outbound,
+    PermanentError,
+    SendResult,
+    TransientError,
+)
+from inbox.config import OutboxSettings
+from inbox.models import Conversation, Delivery, Event, Identity, Message, Outbox, OutboxState
+
+log = logging.getLogger(__name__)
+
+AccountKey = tuple[str, str]  # (channel, account)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outbox_id: int
+    outcome: str  # "sent", "retry", "dead", "auth"
+    detail: str = ""
+
+
+def backoff(attempts: int, settings: OutboxSettings) -> timedelta:
+    """Delay before try number `attempts + 1`: doubling from the base, capped."""
+    seconds = settings.backoff_base_seconds * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.backoff_cap_seconds))
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine, connectors: Mapping[AccountKey, Connector],
+                 settings: OutboxSettings, clock: Callable[[], datetime],
+                 batch: int = 50) -> None:
+        self.engine = engine
+        self.connectors = dict(connectors)
+        self.settings = settings
+        self.clock = clock
+        self.batch = batch
+        self.stopped_accounts: dict[AccountKey, str] = {}
+        self.wake = asyncio.Event()
+
+    def active_accounts(self) -> list[AccountKey]:
+        return [k for k in self.connectors if k not in self.stopped_accounts]
+
+    async def drain_once(self) -> list[Attempt]:
+        """Send everything due now, once (tests and `inbox run --once` use this)."""
+        attempts: list[Attempt] = []
+        while True:
+            claimed = await asyncio.to_thread(self._claim, self.clock())
+            if not claimed:
+                return attempts
+            for outbound in claimed:
+                attempts.append(await self._send(outbound))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain, then sleep until woken (a new row), the poll interval, or stop."""
+        while not stop.is_set():
+            try:
+                await self.drain_once()
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("outbox dispatcher: drain failed; retrying")
+            self.wake.clear()
+            waiters = [asyncio.ensure_future(e.wait()) for e in (self.wake, stop)]
+            await asyncio.wait(waiters, timeout=self.settings.poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+
+    def _claim(self, now: datetime) -> list[Outbound]:
+        accounts = self.active_accounts()
+        if not accounts:
+            return []
+        with Session(self.engine) as s, s.begin():
+            rows = s.scalars(self._due_query(accounts, now)).all()
+            lease = now + timedelta(seconds=self.settings.claim_seconds)
+            for row in rows:
+                row.state, row.claimed_until = OutboxState.SENDING, lease
+            return [to_outbound(s, row) for row in rows]
+
+    def _due_query(self, accounts: list[AccountKey], now: datetime) -> sa.Select[tuple[Outbox]]:
+        pending = sa.and_(Outbox.state == OutboxState.PENDING,  # type: ignore[arg-type]
+                          Outbox.next_attempt_at <= now)  # type: ignore[arg-type]
+        orphaned = sa.and_(Outbox.state == OutboxState.SENDING,  # type: ignore[arg-type]
+                           Outbox.claimed_until < now)  # type: ignore[operator]
+        q = (sa.select(Outbox)
+             .where(sa.or_(pending, orphaned),
+                    sa.tuple_(Outbox.channel, Outbox.account).in_(accounts))
+             .order_by(Outbox.next_attempt_at, Outbox.id)
+             .limit(self.batch))
+        if self.engine.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        return q
+
+    async def _send(self, out: Outbound) -> Attempt:
+        key = (out.channel, out.account)
+        try:
+            result = await self.connectors[key].send(out)
+        except AuthError as exc:
+            self.stopped_accounts[key] = str(exc)
+            log.error("%s/%s: credentials refused, account stopped: %s", *key, exc)
+            return await asyncio.to_thread(self._release, out, str(exc))
+        except PermanentError as exc:
+            return await asyncio.to_thread(self._dead, out, str(exc), exc.unreachable)
+        except TransientError as exc:
+            return await asyncio.to_thread(self._retry, out, str(exc), exc.retry_after)
+        except Exception as exc:  # unknown failures are treated as passing ones
+            log.warning("%s/%s: send failed: %r", *key, exc)
+            return await asyncio.to_thread(self._retry, out, f"{type(exc).__name__}: {exc}",
+                                           None)
+        return await asyncio.to_thread(self._sent, out, result)
+
+    def _sent(self, out: Outbound, result: SendResult) -> Attempt:
+        now = self.clock()
+        with Session(self.engine) as s, s.begin():
+            row, msg = _load(s, out.outbox_id)
+            row.state, row.sent_at, row.claimed_until = OutboxState.SENT, now, None
+            row.attempts += 1
+            msg.delivery, msg.sent_at = Delivery.SENT, now
+            if result.external_id:
+                msg.external_id = result.external_id
+            s.add(Event(conversation_id=row.conversation_id, message_id=msg.id,
+                        kind=f"{row.kind}.sent", created_at=now,
+                        detail={"recipient": row.recipient, "attempts": row.attempts}))
+        return Attempt(out.outbox_id, "sent")
+
+    def _retry(self, out: Outbound, error: str, retry_after: float | None) -> Attempt:
+        now = self.clock()
+        with Session(self.engine) as s, s.begin():
+            row, msg = _load(s, out.outbox_id)
+            row.attempts += 1
+            if row.attempts >= self.settings.max_attempts:
+                return self._bury(s, row, msg, f"gave up after {row.attempts} tries: {error}")
+            delay = backoff(row.attempts, self.settings)
+            if retry_after is not None:
+                delay = max(delay, timedelta(seconds=retry_after))
+            row.state, row.claimed_until = OutboxState.PENDING, None
+            row.next_attempt_at, row.last_error = now + delay, error[:2000]
+            msg.delivery = Delivery.FAILED
+        return Attempt(out.outbox_id, "retry", error)
+
+    def _dead(self, out: Outbound, error: str, unreachable: bool) -> Attempt:
+        with Session(self.engine) as s, s.begin():
+            row, msg = _load(s, out.outbox_id)
+            row.attempts += 1
+            if unreachable:
+                _mark_unreachable(s, row, error)
+            return self._bury(s, row, msg, error)
+
+    def _bury(self, s: Session, row: Outbox, msg: Message, error: str) -> Attempt:
+        now = self.clock()
+        row.state, row.claimed_until, row.last_error = OutboxState.DEAD, None, error[:2000]
+        msg.delivery = Delivery.DEAD
+        s.add(Event(conversation_id=row.conversation_id, message_id=msg.id, created_at=now,
+                    kind=f"{row.kind}.dead", detail={"recipient": row.recipient,
+                                                     "error": error[:2000]}))
+        log.error("outbox %s to %s dead-lettered: %s", row.id, row.recipient, error)
+        return Attempt(row.id or 0, "dead", error)
+
+    def _release(self, out: Outbound, error: str) -> Attempt:
+        with Session(self.engine) as s, s.begin():
+            row, _ = _load(s, out.outbox_id)
+            row.state, row.claimed_until = OutboxState.PENDING, None
+            row.last_error = f"account stopped: {error}"[:2000]
+        return Attempt(out.outbox_id, "auth", error)
+
+
+def _load(s: Session, outbox_id: int) -> tuple[Outbox, Message]:
+    row = s.get(Outbox, outbox_id)
+    assert row is not None
+    msg = s.get(Message, row.message_id)
+    assert msg is not None
+    return row, msg
+
+
+def _mark_unreachable(s: Session, row: Outbox, reason: str) -> None:
+    s.execute(sa.update(Identity)
+              .where(Identity.channel == row.channel,  # type: ignore[arg-type]
+                     Identity.address == row.recipient)  # type: ignore[arg-type]
+              .values(unreachable=reason[:500]))
+
+
+def to_outbound(s: Session, row: Outbox) -> Outbound:
+    msg = s.get(Message, row.message_id)
+    conv = s.get(Conversation, row.conversation_id)
+    assert msg is not None and conv is not None and row.id is not None
+    name = s.scalar(sa.select(Identity.name).where(
+        Identity.channel == row.channel, Identity.address == row.recipient)) or ""  # type: ignore[arg-type]
+    return Outbound(outbox_id=row.id, kind=row.kind, channel=row.channel,
+                    account=row.account, recipient=Address(row.recipient, name),
+                    text=msg.text, message_ref=msg.external_id, subject=msg.subject,
+                    html=msg.html, in_reply_to=msg.headers.get("in-reply-to"),
+                    references=tuple(msg.references), thread_key=conv.thread_key,
+                    auto_reply=row.kind == "ack")

@@ -1,0 +1,76 @@
+"""Shared fixtures: a fresh deployment on SQLite and on the machine's PostgreSQL.
+
+Every test that takes `app` runs twice, once per database. PostgreSQL tests use a
+database created for this test run (and dropped after it), emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from inbox.app import App
+from inbox.config import load_settings
+from inbox.db import upgrade
+from inbox.deployment import init_deployment
+
+PG_ADMIN = os.environ.get("INBOX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    name = f"inbox_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN} is needed for the tests: {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    migrated = App(load_settings(None, {"INBOX_DATABASE_URL": url}))
+    upgrade(migrated.engine)
+    migrated.engine.dispose()
+    yield url
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'inbox.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    _empty(url)
+    return url
+
+
+def _empty(url: str) -> None:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A deployment made by `inbox init`, pointed at this test's database."""
+    directory = tmp_path / "desk"
+    config = init_deployment(directory)
+    monkeypatch.setenv("INBOX_CONFIG", str(config))
+    monkeypatch.setenv("INBOX_DATABASE_URL", db_url)
+    return directory
+
+
+@pytest.fixture
+def app(deployment: Path) -> Iterator[App]:
+    application = App(load_settings(deployment / "inbox.toml"))
+    upgrade(application.engine)
+    yield application
+    application.engine.dispose()
