@@ -121,6 +121,8 @@ class Dispatcher:
 
     async def _send(self, out: Outbound) -> Attempt:
         key = (out.channel, out.account)
+        if key in self.stopped_accounts:  # stopped by an earlier row of this same claim
+            return await asyncio.to_thread(self._release, out, self.stopped_accounts[key])
         try:
             result = await self.connectors[key].send(out)
         except AuthError as exc:
