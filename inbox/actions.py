@@ -10,6 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from channels.base import Address
 from inbox import sla, threads
@@ -39,7 +40,7 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
         raise ActionError(f"conversation {conv_id} has no customer message to answer")
     to = _recipient(s, conv, last)
     subject = _reply_subject(conv, secret) if conv.channel == "email" else None
-    msg = enqueue(s, conv, to, text, Kind.AGENT, now, domain, subject=subject,
+    msg = enqueue(s, conv, to, text, kind=Kind.AGENT, now=now, domain=domain, subject=subject,
                   in_reply_to=last.external_id,
                   references=(*last.references, last.external_id), author=author)
     outcome = sla.stop_clock(conv, now)
@@ -52,17 +53,17 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
 
 def _last_inbound(s: Session, conv_id: int) -> Message | None:
     return s.scalars(sa.select(Message).where(
-        Message.conversation_id == conv_id,  # type: ignore[arg-type]
-        Message.direction == Direction.IN)  # type: ignore[arg-type]
-        .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined, union-attr]
+        col(Message.conversation_id) == conv_id,
+        col(Message.direction) == Direction.IN)
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
         .limit(1)).first()
 
 
 def _recipient(s: Session, conv: Conversation, last: Message) -> Address:
     addr = reply_address(last.headers, Address(last.sender, last.sender_name))
     ident = s.scalars(sa.select(Identity).where(
-        Identity.channel == conv.channel,  # type: ignore[arg-type]
-        Identity.address == addr.address)).first()  # type: ignore[arg-type]
+        col(Identity.channel) == conv.channel,
+        col(Identity.address) == addr.address)).first()
     if ident is not None and ident.unreachable:
         raise ActionError(f"{addr.address} cannot be reached on {conv.channel}: "
                           f"{ident.unreachable}")

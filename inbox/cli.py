@@ -17,13 +17,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 import typer
+from channels.mailfiles import MailFileError, count_mail_files
 from sqlalchemy.orm import Session
 
-from channels.mailfiles import MailFileError, count_mail_files
 from inbox import actions, views
 from inbox.app import App, SecretMissing, utcnow
 from inbox.config import ConfigError, find_config, load_settings
@@ -59,11 +59,12 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort):
             raise
         except (CliError, *EXPECTED) as exc:
-            _fail(1, _one_line(exc))
+            return _fail(1, _one_line(exc))
         except Exception as exc:
             if os.environ.get("INBOX_DEBUG"):
                 raise
-            _fail(2, f"internal error: {type(exc).__name__}: {exc} (INBOX_DEBUG=1 shows more)")
+            return _fail(2, f"internal error: {type(exc).__name__}: {exc} "
+                            "(INBOX_DEBUG=1 shows more)")
 
     return wrapper
 
@@ -74,7 +75,7 @@ def _one_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _fail(code: int, message: str) -> Any:
+def _fail(code: int, message: str) -> NoReturn:
     typer.echo(f"inbox: {message}", err=True)
     raise typer.Exit(code)
 
@@ -145,7 +146,8 @@ def run(once: Annotated[bool, typer.Option(
 @cli.command()
 @friendly
 def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox files, Maildirs")],
-           no_ack: Annotated[bool, typer.Option("--no-ack", help="Backfill: send no acks.")] = False,
+           no_ack: Annotated[bool, typer.Option(
+               "--no-ack", help="Backfill: acknowledge nobody.")] = False,
            account: Annotated[str, typer.Option(help="Account name to file under.")] = "import",
            workers: Annotated[int | None, typer.Option(help="Parser processes.")] = None,
            progress: Annotated[bool | None, typer.Option(
@@ -312,7 +314,8 @@ def set_status(conversation_id: int, status: Status) -> None:
 @cli.command()
 @friendly
 def outbox(state: Annotated[list[str], typer.Option(
-               help="pending, sending, sent, dead or all; repeatable.")] = ["pending", "sending", "dead"],  # noqa: B006, E501
+               help="pending, sending, sent, dead or all; repeatable.")
+           ] = ["pending", "sending", "dead"],  # noqa: B006
            as_json: JsonOpt = False) -> None:
     """Sends waiting, failing (pending with attempts), in flight, or dead-lettered."""
     states = tuple(s.value for s in OutboxState) if "all" in state else tuple(

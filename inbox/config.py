@@ -117,7 +117,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file (run `inbox init DIR` to make one)") from None
+        raise ConfigError(f"{path}: no such config file (`inbox init DIR` makes one)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 

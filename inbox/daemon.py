@@ -10,6 +10,7 @@ steps: nothing half-done is left except an in-flight send, whose lease expires.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Mapping, Sequence
@@ -118,10 +119,8 @@ class Daemon:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

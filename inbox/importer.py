@@ -17,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from channels.mailfiles import iter_mail_files
 from sqlalchemy.orm import Session
 
 from channels.base import Inbound
-from channels.mailfiles import iter_mail_files
 from channels.mime import parse_email
 from inbox.pipeline import PipelineContext, Result, ingest_batch
 
@@ -82,15 +82,15 @@ def import_paths(session_factory: Callable[[], Session], paths: Sequence[Path],
         size += len(inbound.raw or b"")
         report.flagged += bool(inbound.problems)
         if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
-            _commit(session_factory, batch, ctx, now, report, progress)
+            _commit(session_factory, batch, ctx, now, report=report, progress=progress)
             batch, size = [], 0
     if batch:
-        _commit(session_factory, batch, ctx, now, report, progress)
+        _commit(session_factory, batch, ctx, now, report=report, progress=progress)
     return report
 
 
 def _commit(session_factory: Callable[[], Session], batch: list[Inbound],
-            ctx: PipelineContext, now: datetime, report: ImportReport,
+            ctx: PipelineContext, now: datetime, *, report: ImportReport,
             progress: Callable[[int], None] | None) -> None:
     with session_factory() as session, session.begin():
         report.add(ingest_batch(session, batch, ctx, now))

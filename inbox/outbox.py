@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from channels.base import (
     Address,
@@ -105,15 +106,15 @@ class Dispatcher:
                 row.state, row.claimed_until = OutboxState.SENDING, lease
             return [to_outbound(s, row) for row in rows]
 
-    def _due_query(self, accounts: list[AccountKey], now: datetime) -> sa.Select[tuple[Outbox]]:
-        pending = sa.and_(Outbox.state == OutboxState.PENDING,  # type: ignore[arg-type]
-                          Outbox.next_attempt_at <= now)  # type: ignore[arg-type]
-        orphaned = sa.and_(Outbox.state == OutboxState.SENDING,  # type: ignore[arg-type]
-                           Outbox.claimed_until < now)  # type: ignore[operator]
+    def _due_query(self, accounts: list[AccountKey], now: datetime) -> sa.Select[Outbox]:
+        pending = sa.and_(col(Outbox.state) == OutboxState.PENDING,
+                          col(Outbox.next_attempt_at) <= now)
+        orphaned = sa.and_(col(Outbox.state) == OutboxState.SENDING,
+                           col(Outbox.claimed_until) < now)
         q = (sa.select(Outbox)
              .where(sa.or_(pending, orphaned),
-                    sa.tuple_(Outbox.channel, Outbox.account).in_(accounts))
-             .order_by(Outbox.next_attempt_at, Outbox.id)
+                    sa.tuple_(col(Outbox.channel), col(Outbox.account)).in_(accounts))
+             .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
              .limit(self.batch))
         if self.engine.dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
@@ -204,8 +205,8 @@ def _load(s: Session, outbox_id: int) -> tuple[Outbox, Message]:
 
 def _mark_unreachable(s: Session, row: Outbox, reason: str) -> None:
     s.execute(sa.update(Identity)
-              .where(Identity.channel == row.channel,  # type: ignore[arg-type]
-                     Identity.address == row.recipient)  # type: ignore[arg-type]
+              .where(col(Identity.channel) == row.channel,
+                     col(Identity.address) == row.recipient)
               .values(unreachable=reason[:500]))
 
 
@@ -213,8 +214,8 @@ def to_outbound(s: Session, row: Outbox) -> Outbound:
     msg = s.get(Message, row.message_id)
     conv = s.get(Conversation, row.conversation_id)
     assert msg is not None and conv is not None and row.id is not None
-    name = s.scalar(sa.select(Identity.name).where(
-        Identity.channel == row.channel, Identity.address == row.recipient)) or ""  # type: ignore[arg-type]
+    name = s.scalar(sa.select(col(Identity.name)).where(
+        col(Identity.channel) == row.channel, col(Identity.address) == row.recipient)) or ""
     return Outbound(outbox_id=row.id, kind=row.kind, channel=row.channel,
                     account=row.account, recipient=Address(row.recipient, name),
                     text=msg.text, message_ref=msg.external_id, subject=msg.subject,

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from channels.base import Address, Inbound
 from inbox import sla, threads
@@ -96,10 +97,10 @@ Step = Callable[[Work], None]
 def dedupe(w: Work) -> None:
     i = w.inbound
     seen = w.session.scalar(
-        sa.select(Message.id).where(
-            Message.channel == i.channel,  # type: ignore[arg-type]
-            Message.account == i.account,  # type: ignore[arg-type]
-            Message.external_id == i.external_id,  # type: ignore[arg-type]
+        sa.select(col(Message.id)).where(
+            col(Message.channel) == i.channel,
+            col(Message.account) == i.account,
+            col(Message.external_id) == i.external_id,
         )
     )
     if seen is not None:
@@ -212,7 +213,8 @@ def _ack_facts(w: Work) -> AckFacts:
     return AckFacts(
         sender=i.sender.address, headers=i.headers, external_id=i.external_id,
         unanswered=conv.first_response_at is None, conversation_acked=conv.acked,
-        acks_to_sender_today=_acks_today(w.session, reply_address(i.headers, i.sender).address, w.now),
+        acks_to_sender_today=_acks_today(w.session, reply_address(i.headers, i.sender).address,
+                                         w.now),
         daily_cap=ctx.ack.per_sender_daily_cap, our_addresses=ctx.our_addresses,
         our_domain=ctx.our_domain, enabled=ctx.ack.enabled,
         skipped_by_rule=w.decision.skip_ack,
@@ -222,9 +224,9 @@ def _ack_facts(w: Work) -> AckFacts:
 def _acks_today(session: Session, recipient: str, now: datetime) -> int:
     return session.scalar(
         sa.select(sa.func.count()).select_from(Outbox).where(
-            Outbox.recipient == recipient,  # type: ignore[arg-type]
-            Outbox.kind == "ack",  # type: ignore[arg-type]
-            Outbox.created_at > now - timedelta(days=1),  # type: ignore[operator]
+            col(Outbox.recipient) == recipient,
+            col(Outbox.kind) == "ack",
+            col(Outbox.created_at) > now - timedelta(days=1),
         )
     ) or 0
 
@@ -242,16 +244,16 @@ def queue_ack(w: Work) -> None:
     kind = w.decision.ack_template or "ack"
     rendered = ctx.renderer.render(kind, i.channel, conv.language, context)
     subject = rendered.subject if i.channel == "email" else None
-    enqueue(w.session, conv, reply_address(i.headers, i.sender), rendered.body, Kind.AUTO_ACK, w.now,
-            ctx.our_domain, subject=subject, in_reply_to=i.external_id,
-            references=(*i.references, i.external_id))
+    enqueue(w.session, conv, reply_address(i.headers, i.sender), rendered.body,
+            kind=Kind.AUTO_ACK, now=w.now, domain=ctx.our_domain, subject=subject,
+            in_reply_to=i.external_id, references=(*i.references, i.external_id))
     conv.acked = w.acked = True
     w.session.add(Event(conversation_id=conv.id, message_id=_mid(w), created_at=w.now,
                         kind="ack.queued", detail={"template": rendered.name}))
 
 
-def enqueue(session: Session, conv: Conversation, to: Address, text: str, kind: Kind,
-            now: datetime, domain: str, *, subject: str | None = None,
+def enqueue(session: Session, conv: Conversation, to: Address, text: str, *, kind: Kind,
+            now: datetime, domain: str, subject: str | None = None,
             in_reply_to: str | None = None, references: Sequence[str] = (),
             author: str | None = None) -> Message:
     """Store an outgoing message and its Outbox row; the dispatcher sends it later."""
@@ -347,8 +349,8 @@ def find_or_create_contact(session: Session, channel: str, sender: Address,
                            now: datetime) -> tuple[Identity, Contact]:
     address = sender.address or "(unknown sender)"
     ident = session.scalars(
-        sa.select(Identity).where(Identity.channel == channel,  # type: ignore[arg-type]
-                                  Identity.address == address)  # type: ignore[arg-type]
+        sa.select(Identity).where(col(Identity.channel) == channel,
+                                  col(Identity.address) == address)
     ).first()
     if ident is not None:
         contact = session.get(Contact, ident.contact_id)

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from inbox.config import SlaSettings
 from inbox.models import Conversation, Event
@@ -81,8 +82,8 @@ def sweep(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, 
     """
     rows = session.scalars(
         sa.select(Conversation)
-        .where(Conversation.sla_next_at <= now)  # type: ignore[operator]
-        .order_by(Conversation.sla_next_at)
+        .where(col(Conversation.sla_next_at) <= now)
+        .order_by(col(Conversation.sla_next_at))
         .limit(limit)
     ).all()
     changed = []

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from channels.base import Inbound
 from inbox.models import Conversation, Message, Status
@@ -66,10 +67,10 @@ def _by_references(session: Session, inbound: Inbound) -> Conversation | None:
     if not inbound.references:
         return None
     rows = session.execute(
-        sa.select(Message.external_id, Message.conversation_id).where(
-            Message.channel == inbound.channel,  # type: ignore[arg-type]
-            Message.external_id.in_(inbound.references),  # type: ignore[attr-defined]
-            Message.conversation_id.is_not(None),  # type: ignore[union-attr]
+        sa.select(col(Message.external_id), col(Message.conversation_id)).where(
+            col(Message.channel) == inbound.channel,
+            col(Message.external_id).in_(inbound.references),
+            col(Message.conversation_id).is_not(None),
         )
     ).all()
     by_id = {ext: conv for ext, conv in rows}
@@ -86,12 +87,12 @@ def _by_thread_key(session: Session, inbound: Inbound) -> Conversation | None:
     conv = session.scalars(
         sa.select(Conversation)
         .where(
-            Conversation.channel == inbound.channel,  # type: ignore[arg-type]
-            Conversation.account == inbound.account,  # type: ignore[arg-type]
-            Conversation.thread_key == inbound.thread_key,  # type: ignore[arg-type]
-            Conversation.status.in_([Status.OPEN, Status.PENDING]),  # type: ignore[attr-defined]
+            col(Conversation.channel) == inbound.channel,
+            col(Conversation.account) == inbound.account,
+            col(Conversation.thread_key) == inbound.thread_key,
+            col(Conversation.status).in_([Status.OPEN, Status.PENDING]),
         )
-        .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Conversation.id).desc())
         .limit(1)
     ).first()
     return conv

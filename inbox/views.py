@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from inbox import sla, threads
 from inbox.models import (
@@ -47,15 +48,16 @@ def iso(value: datetime | None) -> str | None:
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
     """Conversations by urgency: the nearest SLA due time first, unclocked ones last."""
     q = sa.select(Conversation).where(
-        Conversation.status.in_(f.statuses))  # type: ignore[attr-defined]
-    for column, value in ((Conversation.team, f.team), (Conversation.assignee, f.assignee),
-                          (Conversation.channel, f.channel)):
+        col(Conversation.status).in_(f.statuses))
+    filters = ((Conversation.team, f.team), (Conversation.assignee, f.assignee),
+               (Conversation.channel, f.channel))
+    for column, value in filters:
         if value is not None:
-            q = q.where(column == value)
+            q = q.where(col(column) == value)
     if f.tag:
-        q = q.where(sa.cast(Conversation.tags, sa.String).contains(f'"{f.tag}"'))
-    q = q.order_by(Conversation.sla_due_at.is_(None),  # type: ignore[union-attr]
-                   Conversation.sla_due_at, Conversation.updated_at.desc(),  # type: ignore[attr-defined]
+        q = q.where(sa.cast(col(Conversation.tags), sa.String).contains(f'"{f.tag}"'))
+    q = q.order_by(col(Conversation.sla_due_at).is_(None),
+                   col(Conversation.sla_due_at), col(Conversation.updated_at).desc(),
                    ).limit(f.limit)
     convs = s.scalars(q).all()
     contacts = _contacts(s, convs)
@@ -67,11 +69,11 @@ def _contacts(s: Session, convs: Any) -> dict[int, JSON]:
     if not ids:
         return {}
     out: dict[int, JSON] = {}
-    for contact in s.scalars(sa.select(Contact).where(Contact.id.in_(ids))):  # type: ignore[union-attr]
+    for contact in s.scalars(sa.select(Contact).where(col(Contact.id).in_(ids))):
         assert contact.id is not None
         out[contact.id] = {"id": contact.id, "name": contact.name, "addresses": {}}
     idents = s.scalars(sa.select(Identity).where(
-        Identity.contact_id.in_(ids)).order_by(Identity.id))  # type: ignore[attr-defined]
+        col(Identity.contact_id).in_(ids)).order_by(col(Identity.id)))
     for ident in idents:
         out[ident.contact_id]["addresses"].setdefault(ident.channel, ident.address)
     return out
@@ -101,12 +103,12 @@ def conversation(s: Session, conv_id: int, now: datetime, secret: str) -> JSON |
     if c is None:
         return None
     out = conversation_summary(c, _contacts(s, [c])[c.contact_id], now, secret)
-    msgs = s.scalars(sa.select(Message).where(Message.conversation_id == conv_id)
-                     .order_by(Message.created_at, Message.id)).all()  # type: ignore[arg-type]
+    msgs = s.scalars(sa.select(Message).where(col(Message.conversation_id) == conv_id)
+                     .order_by(col(Message.created_at), col(Message.id))).all()
     atts = _attachments(s, [m.id for m in msgs if m.id is not None])
     out["messages"] = [message(m, atts.get(m.id or 0, [])) for m in msgs]
-    events = s.scalars(sa.select(Event).where(Event.conversation_id == conv_id)
-                       .order_by(Event.id)).all()  # type: ignore[arg-type]
+    events = s.scalars(sa.select(Event).where(col(Event.conversation_id) == conv_id)
+                       .order_by(col(Event.id))).all()
     out["events"] = [{"id": e.id, "kind": e.kind, "message_id": e.message_id,
                       "detail": e.detail, "at": iso(e.created_at)} for e in events]
     return out
@@ -117,7 +119,7 @@ def _attachments(s: Session, message_ids: list[int]) -> dict[int, list[JSON]]:
     if not message_ids:
         return out
     rows = s.scalars(sa.select(Attachment).where(
-        Attachment.message_id.in_(message_ids)).order_by(Attachment.id))  # type: ignore[attr-defined]
+        col(Attachment.message_id).in_(message_ids)).order_by(col(Attachment.id)))
     for a in rows:
         out.setdefault(a.message_id, []).append(
             {"filename": a.filename, "content_type": a.content_type, "size": a.size,
@@ -138,8 +140,8 @@ def message(m: Message, attachments: list[JSON]) -> JSON:
 
 
 def outbox(s: Session, states: tuple[str, ...], limit: int = 200) -> list[JSON]:
-    rows = s.scalars(sa.select(Outbox).where(Outbox.state.in_(states))  # type: ignore[attr-defined]
-                     .order_by(Outbox.id).limit(limit)).all()
+    rows = s.scalars(sa.select(Outbox).where(col(Outbox.state).in_(states))
+                     .order_by(col(Outbox.id)).limit(limit)).all()
     return [{"id": r.id, "conversation_id": r.conversation_id, "message_id": r.message_id,
              "kind": r.kind, "channel": r.channel, "account": r.account,
              "recipient": r.recipient, "state": _outbox_state(r), "attempts": r.attempts,
