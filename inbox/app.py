@@ -50,6 +50,10 @@ class App:
     def router(self) -> Router:
         return NoRules()
 
+    def close(self) -> None:
+        if "engine" in self.__dict__:  # only if it was ever built
+            self.engine.dispose()
+
     @property
     def secret(self) -> str:
         if not self.settings.secret_key:

@@ -29,7 +29,7 @@ from inbox.app import App, SecretMissing, utcnow
 from inbox.config import ConfigError, find_config, load_settings
 from inbox.db import SchemaError, check_schema, current_revision, head_revision, upgrade
 from inbox.deployment import init_deployment
-from inbox.models import OutboxState, Status
+from inbox.models import Status
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,6 +40,7 @@ db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 
 _state: dict[str, Path | None] = {"config": None}
+_opened: list[App] = []  # closed when the command ends, so no connection outlives it
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
 EXPECTED = (ConfigError, SchemaError, actions.ActionError, SecretMissing, MailFileError,
             sa.exc.OperationalError, OSError)
@@ -65,6 +66,9 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
                 raise
             return _fail(2, f"internal error: {type(exc).__name__}: {exc} "
                             "(INBOX_DEBUG=1 shows more)")
+        finally:
+            while _opened:
+                _opened.pop().close()
 
     return wrapper
 
@@ -89,7 +93,9 @@ def _main(config: Annotated[Path | None, typer.Option(
 
 def _app() -> App:
     path = find_config(_state["config"], os.environ)
-    return App(load_settings(path))
+    app = App(load_settings(path))
+    _opened.append(app)
+    return app
 
 
 @contextmanager
@@ -115,6 +121,7 @@ def init(directory: Path, force: Annotated[bool, typer.Option(
     config = init_deployment(directory, force=force)
     app = App(load_settings(config, env={}))
     upgrade(app.engine)
+    app.close()
     typer.echo(f"created {config}\nnext: cd {directory} && inbox run")
 
 
@@ -188,8 +195,11 @@ def queue(status: Annotated[list[str], typer.Option(
           team: str | None = None, assignee: str | None = None, channel: str | None = None,
           tag: str | None = None, limit: int = 100, as_json: JsonOpt = False) -> None:
     """Open conversations, the most urgent SLA first."""
-    statuses = tuple(s.value for s in Status) if "all" in status else tuple(
-        Status(s).value for s in status)
+    known = tuple(s.value for s in Status)
+    statuses = known if "all" in status else tuple(status)
+    if set(statuses) - set(known):
+        raise CliError(f"unknown status {sorted(set(statuses) - set(known))[0]!r}; "
+                       f"use {', '.join(known)} or all")
     app = _app()
     with _session(app) as s:
         rows = views.queue(s, views.QueueFilter(statuses, team, assignee, channel, tag, limit),
@@ -314,12 +324,15 @@ def set_status(conversation_id: int, status: Status) -> None:
 @cli.command()
 @friendly
 def outbox(state: Annotated[list[str], typer.Option(
-               help="pending, sending, sent, dead or all; repeatable.")
-           ] = ["pending", "sending", "dead"],  # noqa: B006
+               help="pending, failed, sending, sent, dead or all; repeatable.")
+           ] = ["pending", "failed", "sending", "dead"],  # noqa: B006
            as_json: JsonOpt = False) -> None:
-    """Sends waiting, failing (pending with attempts), in flight, or dead-lettered."""
-    states = tuple(s.value for s in OutboxState) if "all" in state else tuple(
-        OutboxState(s).value for s in state)
+    """Sends waiting, failing, in flight, or dead-lettered (with the reason)."""
+    states = views.OUTBOX_STATES if "all" in state else tuple(state)
+    unknown = set(states) - set(views.OUTBOX_STATES)
+    if unknown:
+        raise CliError(f"unknown outbox state {sorted(unknown)[0]!r}; "
+                       f"use {', '.join(views.OUTBOX_STATES)} or all")
     app = _app()
     with _session(app) as s:
         rows = views.outbox(s, states)

@@ -139,14 +139,23 @@ def message(m: Message, attachments: list[JSON]) -> JSON:
     }
 
 
+OUTBOX_STATES = ("pending", "failed", "sending", "sent", "dead")
+
+
 def outbox(s: Session, states: tuple[str, ...], limit: int = 200) -> list[JSON]:
-    rows = s.scalars(sa.select(Outbox).where(col(Outbox.state).in_(states))
+    """Sends in the public states of OUTBOX_STATES (`failed` = pending after a failed try)."""
+    stored = {OutboxState.PENDING if st == "failed" else OutboxState(st) for st in states}
+    rows = s.scalars(sa.select(Outbox).where(col(Outbox.state).in_(stored))
                      .order_by(col(Outbox.id)).limit(limit)).all()
-    return [{"id": r.id, "conversation_id": r.conversation_id, "message_id": r.message_id,
-             "kind": r.kind, "channel": r.channel, "account": r.account,
-             "recipient": r.recipient, "state": _outbox_state(r), "attempts": r.attempts,
-             "next_attempt_at": iso(r.next_attempt_at), "last_error": r.last_error,
-             "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)} for r in rows]
+    return [_outbox_row(r) for r in rows if _outbox_state(r) in states]
+
+
+def _outbox_row(r: Outbox) -> JSON:
+    return {"id": r.id, "conversation_id": r.conversation_id, "message_id": r.message_id,
+            "kind": r.kind, "channel": r.channel, "account": r.account,
+            "recipient": r.recipient, "state": _outbox_state(r), "attempts": r.attempts,
+            "next_attempt_at": iso(r.next_attempt_at), "last_error": r.last_error,
+            "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)}
 
 
 def _outbox_state(r: Outbox) -> str:

@@ -1,0 +1,154 @@
+"""Benchmark: `inbox ingest` end to end on a generated corpus, SQLite and PostgreSQL.
+
+    python -m bench.ingest [--count 10000] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+
+Generates (or reuses) a seeded corpus of mixed mail, then measures, in one run:
+- the parse-only ceiling: `parse_email` over the corpus with the same worker processes
+  the importer uses, nothing stored;
+- `inbox ingest` as a real command (its own process, a fresh deployment), on SQLite and
+  on PostgreSQL: messages/s and the peak resident memory of the whole process tree.
+Prints a table and writes bench/results/ingest.json and docs/benchmarks-ingest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from bench.corpus import generate_corpus
+from channels.mailfiles import iter_mail_files
+from channels.mime import parse_email
+from inbox.importer import bounded_map
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "results"
+
+
+def _parse(item: tuple[str, bytes]) -> int:
+    return len(parse_email(item[1], "bench", datetime.now(UTC)).text)
+
+
+def parse_ceiling(corpus: Path, workers: int) -> float:
+    start = time.perf_counter()
+    n = 0
+    with ProcessPoolExecutor(workers) as pool:
+        for _ in bounded_map(pool, _parse, iter_mail_files([corpus]), workers * 8):
+            n += 1
+    return n / (time.perf_counter() - start)
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and all its descendants."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(next(ln.split()[1] for ln in status.splitlines()
+                              if ln.startswith("VmRSS:"))) * 1024
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration):
+            continue
+    return total
+
+
+def run_ingest(corpus: Path, db_url: str, workdir: Path) -> dict[str, float]:
+    env = {**os.environ, "INBOX_DATABASE_URL": db_url, "INBOX_CONFIG": ""}
+    subprocess.run([sys.executable, "-m", "inbox", "init", str(workdir)], check=True, env=env,
+                   capture_output=True)
+    env["INBOX_CONFIG"] = str(workdir / "inbox.toml")
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "inbox", "ingest", str(corpus), "--json",
+                             "--no-progress"], env=env, stdout=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, _tree_rss(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"inbox ingest failed with {proc.returncode}")
+    summary = json.loads(out)
+    total = sum(summary[k] for k in ("stored", "duplicates", "quarantined"))
+    return {"messages": total, "seconds": elapsed, "per_second": total / elapsed,
+            "peak_rss_mb": peak / 2**20, **{k: summary[k] for k in summary}}
+
+
+def pg_database(admin_url: str) -> Iterator[str]:
+    name = f"inbox_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--count", type=int, default=10_000)
+    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4))
+    args = ap.parse_args()
+    corpus = OUT / f"corpus-{args.count}"
+    if not corpus.exists():
+        generate_corpus(corpus, count=args.count, seed=1)
+    ceiling = parse_ceiling(corpus, args.workers)
+    runs = {}
+    stamp = uuid.uuid4().hex[:6]
+    runs["sqlite"] = run_ingest(corpus, f"sqlite:///{OUT / f'sqlite-{stamp}' / 'inbox.db'}",
+                                OUT / f"sqlite-{stamp}")
+    for url in pg_database(args.pg):
+        runs["postgresql"] = run_ingest(corpus, url, OUT / f"pg-{stamp}")
+    report(args.count, args.workers, ceiling, runs)
+
+
+def report(count: int, workers: int, ceiling: float, runs: dict[str, dict[str, float]]) -> None:
+    rows = [("parse only (ceiling)", f"{ceiling:,.0f}", "", "")]
+    for name, r in runs.items():
+        rows.append((f"inbox ingest, {name}", f"{r['per_second']:,.0f}",
+                     f"{r['peak_rss_mb']:,.0f}", f"{r['per_second'] / ceiling:.0%}"))
+    header = ("run", "messages/s", "peak RSS MB", "of ceiling")
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "count": count,
+            "workers": workers, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "parse_ceiling_per_second": ceiling, "runs": runs}
+    (RESULTS / "ingest.json").write_text(json.dumps(meta, indent=2) + "\n")
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * 4]
+    md += ["| " + " | ".join(row) + " |" for row in rows]
+    (ROOT / "docs" / "benchmarks-ingest.md").write_text(
+        f"<!-- written by `python -m bench.ingest` on {meta['date']} -->\n"
+        f"{count:,} generated messages, {workers} parser processes, "
+        f"{os.cpu_count()} CPUs, Python {meta['python']}.\n\n" + "\n".join(md) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m inbox` is the `inbox` command."""
+
+from inbox.cli import main
+
+main()

@@ -1,0 +1,160 @@
+"""The `inbox` command as an operator and an agent use it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from inbox.cli import cli
+
+runner = CliRunner()
+
+
+def inbox(*args: str, ok: bool = True) -> Any:
+    result = runner.invoke(cli, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def inbox_json(*args: str) -> Any:
+    return json.loads(inbox(*args, "--json").stdout)
+
+
+def eml(directory: Path, name: str, *, sender: str = "Anna Nowak <anna@example.com>",
+        subject: str = "Order 1234", body: str = "Where is my order?",
+        message_id: str | None = None, in_reply_to: str | None = None) -> Path:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = sender, "support@shop.example", subject
+    m["Message-ID"] = f"<{message_id or name}@example.com>"
+    m["Return-Path"] = "<anna@example.com>"
+    if in_reply_to:
+        m["In-Reply-To"] = m["References"] = f"<{in_reply_to}>"
+    m.set_content(body)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.eml"
+    path.write_bytes(m.as_bytes())
+    return path
+
+
+@pytest.mark.usefixtures("app")
+def test_ingest_queue_show_reply_outbox(tmp_path: Path) -> None:
+    mails = tmp_path / "mail"
+    eml(mails, "a1")
+    eml(mails, "b1", sender="Bob <bob@example.org>", subject="Refund")
+    assert inbox_json("ingest", str(mails)) == {"stored": 2, "duplicates": 0, "quarantined": 0,
+                                                "flagged": 0, "acks_queued": 2}
+    queue = inbox_json("queue")
+    assert [c["subject"] for c in queue] == ["Order 1234", "Refund"]
+    first = queue[0]
+    assert first["contact"] == {"id": first["contact"]["id"], "name": "Anna Nowak",
+                                "address": "anna@example.com"}
+    assert first["sla"]["state"] == "ok" and first["sla"]["seconds_left"] > 23 * 3600
+    shown = inbox_json("show", str(first["id"]))
+    assert [(m["kind"], m["direction"], m["delivery"]) for m in shown["messages"]] == [
+        ("customer", "in", "none"), ("auto-ack", "out", "queued")]
+    assert shown["messages"][0]["external_id"] == "a1@example.com"
+    assert "ack.queued" in [e["kind"] for e in shown["events"]]
+
+    reply = json.loads(inbox("reply", str(first["id"]), "-m", "It ships today.",
+                             "--author", "kim", "--json").stdout)
+    assert reply["delivery"] == "queued"
+    pending = inbox_json("outbox")
+    assert sorted((r["kind"], r["recipient"], r["state"]) for r in pending) == [
+        ("ack", "anna@example.com", "pending"), ("ack", "bob@example.org", "pending"),
+        ("reply", "anna@example.com", "pending")]
+    answered = inbox_json("queue")
+    assert [c["subject"] for c in answered] == ["Refund", "Order 1234"]  # answered sorts last
+    assert answered[1]["sla"]["state"] == "met"
+
+
+@pytest.mark.usefixtures("app")
+def test_ingesting_twice_changes_nothing(tmp_path: Path) -> None:
+    mails = tmp_path / "mail"
+    eml(mails, "a1")
+    eml(mails, "a2", subject="Re: Order 1234", in_reply_to="a1@example.com")
+    inbox("ingest", str(mails))
+    before = inbox_json("show", "1")
+    assert inbox_json("ingest", str(mails))["duplicates"] == 2
+    assert inbox_json("show", "1")["messages"] == before["messages"]
+    assert len(inbox_json("queue")) == 1 and len(inbox_json("outbox")) == 1
+
+
+@pytest.mark.usefixtures("app")
+def test_assign_status_and_filters(tmp_path: Path) -> None:
+    eml(tmp_path / "mail", "a1")
+    eml(tmp_path / "mail", "b1", sender="bob@example.org", subject="Refund")
+    inbox("ingest", str(tmp_path / "mail"))
+    inbox("assign", "1", "kim", "--team", "billing")
+    assert [c["id"] for c in inbox_json("queue", "--assignee", "kim")] == [1]
+    assert [c["id"] for c in inbox_json("queue", "--team", "billing")] == [1]
+    inbox("status", "2", "resolved")
+    assert [c["id"] for c in inbox_json("queue")] == [1]
+    assert [c["id"] for c in inbox_json("queue", "--status", "resolved")] == [2]
+    trail = [e["kind"] for e in inbox_json("show", "1")["events"]]
+    assert "assigned" in trail
+
+
+@pytest.mark.usefixtures("app")
+def test_errors_are_one_line_and_nonzero() -> None:
+    for args, words in ((["show", "999"], "no conversation 999"),
+                        (["reply", "999", "-m", "hi"], "no conversation 999"),
+                        (["queue", "--status", "bogus"], "unknown status 'bogus'"),
+                        (["ingest", "/no/such/file.eml"], "/no/such/file.eml")):
+        result = inbox(*args, ok=False)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.startswith("inbox: ") and words in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_unmigrated_database_is_refused_with_a_clear_message(
+        deployment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INBOX_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    result = inbox("queue", ok=False)
+    assert result.exit_code == 1 and "inbox db upgrade" in result.stderr
+    result = inbox("db", "status", ok=False)
+    assert "empty" in result.stdout
+    inbox("db", "upgrade")
+    inbox("db", "status")
+    assert inbox_json("queue") == []
+
+
+def test_config_errors_name_the_setting(deployment: Path) -> None:
+    config = deployment / "inbox.toml"
+    config.write_text(config.read_text().replace("per_sender_daily_cap = 3",
+                                                 "per_sender_daily_cap = -1"))
+    result = inbox("queue", ok=False)
+    assert "ack.per_sender_daily_cap" in result.stderr and result.exit_code == 1
+    config.write_text("this is not toml = [")
+    assert "inbox.toml" in inbox("queue", ok=False).stderr
+
+
+def test_init_makes_a_private_secret_and_refuses_to_clobber(tmp_path: Path) -> None:
+    inbox("init", str(tmp_path / "d"))
+    key = tmp_path / "d" / "secret.key"
+    assert key.stat().st_mode & 0o077 == 0 and len(key.read_text().strip()) >= 32
+    assert (tmp_path / "d" / "templates" / "ack" / "email.txt").exists()
+    assert "exists already" in inbox("init", str(tmp_path / "d"), ok=False).stderr
+
+
+@pytest.mark.usefixtures("app")
+def test_daemon_starts_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-m", "inbox", "run"], stderr=subprocess.PIPE,
+                          text=True, env=os.environ.copy()) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait for the daemon to say it is up
+            if "daemon started" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=30) == 0, rest
+    assert "daemon stopped" in rest
