@@ -35,6 +35,10 @@ class InboundAttachment:
     data: bytes
     content_id: str | None = None
     inline: bool = False
+    # Set when the bytes were already put in the blob store (then `data` may be empty):
+    # bulk imports store blobs in their parser processes, off the database's thread.
+    sha256: str | None = None
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,7 @@ class Inbound:
     headers: Mapping[str, str] = field(default_factory=dict)
     attachments: tuple[InboundAttachment, ...] = ()
     raw: bytes | None = None
+    raw_sha256: str | None = None  # set when `raw` is already in the blob store
     language: str | None = None
     # Why this message could not be read as it should: it is stored raw and flagged.
     problems: tuple[str, ...] = ()

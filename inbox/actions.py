@@ -40,9 +40,11 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
         raise ActionError(f"conversation {conv_id} has no customer message to answer")
     to = _recipient(s, conv, last)
     subject = _reply_subject(conv, secret) if conv.channel == "email" else None
-    msg = enqueue(s, conv, to, text, kind=Kind.AGENT, now=now, domain=domain, subject=subject,
-                  in_reply_to=last.external_id,
-                  references=(*last.references, last.external_id), author=author)
+    message_id, _ = enqueue(s.connection(), conv, to, text, kind=Kind.AGENT, now=now,
+                            domain=domain, subject=subject, in_reply_to=last.external_id,
+                            references=(*last.references, last.external_id), author=author)
+    msg = s.get(Message, message_id)
+    assert msg is not None
     outcome = sla.stop_clock(conv, now)
     conv.updated_at = now
     s.add(Event(conversation_id=conv.id, message_id=msg.id, kind="reply.queued",

@@ -8,9 +8,12 @@ a reference to a missing one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
+
+from channels.base import Inbound
 
 
 class BlobStore:
@@ -33,3 +36,19 @@ class BlobStore:
 
     def get(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
+
+
+def offload(inbound: Inbound, blobs: BlobStore, max_attachment_bytes: int) -> Inbound:
+    """Put the message's raw bytes and attachments in the store; return it without them.
+
+    Bulk imports call this in their parser processes, so hashing and writing happen in
+    parallel and only a small value travels back to the process that writes the database.
+    Attachments over the size limit keep their size but are not stored on their own.
+    """
+    attachments = tuple(
+        dataclasses.replace(a, data=b"", size=len(a.data),
+                            sha256=blobs.put(a.data) if len(a.data) <= max_attachment_bytes
+                            else None)
+        for a in inbound.attachments)
+    raw_sha = blobs.put(inbound.raw) if inbound.raw is not None else inbound.raw_sha256
+    return dataclasses.replace(inbound, raw=None, raw_sha256=raw_sha, attachments=attachments)

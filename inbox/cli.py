@@ -21,9 +21,9 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 import typer
-from channels.mailfiles import MailFileError, count_mail_files
 from sqlalchemy.orm import Session
 
+from channels.mailfiles import MailFileError, count_mail_files
 from inbox import actions, views
 from inbox.app import App, SecretMissing, utcnow
 from inbox.config import ConfigError, find_config, load_settings
@@ -168,7 +168,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox fi
     ctx = app.pipeline_context(send_acks=not no_ack)
     show = sys.stderr.isatty() if progress is None else progress
     bar = _progress_bar(paths) if show else None
-    report = import_paths(lambda: Session(app.engine, expire_on_commit=False), paths, ctx,
+    report = import_paths(app.engine, paths, ctx,
                           utcnow(), account=account, workers=workers,
                           progress=bar.update if bar else None)
     if bar:

@@ -100,8 +100,8 @@ class Daemon:
 
     def _ingest(self, key: AccountKey, items: Sequence[Inbound], cursor: str | None) -> None:
         now = utcnow()
-        with Session(self.app.engine) as s, s.begin():
-            ingest_batch(s, items, self.ctx, now,
+        with self.app.engine.begin() as conn:
+            ingest_batch(conn, items, self.ctx, now,
                          cursor=(key[0], key[1], cursor) if cursor is not None else None)
 
     async def _sweep_loop(self, stop: asyncio.Event) -> None:

@@ -1,9 +1,10 @@
 """`inbox ingest`: .eml files, mbox files and Maildir folders through the full pipeline.
 
-Parsing runs in worker processes (MIME decoding is CPU-bound and the machine has more
-than one core) while this process writes to the database; a bounded window of parses in
-flight keeps memory flat however big the import. Messages are committed in batches, one
-SAVEPOINT each, so a bad message costs nothing but itself.
+Parsing, hashing and writing blobs run in worker processes, in chunks of messages (the
+executor's per-task cost is paid per chunk); only small parsed values come back to this
+process, which writes the database. A bounded window of chunks in flight keeps memory
+flat however big the import. Messages are committed in batches, one SAVEPOINT each, so a
+bad message costs nothing but itself.
 """
 
 from __future__ import annotations
@@ -17,18 +18,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from channels.mailfiles import iter_mail_files
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Engine
 
 from channels.base import Inbound
+from channels.mailfiles import iter_mail_files
 from channels.mime import parse_email
+from inbox.blobs import BlobStore, offload
 from inbox.pipeline import PipelineContext, Result, ingest_batch
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-BATCH_MESSAGES = 200
-BATCH_BYTES = 32 * 1024 * 1024
+BATCH_MESSAGES = 200  # per database transaction
+CHUNK_MESSAGES = 32  # per parser task
+CHUNK_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -43,22 +46,51 @@ class ImportReport:
             self.acks += r.acked
 
 
-def _parse(item: tuple[str, bytes, str, datetime]) -> Inbound:
-    _label, raw, account, now = item
-    return parse_email(raw, account, now)
+@dataclass(frozen=True)
+class _Chunk:
+    """A few messages for one worker: per-task overhead is paid per chunk, not per mail."""
+
+    raws: list[bytes]
+    account: str
+    now: datetime
+    blobs: BlobStore
+    max_attachment_bytes: int
 
 
-def parsed(paths: Sequence[Path], account: str, now: datetime, workers: int) -> Iterator[Inbound]:
-    items = ((label, raw, account, now) for label, raw in iter_mail_files(paths))
+def _parse_chunk(chunk: _Chunk) -> list[Inbound]:
+    return [offload(parse_email(raw, chunk.account, chunk.now), chunk.blobs,
+                    chunk.max_attachment_bytes) for raw in chunk.raws]
+
+
+def _chunks(paths: Sequence[Path], ctx: PipelineContext, account: str,
+            now: datetime) -> Iterator[_Chunk]:
+    raws: list[bytes] = []
+    size = 0
+    for _label, raw in iter_mail_files(paths):
+        raws.append(raw)
+        size += len(raw)
+        if len(raws) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
+            yield _Chunk(raws, account, now, ctx.blobs, ctx.max_attachment_bytes)
+            raws, size = [], 0
+    if raws:
+        yield _Chunk(raws, account, now, ctx.blobs, ctx.max_attachment_bytes)
+
+
+def parsed(paths: Sequence[Path], ctx: PipelineContext, account: str, now: datetime,
+           workers: int) -> Iterator[Inbound]:
+    """Parsed messages in file order; parsing and blob writing run in `workers` processes."""
+    chunks = _chunks(paths, ctx, account, now)
     if workers <= 1:
-        yield from map(_parse, items)
+        for chunk in chunks:
+            yield from _parse_chunk(chunk)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from bounded_map(pool, _parse, items, window=workers * 8)
+        for inbounds in bounded_map(pool, _parse_chunk, chunks, window=workers * 2):
+            yield from inbounds
 
 
 def bounded_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T],
-                      window: int) -> Iterator[R]:
+                window: int) -> Iterator[R]:
     """Like `pool.map`, in order, but never more than `window` items read ahead."""
     pending: deque[Future[R]] = deque()
     for item in items:
@@ -69,30 +101,28 @@ def bounded_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T],
         yield pending.popleft().result()
 
 
-def import_paths(session_factory: Callable[[], Session], paths: Sequence[Path],
+def import_paths(engine: Engine, paths: Sequence[Path],
                  ctx: PipelineContext, now: datetime, *, account: str = "import",
                  workers: int | None = None,
                  progress: Callable[[int], None] | None = None) -> ImportReport:
     report = ImportReport()
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     batch: list[Inbound] = []
-    size = 0
-    for inbound in parsed(paths, account, now, workers):
+    for inbound in parsed(paths, ctx, account, now, workers):
         batch.append(inbound)
-        size += len(inbound.raw or b"")
         report.flagged += bool(inbound.problems)
-        if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
-            _commit(session_factory, batch, ctx, now, report=report, progress=progress)
-            batch, size = [], 0
+        if len(batch) >= BATCH_MESSAGES:
+            _commit(engine, batch, ctx, now, report=report, progress=progress)
+            batch = []
     if batch:
-        _commit(session_factory, batch, ctx, now, report=report, progress=progress)
+        _commit(engine, batch, ctx, now, report=report, progress=progress)
     return report
 
 
-def _commit(session_factory: Callable[[], Session], batch: list[Inbound],
+def _commit(engine: Engine, batch: list[Inbound],
             ctx: PipelineContext, now: datetime, *, report: ImportReport,
             progress: Callable[[int], None] | None) -> None:
-    with session_factory() as session, session.begin():
-        report.add(ingest_batch(session, batch, ctx, now))
+    with engine.begin() as conn:
+        report.add(ingest_batch(conn, batch, ctx, now))
     if progress is not None:
         progress(len(batch))

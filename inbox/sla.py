@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,6 +19,17 @@ from sqlmodel import col
 
 from inbox.config import SlaSettings
 from inbox.models import Conversation, Event
+
+
+class Clocked(Protocol):
+    """What the clock needs of a conversation: the ORM model and the pipeline's copy."""
+
+    awaiting_since: datetime | None
+    sla_due_at: datetime | None
+    sla_warn_at: datetime | None
+    sla_next_at: datetime | None
+    sla_state: str | None
+    first_response_at: datetime | None
 
 
 class SlaState(StrEnum):
@@ -40,7 +52,7 @@ class SlaPolicy:
                    timedelta(hours=s.warn_before_hours))
 
 
-def start_clock(conv: Conversation, at: datetime, policy: SlaPolicy) -> None:
+def start_clock(conv: Clocked, at: datetime, policy: SlaPolicy) -> None:
     """A customer message arrived at `at`: start the clock unless one is already running."""
     if conv.awaiting_since is not None:
         return
@@ -52,7 +64,7 @@ def start_clock(conv: Conversation, at: datetime, policy: SlaPolicy) -> None:
     conv.sla_next_at = conv.sla_warn_at
 
 
-def stop_clock(conv: Conversation, now: datetime) -> SlaState | None:
+def stop_clock(conv: Clocked, now: datetime) -> SlaState | None:
     """A human answered at `now`: the promise was met or broken; the clock stops."""
     if conv.awaiting_since is None or conv.sla_due_at is None:
         return None
@@ -64,7 +76,7 @@ def stop_clock(conv: Conversation, now: datetime) -> SlaState | None:
     return outcome
 
 
-def sla_state(conv: Conversation, now: datetime) -> SlaState | None:
+def sla_state(conv: Clocked, now: datetime) -> SlaState | None:
     if conv.sla_due_at is None:
         return SlaState(conv.sla_state) if conv.sla_state else None
     if now >= conv.sla_due_at:

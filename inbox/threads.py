@@ -16,12 +16,12 @@ import hmac
 import re
 from collections.abc import Iterable
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlalchemy.engine import Connection
 
 from channels.base import Inbound
-from inbox.models import Conversation, Message, Status
+from inbox import store
+from inbox.models import Status
+from inbox.store import ConvState
 
 _TOKEN = re.compile(r"\[#(\d{1,12})-([a-z2-7]{5})\]", re.IGNORECASE)
 _PLUS = re.compile(r"\+(\d{1,12})-([a-z2-7]{5})@", re.IGNORECASE)
@@ -54,60 +54,25 @@ def tokens_in(secret: str, texts: Iterable[str]) -> list[int]:
     return found
 
 
-def find_conversation(session: Session, inbound: Inbound, secret: str) -> Conversation | None:
+def find_conversation(conn: Connection, inbound: Inbound, secret: str) -> ConvState | None:
     """The existing conversation this message continues, or None for a new one."""
-    for finder in (_by_references, _by_thread_key):
-        conv = finder(session, inbound)
-        if conv is not None:
-            return conv
-    return _by_token(session, inbound, secret)
-
-
-def _by_references(session: Session, inbound: Inbound) -> Conversation | None:
-    if not inbound.references:
-        return None
-    rows = session.execute(
-        sa.select(col(Message.external_id), col(Message.conversation_id)).where(
-            col(Message.channel) == inbound.channel,
-            col(Message.external_id).in_(inbound.references),
-            col(Message.conversation_id).is_not(None),
-        )
-    ).all()
-    by_id = {ext: conv for ext, conv in rows}
-    # The nearest parent is last in the chain; prefer it when references disagree.
-    for ref in reversed(inbound.references):
-        if ref in by_id:
-            return _continuable(session.get(Conversation, by_id[ref]))
-    return None
-
-
-def _by_thread_key(session: Session, inbound: Inbound) -> Conversation | None:
-    if inbound.thread_key is None:
-        return None
-    conv = session.scalars(
-        sa.select(Conversation)
-        .where(
-            col(Conversation.channel) == inbound.channel,
-            col(Conversation.account) == inbound.account,
-            col(Conversation.thread_key) == inbound.thread_key,
-            col(Conversation.status).in_([Status.OPEN, Status.PENDING]),
-        )
-        .order_by(col(Conversation.id).desc())
-        .limit(1)
-    ).first()
-    return conv
-
-
-def _by_token(session: Session, inbound: Inbound, secret: str) -> Conversation | None:
+    conv_id = None
+    if inbound.references:
+        conv_id = store.conversation_by_references(conn, inbound.channel, inbound.references)
+    if conv_id is None and inbound.thread_key is not None:
+        conv_id = store.conversation_by_thread_key(conn, inbound.channel, inbound.account,
+                                                   inbound.thread_key)
+    if conv_id is not None:
+        return _continuable(store.load_conversation(conn, conv_id))
     texts = [inbound.subject or ""] + [a.address for a in inbound.recipients]
     for cid in tokens_in(secret, texts):
-        conv = _continuable(session.get(Conversation, cid))
+        conv = _continuable(store.load_conversation(conn, cid))
         if conv is not None:
             return conv
     return None
 
 
-def _continuable(conv: Conversation | None) -> Conversation | None:
+def _continuable(conv: ConvState | None) -> ConvState | None:
     """A closed conversation is finished for good; a follow-up starts a new one."""
     if conv is None or conv.status == Status.CLOSED:
         return None

@@ -32,8 +32,8 @@ def mail(external_id: str, sender: str = "anna@example.com", subject: str = "Ord
 
 def run(app: App, *items: Inbound, ctx: PipelineContext | None = None,
         now: datetime = NOW, cursor: tuple[str, str, str] | None = None) -> list[Result]:
-    with Session(app.engine) as s, s.begin():
-        return ingest_batch(s, list(items), ctx or app.pipeline_context(), now, cursor=cursor)
+    with app.engine.begin() as conn:
+        return ingest_batch(conn, list(items), ctx or app.pipeline_context(), now, cursor=cursor)
 
 
 def rows(app: App, model: type, **where: object) -> list:  # type: ignore[type-arg]
