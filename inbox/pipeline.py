@@ -5,10 +5,10 @@
 Steps are plain functions in the ordered tuple `STEPS`; each reads and fills one `Work`
 value and may end the run early (a duplicate ends it at once). The SQL lives in
 `inbox.store` (SQLAlchemy Core: this is the hot path). A batch shares one
-transaction with a SAVEPOINT per message: throughput does not cost a commit per message,
-and a message that fails is rolled back alone, then stored raw and flagged for a human
-("quarantined") so that nothing is ever dropped. Nothing is sent from here; an
-acknowledgement is an Outbox row that the dispatcher sends after the commit.
+transaction, so throughput does not cost a commit per message, yet each message is
+atomic: one that fails is rolled back alone, then stored raw and flagged for a human
+("quarantined") so that nothing is ever dropped (see `ingest_batch`). Nothing is sent
+from here; an acknowledgement is an Outbox row that the dispatcher sends after commit.
 """
 
 from __future__ import annotations
@@ -269,12 +269,22 @@ def ingest(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: dateti
 
 def ingest_batch(conn: Connection, inbounds: Iterable[Inbound], ctx: PipelineContext,
                  now: datetime, cursor: tuple[str, str, str] | None = None) -> list[Result]:
-    """Ingest many messages in the caller's open transaction, one SAVEPOINT each.
+    """Ingest many messages in the caller's open transaction, each one atomically.
+
+    The whole batch first runs under one SAVEPOINT; if any message raises, that is rolled
+    back and the batch is run again with a SAVEPOINT per message, so the failing one is
+    quarantined alone. (Blob writes are idempotent, so the second run is harmless; the
+    common case pays two statements per batch instead of two per message.)
 
     `cursor` is (channel, account, value): it is saved in the same transaction, so the
     connector's position moves exactly when the messages are committed.
     """
-    results = [_ingest_guarded(conn, inbound, ctx, now) for inbound in inbounds]
+    items = list(inbounds)
+    try:
+        with conn.begin_nested():
+            results = [ingest(conn, inbound, ctx, now) for inbound in items]
+    except Exception:
+        results = [_ingest_guarded(conn, inbound, ctx, now) for inbound in items]
     if cursor is not None:
         store.save_cursor(conn, *cursor, now=now)
     return results
