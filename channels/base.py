@@ -67,6 +67,8 @@ class Inbound:
     raw: bytes | None = None
     raw_sha256: str | None = None  # set when `raw` is already in the blob store
     language: str | None = None
+    # History fetched on a first start (e.g. "backfill 30 days"): stored, never acknowledged.
+    backfill: bool = False
     # Why this message could not be read as it should: it is stored raw and flagged.
     problems: tuple[str, ...] = ()
 

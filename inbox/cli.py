@@ -119,7 +119,7 @@ def init(directory: Path, force: Annotated[bool, typer.Option(
         help="Overwrite an existing inbox.toml.")] = False) -> None:
     """Create a deployment: inbox.toml, templates/, rules/, a secret key, a database."""
     config = init_deployment(directory, force=force)
-    app = App(load_settings(config, env={}))
+    app = App(load_settings(config))  # INBOX_DATABASE_URL, if set, is the one migrated
     upgrade(app.engine)
     app.close()
     typer.echo(f"created {config}\nnext: cd {directory} && inbox run")
@@ -136,6 +136,7 @@ def run(once: Annotated[bool, typer.Option(
     app = _app()
     logging.basicConfig(level=app.settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     check_schema(app.engine)
     daemon = Daemon(app, build_connectors(app.settings))
 

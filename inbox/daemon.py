@@ -47,6 +47,9 @@ class Daemon:
         check_schema(self.app.engine)
         log.info("inbox daemon started: %d connector(s), database %s", len(self.connectors),
                  self.app.engine.url.render_as_string(hide_password=True))
+        if not self.connectors:
+            log.warning("no channels configured: messages arrive only through `inbox ingest`"
+                        " and acknowledgements wait in the outbox (see `inbox outbox`)")
         tasks = [asyncio.create_task(self.dispatcher.run(stop), name="dispatcher"),
                  asyncio.create_task(self._sweep_loop(stop), name="sla-sweep")]
         tasks += [asyncio.create_task(self._connector_loop(key, c, stop), name=f"{key}")

@@ -177,6 +177,8 @@ def acknowledge(w: Work) -> None:
     decision = can_acknowledge(_ack_facts(w))
     if decision.ok and w.inbound.problems:
         decision = AckDecision(False, "the message could not be read reliably")
+    if decision.ok and w.inbound.backfill:
+        decision = AckDecision(False, "history from before the channel was connected")
     if not decision.ok:
         w.event("ack.suppressed", reason=decision.reason)
         return

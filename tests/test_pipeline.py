@@ -180,3 +180,10 @@ def test_language_picks_the_customer_language_template(app: App) -> None:
     run(app, mail("m1@x", language="pl"))
     [ack] = rows(app, Message, kind="auto-ack")
     assert "Dzień dobry, Anna Nowak" in ack.text
+
+
+def test_backfilled_history_is_stored_but_not_acknowledged(app: App) -> None:
+    [r] = run(app, mail("old@x", backfill=True))
+    assert r.outcome == "stored" and not r.acked
+    [e] = events(app, "ack.suppressed")
+    assert "history" in e.detail["reason"]
