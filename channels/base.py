@@ -35,10 +35,11 @@ class InboundAttachment:
     data: bytes
     content_id: str | None = None
     inline: bool = False
-    # Set when the bytes were already put in the blob store (then `data` may be empty):
-    # bulk imports store blobs in their parser processes, off the database's thread.
+    # Set by the core's `offload` (then `data` is empty): bulk imports hash and store in
+    # their parser processes, off the database's thread.
     sha256: str | None = None
     size: int | None = None
+    stored: bool = False
 
 
 @dataclass(frozen=True, slots=True)

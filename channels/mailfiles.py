@@ -1,9 +1,12 @@
 """Raw messages from files on disk: .eml files, mbox files, Maildir folders, directories.
 
 `inbox ingest` and the benchmark read mail that is not on an IMAP server through
-`iter_mail_files`, which yields `(label, raw bytes)` pairs in a stable order; the label
-says where a message came from ("a/b.eml", "box.mbox#17", "Maildir/cur/1234.host:2,S")
-so that a human can find a flagged message again. Parsing is not done here.
+`iter_mail_sources`, which yields `MailSource` values in a stable order; the label says
+where a message came from ("a/b.eml", "box.mbox#17", "Maildir/cur/1234.host:2,S") so
+that a human can find a flagged message again. A source from its own file holds only
+the path, so the process that parses it also reads it (no bytes cross a pipe); mbox
+messages carry their bytes. `iter_mail_files` gives `(label, raw bytes)` pairs.
+Parsing is not done here.
 
 What a path is:
 * a directory with `cur/`, `new/` and `tmp/` is a Maildir: its messages in `new/` then
@@ -17,9 +20,11 @@ from __future__ import annotations
 
 import mailbox
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MailFileError", "count_mail_files", "iter_mail_files"]
+__all__ = ["MailFileError", "MailSource", "count_mail_files", "iter_mail_files",
+           "iter_mail_sources"]
 
 _MAILDIR_SUBDIRS = ("cur", "new", "tmp")
 _CHUNK = 1 << 20
@@ -32,6 +37,25 @@ class MailFileError(Exception):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+    def __reduce__(self) -> tuple[type[MailFileError], tuple[Path, str]]:
+        # Raised in parser processes too: it must survive the trip back by pickle.
+        return MailFileError, (self.path, self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class MailSource:
+    """One message: its own file (`path`), or bytes already read from an mbox (`data`)."""
+
+    label: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return _read(self.path)
 
 
 def _reason(exc: OSError) -> str:
@@ -78,23 +102,23 @@ def _maildir_files(path: Path) -> Iterator[Path]:
             yield from _maildir_files(folder)
 
 
-def _mbox_messages(path: Path) -> Iterator[tuple[str, bytes]]:
+def _mbox_messages(path: Path) -> Iterator[MailSource]:
     """Messages of an mbox, numbered from 1, without their "From " envelope lines."""
     try:
         box = mailbox.mbox(path, factory=None, create=False)
         try:
             for number, key in enumerate(sorted(box.keys()), start=1):
-                yield f"{path}#{number}", box.get_bytes(key)
+                yield MailSource(f"{path}#{number}", data=box.get_bytes(key))
         finally:
             box.close()
     except OSError as exc:  # only the mailbox's own reads: a consumer's errors stay out
         raise MailFileError(path, _reason(exc)) from exc
 
 
-def _one_path(path: Path) -> Iterator[tuple[str, bytes]]:
+def _one_path(path: Path) -> Iterator[MailSource]:
     if path.is_dir():
         if _is_maildir(path):
-            yield from ((str(p), _read(p)) for p in _maildir_files(path))
+            yield from (MailSource(str(p), path=p) for p in _maildir_files(path))
         else:
             for child in _visible(path):
                 yield from _one_path(child)
@@ -103,7 +127,17 @@ def _one_path(path: Path) -> Iterator[tuple[str, bytes]]:
     elif _is_mbox(path):
         yield from _mbox_messages(path)
     else:
-        yield str(path), _read(path)
+        yield MailSource(str(path), path=path)
+
+
+def iter_mail_sources(paths: Sequence[Path]) -> Iterator[MailSource]:
+    """Every message under `paths`, in a stable order, not yet read (but mbox ones).
+
+    Raises `MailFileError` for a path that does not exist or cannot be listed; a file
+    that cannot be read raises it from `MailSource.read()`.
+    """
+    for path in paths:
+        yield from _one_path(Path(path))
 
 
 def iter_mail_files(paths: Sequence[Path]) -> Iterator[tuple[str, bytes]]:
@@ -111,8 +145,8 @@ def iter_mail_files(paths: Sequence[Path]) -> Iterator[tuple[str, bytes]]:
 
     Raises `MailFileError` for a path that does not exist or cannot be read.
     """
-    for path in paths:
-        yield from _one_path(Path(path))
+    for source in iter_mail_sources(paths):
+        yield source.label, source.read()
 
 
 def _count_mbox(path: Path) -> int:

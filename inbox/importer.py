@@ -21,7 +21,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 
 from channels.base import Inbound
-from channels.mailfiles import iter_mail_files
+from channels.mailfiles import MailSource, iter_mail_sources
 from channels.mime import parse_email
 from inbox.blobs import BlobStore, offload
 from inbox.pipeline import PipelineContext, Result, ingest_batch
@@ -50,7 +50,7 @@ class ImportReport:
 class _Chunk:
     """A few messages for one worker: per-task overhead is paid per chunk, not per mail."""
 
-    raws: list[bytes]
+    sources: list[MailSource]
     account: str
     now: datetime
     blobs: BlobStore
@@ -58,29 +58,32 @@ class _Chunk:
 
 
 def _parse_chunk(chunk: _Chunk) -> list[Inbound]:
-    return [offload(parse_email(raw, chunk.account, chunk.now), chunk.blobs,
-                    chunk.max_attachment_bytes) for raw in chunk.raws]
+    return [offload(parse_email(source.read(), chunk.account, chunk.now), chunk.blobs,
+                    chunk.max_attachment_bytes) for source in chunk.sources]
 
 
 def _chunks(paths: Sequence[Path], ctx: PipelineContext, account: str,
             now: datetime) -> Iterator[_Chunk]:
-    raws: list[bytes] = []
-    size = 0
-    for _label, raw in iter_mail_files(paths):
-        raws.append(raw)
-        size += len(raw)
-        if len(raws) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
-            yield _Chunk(raws, account, now, ctx.blobs, ctx.max_attachment_bytes)
-            raws, size = [], 0
-    if raws:
-        yield _Chunk(raws, account, now, ctx.blobs, ctx.max_attachment_bytes)
+    sources: list[MailSource] = []
+    size = 0  # bytes that travel with the chunk (mbox messages); files are read there
+    for source in iter_mail_sources(paths):
+        sources.append(source)
+        size += len(source.data or b"")
+        if len(sources) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
+            yield _Chunk(sources, account, now, ctx.blobs, ctx.max_attachment_bytes)
+            sources, size = [], 0
+    if sources:
+        yield _Chunk(sources, account, now, ctx.blobs, ctx.max_attachment_bytes)
 
 
 def parsed(paths: Sequence[Path], ctx: PipelineContext, account: str, now: datetime,
            workers: int) -> Iterator[Inbound]:
-    """Parsed messages in file order; parsing and blob writing run in `workers` processes."""
+    """Parsed messages in file order; parsing and blob writing run in `workers` processes.
+
+    With `workers=0` everything runs in this process (simplest to debug).
+    """
     chunks = _chunks(paths, ctx, account, now)
-    if workers <= 1:
+    if workers <= 0:
         for chunk in chunks:
             yield from _parse_chunk(chunk)
         return
@@ -101,12 +104,17 @@ def bounded_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T],
         yield pending.popleft().result()
 
 
+def default_workers() -> int:
+    """One core stays with this process, which writes the database; the rest parse."""
+    return max(1, min((os.cpu_count() or 1) - 1, 4))
+
+
 def import_paths(engine: Engine, paths: Sequence[Path],
                  ctx: PipelineContext, now: datetime, *, account: str = "import",
                  workers: int | None = None,
                  progress: Callable[[int], None] | None = None) -> ImportReport:
     report = ImportReport()
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    workers = default_workers() if workers is None else workers
     batch: list[Inbound] = []
     for inbound in parsed(paths, ctx, account, now, workers):
         batch.append(inbound)

@@ -166,7 +166,10 @@ class Attachment(SQLModel, table=True):
     filename: str
     content_type: str
     size: int
-    sha256: str | None  # None when over the size limit: the raw message still holds it
+    sha256: str  # of the content: identifies it, finds it, dedupes it
+    # True: the bytes are in the blob store under sha256. False: they are inside the
+    # message's raw bytes (e-mail), or were over the size limit for a channel without raw.
+    stored: bool = False
     content_id: str | None = None
     inline: bool = False
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from channels.base import Address, Inbound
 from inbox import sla, store, threads
 from inbox.ack import AckDecision, AckFacts, can_acknowledge
-from inbox.blobs import BlobStore
+from inbox.blobs import BlobStore, offload
 from inbox.config import AckSettings
 from inbox.models import Conversation, Delivery, Direction, Kind, OutboxState, Status
 from inbox.render import Renderer, TemplateError
@@ -33,6 +33,8 @@ from inbox.routing import RouteDecision, RouteFacts, Router
 from inbox.store import ContactRef, ConvState
 
 log = logging.getLogger(__name__)
+
+UNKNOWN_SENDER = "(unknown sender)"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class PipelineContext:
 @dataclass
 class Work:
     inbound: Inbound
-    conn: Connection
+    db: store.Batch
     ctx: PipelineContext
     now: datetime
     contact: ContactRef | None = None
@@ -68,13 +70,21 @@ class Work:
     done: bool = False
 
     @property
+    def conn(self) -> Connection:
+        return self.db.conn
+
+    @property
+    def key(self) -> store.MessageKey:
+        return (self.inbound.channel, self.inbound.account, self.inbound.external_id)
+
+    @property
     def conv(self) -> ConvState:
         assert self.conversation is not None, "step ordering: thread() comes first"
         return self.conversation
 
     def event(self, kind: str, **detail: object) -> None:
-        store.add_event(self.conn, kind, self.now, conversation_id=self.conv.id,
-                        message_id=self.message_id, **detail)
+        self.db.add_event(kind, self.now, conversation_id=self.conv.id,
+                          message_id=self.message_id, **detail)
 
 
 @dataclass(frozen=True)
@@ -90,13 +100,12 @@ Step = Callable[[Work], None]
 
 
 def dedupe(w: Work) -> None:
-    i = w.inbound
-    if store.message_exists(w.conn, i.channel, i.account, i.external_id):
+    if w.db.message_exists(w.key):
         w.outcome, w.done = "duplicate", True
 
 
 def identify_contact(w: Work) -> None:
-    w.contact = find_or_create_contact(w.conn, w.inbound.channel, w.inbound.sender, w.now)
+    w.contact = find_or_create_contact(w.db, w.inbound.channel, w.inbound.sender, w.now)
 
 
 def thread(w: Work) -> None:
@@ -104,8 +113,8 @@ def thread(w: Work) -> None:
     if conv is None:
         conv = _new_conversation(w)
     elif conv.status != Status.OPEN:
-        store.add_event(w.conn, "reopened", w.now, conversation_id=conv.id,
-                        by=w.inbound.external_id, previous=conv.status)
+        w.db.add_event("reopened", w.now, conversation_id=conv.id,
+                       by=w.inbound.external_id, previous=conv.status)
         conv.status = Status.OPEN
     conv.updated_at = w.now
     w.conversation = conv
@@ -123,34 +132,25 @@ def _new_conversation(w: Work) -> ConvState:
 
 
 def store_message(w: Work) -> None:
-    i = w.inbound
-    raw_sha = _raw_blob(i, w.ctx.blobs)
+    i = w.inbound = offload(w.inbound, w.ctx.blobs, w.ctx.max_attachment_bytes)
     w.message_id = store.insert(
         w.conn, store.message, conversation_id=w.conv.id, channel=i.channel,
         account=i.account, external_id=i.external_id, direction=Direction.IN,
         kind=Kind.CUSTOMER, sender=i.sender.address, sender_name=i.sender.name,
         recipients=[a.address for a in i.recipients], subject=i.subject, text=i.text,
         html=i.html, references=list(i.references), headers=dict(i.headers),
-        raw_sha256=raw_sha, problems=list(i.problems), delivery=Delivery.NONE,
+        raw_sha256=i.raw_sha256, problems=list(i.problems), delivery=Delivery.NONE,
         created_at=i.received_at)
-    _store_attachments(w)
+    w.db.saw(w.key)
+    if i.attachments:
+        w.db.add_attachments([
+            {"message_id": w.message_id, "filename": a.filename[:255],
+             "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+             "stored": a.stored, "content_id": a.content_id, "inline": a.inline}
+            for a in i.attachments])
     if i.problems:
         w.event("flagged", problems=list(i.problems))
         w.conv.tags = sorted({*(w.conv.tags or ()), "needs-attention"})
-
-
-def _store_attachments(w: Work) -> None:
-    rows = []
-    for a in w.inbound.attachments:
-        size = len(a.data) if a.size is None else a.size
-        digest = a.sha256
-        if digest is None and a.data and size <= w.ctx.max_attachment_bytes:
-            digest = w.ctx.blobs.put(a.data)
-        rows.append({"message_id": w.message_id, "filename": a.filename[:255],
-                     "content_type": a.content_type, "size": size, "sha256": digest,
-                     "content_id": a.content_id, "inline": a.inline})
-    if rows:
-        store.add_attachments(w.conn, rows)
 
 
 def route(w: Work) -> None:
@@ -195,7 +195,7 @@ def _ack_facts(w: Work) -> AckFacts:
     return AckFacts(
         sender=i.sender.address, headers=i.headers, external_id=i.external_id,
         unanswered=conv.first_response_at is None, conversation_acked=conv.acked,
-        acks_to_sender_today=store.acks_since(w.conn, to, w.now - timedelta(days=1)),
+        acks_to_sender_today=w.db.acks_today(to, w.now - timedelta(days=1)),
         daily_cap=ctx.ack.per_sender_daily_cap, our_addresses=ctx.our_addresses,
         our_domain=ctx.our_domain, enabled=ctx.ack.enabled,
         skipped_by_rule=w.decision.skip_ack,
@@ -214,7 +214,9 @@ def queue_ack(w: Work) -> None:
     }
     rendered = ctx.renderer.render(w.decision.ack_template or "ack", i.channel,
                                    conv.language, context)
-    enqueue(w.conn, conv, reply_address(i.headers, i.sender), rendered.body,
+    to = reply_address(i.headers, i.sender)
+    w.db.acked(to.address)
+    enqueue(w.conn, conv, to, rendered.body,
             kind=Kind.AUTO_ACK, now=w.now, domain=ctx.our_domain,
             subject=rendered.subject if i.channel == "email" else None,
             in_reply_to=i.external_id, references=(*i.references, i.external_id))
@@ -258,9 +260,9 @@ STEPS: tuple[Step, ...] = (dedupe, identify_contact, thread, store_message, rout
                            acknowledge, stamp_sla, save)
 
 
-def ingest(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: datetime) -> Result:
+def ingest(db: store.Batch, inbound: Inbound, ctx: PipelineContext, now: datetime) -> Result:
     """Run one message through STEPS inside the caller's transaction."""
-    w = Work(inbound, conn, ctx, now)
+    w = Work(inbound, db, ctx, now)
     for step in STEPS:
         step(w)
         if w.done:
@@ -273,10 +275,11 @@ def ingest_batch(conn: Connection, inbounds: Iterable[Inbound], ctx: PipelineCon
                  now: datetime, cursor: tuple[str, str, str] | None = None) -> list[Result]:
     """Ingest many messages in the caller's open transaction, each one atomically.
 
-    The whole batch first runs under one SAVEPOINT; if any message raises, that is rolled
-    back and the batch is run again with a SAVEPOINT per message, so the failing one is
-    quarantined alone. (Blob writes are idempotent, so the second run is harmless; the
-    common case pays two statements per batch instead of two per message.)
+    The whole batch first runs under one SAVEPOINT with its lookups prefetched
+    (`store.Batch`); if any message raises, that is rolled back and the batch is run
+    again with a SAVEPOINT per message and no cache, so the failing one is quarantined
+    alone. (Blob writes are idempotent, so the second run is harmless; the common case
+    pays a few statements per batch instead of per message.)
 
     `cursor` is (channel, account, value): it is saved in the same transaction, so the
     connector's position moves exactly when the messages are committed.
@@ -284,7 +287,10 @@ def ingest_batch(conn: Connection, inbounds: Iterable[Inbound], ctx: PipelineCon
     items = list(inbounds)
     try:
         with conn.begin_nested():
-            results = [ingest(conn, inbound, ctx, now) for inbound in items]
+            db = store.Batch(conn)
+            _prefetch(db, items, now)
+            results = [ingest(db, inbound, ctx, now) for inbound in items]
+            db.flush()
     except Exception:
         results = [_ingest_guarded(conn, inbound, ctx, now) for inbound in items]
     if cursor is not None:
@@ -292,11 +298,18 @@ def ingest_batch(conn: Connection, inbounds: Iterable[Inbound], ctx: PipelineCon
     return results
 
 
+def _prefetch(db: store.Batch, items: list[Inbound], now: datetime) -> None:
+    db.prefetch(keys=[(i.channel, i.account, i.external_id) for i in items],
+                senders=[(i.channel, i.sender.address or UNKNOWN_SENDER) for i in items],
+                recipients=[reply_address(i.headers, i.sender).address for i in items],
+                since=now - timedelta(days=1))
+
+
 def _ingest_guarded(conn: Connection, inbound: Inbound, ctx: PipelineContext,
                     now: datetime) -> Result:
     try:
         with conn.begin_nested():
-            return ingest(conn, inbound, ctx, now)
+            return ingest(store.Batch(conn), inbound, ctx, now)
     except Exception as exc:  # a bug or bad data must not cost the message or the batch
         log.exception("ingest failed for %s/%s %s; quarantining", inbound.channel,
                       inbound.account, inbound.external_id)
@@ -307,7 +320,7 @@ def _ingest_guarded(conn: Connection, inbound: Inbound, ctx: PipelineContext,
 def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: datetime,
                exc: Exception) -> Result:
     """Keep a message the pipeline could not handle: raw bytes, a flag, a conversation."""
-    contact = find_or_create_contact(conn, inbound.channel, inbound.sender, now)
+    contact = find_or_create_contact(store.Batch(conn), inbound.channel, inbound.sender, now)
     conv = ConvState(channel=inbound.channel, account=inbound.account, contact_id=contact.id,
                      subject=(inbound.subject or "")[:500], tags=["needs-attention"],
                      created_at=now, updated_at=now)
@@ -319,7 +332,7 @@ def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: da
         account=inbound.account, external_id=inbound.external_id, direction=Direction.IN,
         kind=Kind.CUSTOMER, sender=inbound.sender.address, sender_name=inbound.sender.name,
         subject=inbound.subject, text=inbound.text, recipients=[], references=[], headers={},
-        raw_sha256=_raw_blob(inbound, ctx.blobs),
+        raw_sha256=offload(inbound, ctx.blobs, ctx.max_attachment_bytes).raw_sha256,
         problems=[*inbound.problems, problem], delivery=Delivery.NONE,
         created_at=inbound.received_at)
     store.add_event(conn, "quarantined", now, conversation_id=conv.id,
@@ -327,14 +340,14 @@ def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: da
     return Result(inbound.external_id, "quarantined", conv.id, message_id)
 
 
-def find_or_create_contact(conn: Connection, channel: str, sender: Address,
+def find_or_create_contact(db: store.Batch, channel: str, sender: Address,
                            now: datetime) -> ContactRef:
-    address = sender.address or "(unknown sender)"
-    found = store.find_contact(conn, channel, address)
+    address = sender.address or UNKNOWN_SENDER
+    found = db.contact(channel, address)
     if found is None:
-        return store.create_contact(conn, channel, address, sender.name, now)
+        return db.new_contact(channel, address, sender.name, now)
     if sender.name and not found.name:
-        store.name_contact(conn, found.id, sender.name)
+        return db.name_contact(channel, address, found, sender.name)
     return found
 
 
@@ -346,12 +359,6 @@ def reply_address(headers: Mapping[str, str], sender: Address) -> Address:
         if "@" in addr:
             return Address(addr.lower(), name or sender.name)
     return sender
-
-
-def _raw_blob(inbound: Inbound, blobs: BlobStore) -> str | None:
-    if inbound.raw_sha256 is not None:
-        return inbound.raw_sha256
-    return blobs.put(inbound.raw) if inbound.raw is not None else None
 
 
 def _when(value: datetime | None) -> str:

@@ -177,3 +177,110 @@ def save_cursor(conn: Connection, channel: str, account: str, value: str, *,
     conn.execute(stmt.on_conflict_do_update(
         index_elements=["channel", "account", "key"],
         set_={"value": value, "updated_at": now}))
+
+
+_EXISTING_IDS = sa.select(message.c.channel, message.c.account, message.c.external_id).where(
+    message.c.external_id.in_(sa.bindparam("ids", expanding=True)))
+_CONTACTS_BY_ADDRESS = (
+    sa.select(identity.c.channel, identity.c.address, contact.c.id, contact.c.name,
+              contact.c.tags, contact.c.vip)
+    .join(contact, identity.c.contact_id == contact.c.id)
+    .where(identity.c.address.in_(sa.bindparam("addresses", expanding=True))))
+_ACK_COUNTS = (
+    sa.select(outbox.c.recipient, sa.func.count())
+    .where(outbox.c.recipient.in_(sa.bindparam("recipients", expanding=True)),
+           outbox.c.kind == "ack", outbox.c.created_at > _p("since"))
+    .group_by(outbox.c.recipient))
+
+MessageKey = tuple[str, str, str]  # (channel, account, external_id)
+ContactKey = tuple[str, str]  # (channel, address)
+
+
+class Batch:
+    """The store as one ingest batch sees it: lookups answered from memory, appends deferred.
+
+    `prefetch` asks the database once for everything a batch of messages will look up
+    (which are already stored, who the senders are, how many acks each got today);
+    events and attachment rows are written together by `flush`. That turns a dozen
+    round trips per message into about six, which is what PostgreSQL's throughput
+    depends on. Without `prefetch` (the per-message retry path after a failure) every
+    call goes straight to the database, so a rolled-back SAVEPOINT leaves nothing stale.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.cached = False
+        self.seen: set[MessageKey] = set()
+        self.contacts: dict[ContactKey, ContactRef] = {}
+        self.acks: dict[str, int] = {}
+        self.events: list[dict[str, Any]] = []
+        self.attachments: list[dict[str, Any]] = []
+
+    def prefetch(self, keys: list[MessageKey], senders: list[ContactKey],
+                 recipients: list[str], since: datetime) -> None:
+        ids = sorted({k[2] for k in keys})
+        self.seen = {(r.channel, r.account, r.external_id)
+                     for r in self.conn.execute(_EXISTING_IDS, {"ids": ids})}
+        wanted = set(senders)
+        rows = self.conn.execute(_CONTACTS_BY_ADDRESS,
+                                 {"addresses": sorted({a for _, a in senders})})
+        self.contacts = {(r.channel, r.address): ContactRef(r.id, r.name, tuple(r.tags or ()),
+                                                            r.vip)
+                         for r in rows if (r.channel, r.address) in wanted}
+        counts = self.conn.execute(_ACK_COUNTS, {"recipients": sorted(set(recipients)),
+                                                 "since": since})
+        self.acks = {r[0]: int(r[1]) for r in counts}
+        self.cached = True
+
+    def message_exists(self, key: MessageKey) -> bool:
+        return key in self.seen if self.cached else message_exists(self.conn, *key)
+
+    def saw(self, key: MessageKey) -> None:
+        self.seen.add(key)
+
+    def contact(self, channel: str, address: str) -> ContactRef | None:
+        if self.cached:
+            return self.contacts.get((channel, address))
+        return find_contact(self.conn, channel, address)
+
+    def new_contact(self, channel: str, address: str, name: str, now: datetime) -> ContactRef:
+        ref = create_contact(self.conn, channel, address, name, now)
+        self.contacts[(channel, address)] = ref
+        return ref
+
+    def name_contact(self, channel: str, address: str, ref: ContactRef,
+                     name: str) -> ContactRef:
+        name_contact(self.conn, ref.id, name)
+        self.contacts[(channel, address)] = renamed = ContactRef(ref.id, name, ref.tags,
+                                                                 ref.vip)
+        return renamed
+
+    def acks_today(self, recipient: str, since: datetime) -> int:
+        if self.cached:
+            return self.acks.get(recipient, 0)
+        return acks_since(self.conn, recipient, since)
+
+    def acked(self, recipient: str) -> None:
+        self.acks[recipient] = self.acks.get(recipient, 0) + 1
+
+    def add_event(self, kind: str, now: datetime, *, conversation_id: int | None,
+                  message_id: int | None = None, **detail: Any) -> None:
+        row = {"conversation_id": conversation_id, "message_id": message_id, "kind": kind,
+               "detail": detail, "created_at": now}
+        if self.cached:
+            self.events.append(row)
+        else:
+            self.conn.execute(_INSERT_EVENT, row)
+
+    def add_attachments(self, rows: list[dict[str, Any]]) -> None:
+        if self.cached:
+            self.attachments += rows
+        else:
+            add_attachments(self.conn, rows)
+
+    def flush(self) -> None:
+        if self.events:
+            self.conn.execute(_INSERT_EVENT, self.events)
+        if self.attachments:
+            add_attachments(self.conn, self.attachments)
+        self.events, self.attachments = [], []

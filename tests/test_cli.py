@@ -158,3 +158,16 @@ def test_daemon_starts_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         rest = proc.stderr.read()
         assert proc.wait(timeout=30) == 0, rest
     assert "daemon stopped" in rest
+
+
+@pytest.mark.usefixtures("app")
+def test_an_unreadable_file_is_one_clear_error(tmp_path: Path) -> None:
+    mails = tmp_path / "mail"
+    eml(mails, "a1")
+    locked = eml(mails, "b1")
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads anything: make it a directory-less link
+        locked.unlink()
+        locked.symlink_to(tmp_path / "gone.eml")
+    result = inbox("ingest", "--workers", "2", str(mails), ok=False)
+    assert result.exit_code == 1 and "b1.eml" in result.stderr

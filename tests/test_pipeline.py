@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from channels.base import Address, Inbound
+from channels.base import Address, Inbound, InboundAttachment
 from inbox import threads
 from inbox.app import App
 from inbox.models import Conversation, Cursor, Event, Message, Outbox
@@ -187,3 +187,25 @@ def test_backfilled_history_is_stored_but_not_acknowledged(app: App) -> None:
     assert r.outcome == "stored" and not r.acked
     [e] = events(app, "ack.suppressed")
     assert "history" in e.detail["reason"]
+
+
+def test_attachments_are_found_again_by_their_content_hash(app: App) -> None:
+    from channels.mime import parse_email
+    from inbox.blobs import attachment_data
+    from inbox.models import Attachment
+    from tests import mailcorpus as mc
+
+    email_msg = parse_email(mc.mixed_mail(sender="carol@example.net"), "support", NOW)
+    chat_msg = mail("chat-1", sender="tg-user", attachments=(
+        InboundAttachment("photo.jpg", "image/jpeg", b"\xff\xd8 a photo"),))
+    chat_msg = replace(chat_msg, raw=None, channel="telegram")
+    run(app, email_msg, chat_msg)
+    stored = {a.filename: a for a in rows(app, Attachment)}
+    [pdf] = [a for a in stored.values() if a.content_type == "application/pdf"]
+    [email_row] = rows(app, Message, external_id=email_msg.external_id)
+    assert not pdf.stored  # inside the raw message, not written twice
+    assert attachment_data(app.blobs, pdf.sha256, pdf.stored,
+                           email_row.raw_sha256) == mc.PDF_BYTES
+    photo = stored["photo.jpg"]
+    assert photo.stored and photo.size == len(b"\xff\xd8 a photo")
+    assert attachment_data(app.blobs, photo.sha256, True, None) == b"\xff\xd8 a photo"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 23:31:34.473250
+Create Date: 2026-11-26 23:57:36.609999
 """
 
 from collections.abc import Sequence
@@ -159,7 +159,8 @@ def upgrade() -> None:
         sa.Column("filename", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("stored", sa.Boolean(), nullable=False),
         sa.Column("content_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("inline", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
