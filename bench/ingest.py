@@ -29,25 +29,27 @@ from pathlib import Path
 import psycopg
 
 from bench.corpus import generate_corpus
-from channels.mailfiles import iter_mail_files
+from channels.mailfiles import MailSource, iter_mail_sources
 from channels.mime import parse_email
-from inbox.importer import bounded_map
+from inbox.importer import CHUNK_MESSAGES, bounded_map, default_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "results"
 
 
-def _parse(item: tuple[str, bytes]) -> int:
-    return len(parse_email(item[1], "bench", datetime.now(UTC)).text)
+def _parse(chunk: list[MailSource]) -> int:
+    now = datetime.now(UTC)
+    return sum(len(parse_email(s.read(), "bench", now).text) >= 0 for s in chunk)
 
 
 def parse_ceiling(corpus: Path, workers: int) -> float:
+    """Read and parse only, with the importer's worker processes and chunking."""
+    sources = list(iter_mail_sources([corpus]))
+    chunks = [sources[i:i + CHUNK_MESSAGES] for i in range(0, len(sources), CHUNK_MESSAGES)]
     start = time.perf_counter()
-    n = 0
     with ProcessPoolExecutor(workers) as pool:
-        for _ in bounded_map(pool, _parse, iter_mail_files([corpus]), workers * 8):
-            n += 1
+        n = sum(bounded_map(pool, _parse, chunks, workers * 6))
     return n / (time.perf_counter() - start)
 
 
@@ -116,7 +118,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=10_000)
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    ap.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4))
+    ap.add_argument("--workers", type=int, default=default_workers())
     args = ap.parse_args()
     corpus = OUT / f"corpus-{args.count}"
     if not corpus.exists():

@@ -88,7 +88,7 @@ def parsed(paths: Sequence[Path], ctx: PipelineContext, account: str, now: datet
             yield from _parse_chunk(chunk)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for inbounds in bounded_map(pool, _parse_chunk, chunks, window=workers * 2):
+        for inbounds in bounded_map(pool, _parse_chunk, chunks, window=workers * 6):
             yield from inbounds
 
 
@@ -105,8 +105,8 @@ def bounded_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T],
 
 
 def default_workers() -> int:
-    """One core stays with this process, which writes the database; the rest parse."""
-    return max(1, min((os.cpu_count() or 1) - 1, 4))
+    """One parser per core: the database writer waits on I/O often enough to share."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def import_paths(engine: Engine, paths: Sequence[Path],
