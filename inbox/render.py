@@ -2,9 +2,10 @@
 
 Sandboxed, because templates are edited by admins, not developers; StrictUndefined,
 because a typo must be an error an admin sees, not a blank in a customer's mail.
-Templates are looked up per channel and language, falling back to the channel's default
-and then to the generic one, e.g. for an e-mail ack in Polish:
-`ack/email.pl.txt`, `ack/email.txt`, `ack/default.pl.txt`, `ack/default.txt`.
+Templates are looked up per channel and language, the language first, e.g. for an e-mail
+ack in Polish: `ack/email.pl.txt`, `ack/default.pl.txt`, `ack/email.txt`,
+`ack/default.txt`. A special kind chosen by a rule (`ack-after-hours`) falls back on the
+standard one in the customer's language before any English text.
 
 A template may start with header lines (`Subject: ...`) followed by a blank line; those
 become fields of the result, the rest is the body.
@@ -42,18 +43,21 @@ class Renderer:
             auto_reload=True,
         )
 
-    def candidates(self, kind: str, channel: str, language: str | None) -> list[str]:
-        names = []
-        for stem in (channel, "default"):
-            if language:
-                names.append(f"{kind}/{stem}.{language}.txt")
-            names.append(f"{kind}/{stem}.txt")
-        return names
+    def candidates(self, kind: str, channel: str, language: str | None,
+                   fallback: str | None = None) -> list[str]:
+        """Names to try, the customer's language first: a Polish customer gets the
+        standard acknowledgement in Polish rather than a special one in English."""
+        kinds = [kind] if fallback in (None, kind) else [kind, str(fallback)]
+        langs = [f".{language}", ""] if language else [""]
+        return [f"{k}/{stem}{lang}.txt" for lang in langs for k in kinds
+                for stem in (channel, "default")]
 
     def render(
-        self, kind: str, channel: str, language: str | None, context: dict[str, Any]
+        self, kind: str, channel: str, language: str | None, context: dict[str, Any],
+        fallback: str | None = None,
     ) -> Rendered:
-        names = self.candidates(kind, channel, language)
+        """Render the first template that exists; `fallback` is a kind to fall back on."""
+        names = self.candidates(kind, channel, language, fallback)
         try:
             template = self.env.select_template(names)
             text = template.render(context)

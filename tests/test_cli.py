@@ -50,11 +50,11 @@ def eml(directory: Path, name: str, *, sender: str = "Anna Nowak <anna@example.c
 def test_ingest_queue_show_reply_outbox(tmp_path: Path) -> None:
     mails = tmp_path / "mail"
     eml(mails, "a1")
-    eml(mails, "b1", sender="Bob <bob@example.org>", subject="Refund")
+    eml(mails, "b1", sender="Bob <bob@example.org>", subject="Delivery time")
     assert inbox_json("ingest", str(mails)) == {"stored": 2, "duplicates": 0, "quarantined": 0,
                                                 "flagged": 0, "acks_queued": 2}
     queue = inbox_json("queue")
-    assert [c["subject"] for c in queue] == ["Order 1234", "Refund"]
+    assert [c["subject"] for c in queue] == ["Order 1234", "Delivery time"]
     first = queue[0]
     assert first["contact"] == {"id": first["contact"]["id"], "name": "Anna Nowak",
                                 "address": "anna@example.com"}
@@ -73,7 +73,8 @@ def test_ingest_queue_show_reply_outbox(tmp_path: Path) -> None:
         ("ack", "anna@example.com", "pending"), ("ack", "bob@example.org", "pending"),
         ("reply", "anna@example.com", "pending")]
     answered = inbox_json("queue")
-    assert [c["subject"] for c in answered] == ["Refund", "Order 1234"]  # answered sorts last
+    # answered sorts last
+    assert [c["subject"] for c in answered] == ["Delivery time", "Order 1234"]
     assert answered[1]["sla"]["state"] == "met"
 
 
@@ -92,7 +93,7 @@ def test_ingesting_twice_changes_nothing(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("app")
 def test_assign_status_and_filters(tmp_path: Path) -> None:
     eml(tmp_path / "mail", "a1")
-    eml(tmp_path / "mail", "b1", sender="bob@example.org", subject="Refund")
+    eml(tmp_path / "mail", "b1", sender="bob@example.org", subject="Delivery time")
     inbox("ingest", str(tmp_path / "mail"))
     inbox("assign", "1", "kim", "--team", "billing")
     assert [c["id"] for c in inbox_json("queue", "--assignee", "kim")] == [1]
