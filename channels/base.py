@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -72,6 +72,18 @@ class Inbound:
     backfill: bool = False
     # Why this message could not be read as it should: it is stored raw and flagged.
     problems: tuple[str, ...] = ()
+    # A chat edit: the external id of the message this is a new version of. The stored
+    # message gets the new text (the old one is kept in an `edited` event); no new message.
+    edit_of: str | None = None
+    # Facts about how the customer came (a chat's deep-link payload, say), kept on the
+    # conversation; a later value for the same key replaces the earlier one.
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    # How long after its conversation was resolved this message may still reopen it; a
+    # later one starts a new conversation. None: any time (e-mail answers reopen).
+    reopen_window: timedelta | None = None
+    # True when the message proves we can write back to its sender (a private chat: a
+    # user who blocked the bot cannot write to it); it clears an unreachable mark.
+    reachable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

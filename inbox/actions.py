@@ -45,18 +45,26 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
                             references=(*last.references, last.external_id), author=author)
     msg = s.get(Message, message_id)
     assert msg is not None
-    outcome = sla.stop_clock(conv, now)
+    stop = sla.stop_clock(conv, now)
     conv.updated_at = now
+    detail: dict[str, object] = {"author": author, "to": to.address,
+                                 "sla": stop.outcome.value if stop else None}
+    if stop is not None:
+        # `inbox report sla` reads response times from here, outcomes from sla.* events.
+        detail.update({f"sla_{k}": v for k, v in stop.detail().items()})
+        if stop.outcome == sla.SlaState.MET or stop.newly_breached:
+            s.add(Event(conversation_id=conv.id, message_id=msg.id, created_at=now,
+                        kind=f"sla.{stop.outcome}", detail={**stop.detail(), "by": author}))
     s.add(Event(conversation_id=conv.id, message_id=msg.id, kind="reply.queued",
-                created_at=now, detail={"author": author, "to": to.address,
-                                        "sla": outcome.value if outcome else None}))
+                created_at=now, detail=detail))
     return msg
 
 
 def _last_inbound(s: Session, conv_id: int) -> Message | None:
     return s.scalars(sa.select(Message).where(
         col(Message.conversation_id) == conv_id,
-        col(Message.direction) == Direction.IN)
+        col(Message.direction) == Direction.IN,
+        col(Message.kind) == Kind.CUSTOMER)  # not a bounce filed in the conversation
         .order_by(col(Message.created_at).desc(), col(Message.id).desc())
         .limit(1)).first()
 
@@ -107,16 +115,25 @@ def assign(s: Session, conv_id: int, *, assignee: str | None, team: str | None,
     return conv
 
 
-def set_status(s: Session, conv_id: int, status: Status, *, now: datetime,
-               by: str) -> Conversation:
+def set_status(s: Session, conv_id: int, status: Status, *, now: datetime, by: str,
+               policies: sla.Policies, until: datetime | None = None) -> Conversation:
+    """Change the status; the SLA clock follows (pending and snoozed pause it, open
+    resumes it, resolved and closed drop it). A snooze `until` a time ends by itself."""
+    if until is not None and status != Status.SNOOZED:
+        raise ActionError("only a snooze has an end time (`until`)")
+    if until is not None and until <= now:
+        raise ActionError(f"cannot snooze until {until:%Y-%m-%d %H:%M} UTC: that is past")
     conv = get_conversation(s, conv_id)
     before = conv.status
     conv.status = status
     conv.updated_at = now
-    if status in (Status.RESOLVED, Status.CLOSED):
-        # Nobody waits on a finished conversation; a customer's next message reopens it
-        # (resolved) or starts a new one (closed) with a fresh clock.
-        conv.awaiting_since = conv.sla_due_at = conv.sla_warn_at = conv.sla_next_at = None
-    s.add(Event(conversation_id=conv.id, kind="status", created_at=now,
-                detail={"from": before, "to": status.value, "by": by}))
+    change = sla.follow_status(conv, status, now, policies.of(conv), until)
+    detail: dict[str, object] = {"from": before, "to": status.value, "by": by}
+    if until is not None:
+        detail["until"] = until.isoformat()
+    if change is not None:
+        detail["sla"] = change
+        if change == "paused":
+            detail["sla_left_seconds"] = conv.sla_left_seconds
+    s.add(Event(conversation_id=conv.id, kind="status", created_at=now, detail=detail))
     return conv

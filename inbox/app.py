@@ -17,8 +17,8 @@ from inbox.config import Settings
 from inbox.db import make_engine
 from inbox.pipeline import PipelineContext
 from inbox.render import Renderer
-from inbox.routing import NoRules, Router
-from inbox.sla import SlaPolicy
+from inbox.routing import Router
+from inbox.sla import Policies
 
 
 def utcnow() -> datetime:
@@ -48,7 +48,19 @@ class App:
 
     @cached_property
     def router(self) -> Router:
-        return NoRules()
+        """The rules of rules_dir, reloaded when they change (the last good set is kept).
+
+        Broken rules at start raise RulesError (a ConfigError): there is nothing to keep.
+        """
+        from inbox.rules import Known, LiveRules
+
+        s = self.settings
+        return LiveRules(s.path(s.rules_dir), Known.from_settings(s))
+
+    @cached_property
+    def sla(self) -> Policies:
+        """SLA policies by name and priority, with their calendars (inbox.sla)."""
+        return Policies.from_settings(self.settings)
 
     def close(self) -> None:
         if "engine" in self.__dict__:  # only if it was ever built
@@ -66,7 +78,7 @@ class App:
         s = self.settings
         return PipelineContext(
             secret=self.secret, renderer=self.renderer, router=self.router,
-            blobs=self.blobs, sla=SlaPolicy.from_settings(s.sla), ack=s.ack,
+            blobs=self.blobs, sla=self.sla, ack=s.ack,
             team_name=s.name, our_addresses=frozenset(a.lower() for a in s.addresses),
             our_domain=s.domain, max_attachment_bytes=s.storage.max_attachment_bytes,
             send_acks=send_acks,

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import zoneinfo
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 from channels.mailfiles import MailFileError, count_mail_files
 from inbox import actions, views
 from inbox.app import App, SecretMissing, utcnow
+from inbox.cli_rules import rules_cli
+from inbox.cli_sla import parse_when, report_cli, watch
 from inbox.config import ConfigError, find_config, load_settings
 from inbox.db import SchemaError, check_schema, current_revision, head_revision, upgrade
 from inbox.deployment import init_deployment
@@ -38,6 +41,9 @@ cli = typer.Typer(help="Self-hosted omnichannel inbox.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+cli.add_typer(rules_cli, name="rules")
+cli.command("sla")(watch)
+cli.add_typer(report_cli, name="report")
 
 _state: dict[str, Path | None] = {"config": None}
 _opened: list[App] = []  # closed when the command ends, so no connection outlives it
@@ -247,6 +253,8 @@ def _print_conversation(conv: dict[str, Any]) -> None:
                f"assignee {conv['assignee'] or '-'}  tags {','.join(conv['tags']) or '-'}")
     typer.echo(f"  contact {contact['name']} <{contact['address']}>  SLA {conv['sla']['state']}"
                f" due {conv['sla']['due_at'] or '-'}")
+    if conv["attributes"]:
+        typer.echo("  " + "  ".join(f"{k}={v}" for k, v in conv["attributes"].items()))
     for m in conv["messages"]:
         flag = f"  [{'; '.join(m['problems'])}]" if m["problems"] else ""
         who = m["author"] or m["sender"]["address"] or "us"
@@ -313,13 +321,26 @@ def assign(conversation_id: int, assignee: Annotated[str | None, typer.Argument(
 
 @cli.command("status")
 @friendly
-def set_status(conversation_id: int, status: Status) -> None:
-    """Set a conversation's status: open, pending, resolved or closed."""
+def set_status(conversation_id: int, status: Status,
+               until: Annotated[str | None, typer.Option(
+                   help='With snoozed: when it returns, e.g. "tomorrow 09:00".')] = None
+               ) -> None:
+    """Set a conversation's status: open, pending, snoozed, resolved or closed.
+
+    Pending and snoozed pause the SLA clock; open resumes it with the time it had left.
+    """
     app = _app()
+    now = utcnow()
+    zone = zoneinfo.ZoneInfo(app.settings.business_hours.timezone)
+    try:
+        end = parse_when(until, now, zone) if until is not None else None
+    except ValueError as exc:
+        raise CliError(f"--until {exc}") from None
     with _session(app, write=True) as s:
-        actions.set_status(s, conversation_id, status, now=utcnow(),
-                           by=os.environ.get("USER", "cli"))
-    typer.echo(f"#{conversation_id}: {status.value}")
+        actions.set_status(s, conversation_id, status, now=now,
+                           by=os.environ.get("USER", "cli"), policies=app.sla, until=end)
+    typer.echo(f"#{conversation_id}: {status.value}"
+               + (f" until {end.astimezone(zone):%a %d %b %H:%M %Z}" if end else ""))
 
 
 @cli.command()

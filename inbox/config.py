@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
+from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_NAME = "inbox.toml"
 
@@ -34,10 +43,116 @@ class AckSettings(_Strict):
     default_language: str = "en"
 
 
+PRIORITIES = ("low", "normal", "high", "urgent")
+SlaAlert = Literal["at-risk", "breached"]
+SLA_ALERTS: tuple[SlaAlert, ...] = ("at-risk", "breached")
+
+
 class SlaSettings(_Strict):
+    """The response-time promise (docs/sla.md).
+
+    A conversation's policy is this default, overridden by its priority's entry in
+    `priorities`, then by the named policy a rule chose from `policies`.
+    """
+
     first_response_hours: float = Field(default=24, gt=0)
     next_response_hours: float = Field(default=24, gt=0)
     warn_before_hours: float = Field(default=4, ge=0)
+    # Count working time only: true = [business_hours], a name = [sla.calendars.NAME].
+    business_hours: bool | str = False
+    # Who hears of at-risk and breached conversations: "owner" (the assignee, else the
+    # team's agents), "assignee", "team", an agent's name, an address, telegram:CHAT_ID.
+    notify: list[str] = Field(default_factory=lambda: ["owner"])
+    notify_on: list[SlaAlert] = Field(default_factory=lambda: list(SLA_ALERTS))
+    # The account each channel sends notifications from; default: its first account.
+    notify_from: dict[str, str] = Field(default_factory=dict)
+    sweep_seconds: float = Field(default=5, gt=0)
+    priorities: dict[str, SlaPolicySettings] = Field(default_factory=dict)
+    policies: dict[str, SlaPolicySettings] = Field(default_factory=dict)
+    calendars: dict[str, BusinessHoursSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names(self) -> SlaSettings:
+        unknown = sorted(set(self.priorities) - set(PRIORITIES))
+        if unknown:
+            raise ValueError(f"priorities: unknown priority {unknown[0]!r}; "
+                             f"use {', '.join(PRIORITIES)}")
+        layers: dict[str, SlaSettings | SlaPolicySettings] = {"": self}
+        layers |= {f"priorities.{k}.": v for k, v in self.priorities.items()}
+        layers |= {f"policies.{k}.": v for k, v in self.policies.items()}
+        for where, layer in layers.items():
+            name = layer.business_hours
+            if isinstance(name, str) and name not in self.calendars:
+                raise ValueError(f"{where}business_hours: no calendar {name!r} in "
+                                 "[sla.calendars] (or use true for [business_hours])")
+        return self
+
+
+class SlaPolicySettings(_Strict):
+    """A priority's or a named policy's overrides; what is unset comes from below it."""
+
+    first_response_hours: float | None = Field(default=None, gt=0)
+    next_response_hours: float | None = Field(default=None, gt=0)
+    warn_before_hours: float | None = Field(default=None, ge=0)
+    business_hours: bool | str | None = None
+    notify: list[str] | None = None
+
+
+class AgentSettings(_Strict):
+    """An agent rules may assign or notify, by the name used in `inbox assign`."""
+
+    email: str | None = None
+    telegram: str | None = None  # chat id, for notifications through the Telegram bot
+    away: bool = False  # left out of round-robin and least-loaded assignment
+
+
+class TeamSettings(_Strict):
+    agents: list[str] = Field(default_factory=list)  # in round-robin order
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_span(value: str) -> tuple[time, time]:
+    """`"09:00-17:30"` -> (09:00, 17:30); a span may pass midnight (`"22:00-06:00"`)."""
+    try:
+        start, end = (time.fromisoformat(p.strip()) for p in value.split("-"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a span like \"09:00-17:00\"") from None
+    return start, end
+
+
+class BusinessHoursSettings(_Strict):
+    """When the team works; rules' `business_hours` and `time` conditions use this zone."""
+
+    timezone: str = "UTC"
+    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    hours: str = "09:00-17:00"
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Warsaw)") from None
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        days = [d.strip().lower()[:3] for d in value]
+        bad = [d for d in days if d not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"unknown day {bad[0]!r}; use {', '.join(WEEKDAYS)}")
+        return days
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_span(value)
+        return value
 
 
 class OutboxSettings(_Strict):
@@ -69,6 +184,9 @@ class Settings(_Strict):
     sla: SlaSettings = SlaSettings()
     outbox: OutboxSettings = OutboxSettings()
     storage: StorageSettings = StorageSettings()
+    teams: dict[str, TeamSettings] = Field(default_factory=dict)
+    agents: dict[str, AgentSettings] = Field(default_factory=dict)
+    business_hours: BusinessHoursSettings = BusinessHoursSettings()
     channels: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     # Where the config file lives: relative paths in it are relative to this.
     base_dir: Path = Path(".")

@@ -7,15 +7,48 @@ never constructs a client itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from channels.base import Connector
+from inbox.blobs import BlobStore, offload
 from inbox.config import ConfigError, Settings
 from inbox.outbox import AccountKey
 
 Factory = Callable[[str, dict[str, Any], Settings], Connector]
 
 FACTORIES: dict[str, Factory] = {}
+
+
+def _email(account: str, options: dict[str, Any], settings: Settings) -> Connector:
+    from channels import email  # imapclient and aiosmtplib load only when e-mail is used
+
+    # Raw bytes go to the blob store in the connector's thread, beside the next IMAP
+    # read, rather than on the ingest transaction's (the importer's parsers do the same).
+    blobs = BlobStore(settings.path(settings.storage.blobs_dir))
+    store = partial(offload, blobs=blobs,
+                    max_attachment_bytes=settings.storage.max_attachment_bytes)
+    try:
+        return email.build(account, options, name=settings.name, base_dir=settings.base_dir,
+                           prepare=store)
+    except email.EmailConfigError as exc:
+        raise ConfigError(f"[channels.email.{account}]: {exc}") from None
+
+
+FACTORIES["email"] = _email
+
+
+def _telegram(account: str, options: dict[str, Any], settings: Settings) -> Connector:
+    from channels import telegram  # python-telegram-bot loads only when a bot is configured
+
+    try:
+        return telegram.build(account, options, base_dir=settings.base_dir,
+                              max_file_bytes=settings.storage.max_attachment_bytes)
+    except telegram.TelegramConfigError as exc:
+        raise ConfigError(f"[channels.telegram.{account}]: {exc}") from None
+
+
+FACTORIES["telegram"] = _telegram
 
 
 def build_connectors(settings: Settings) -> dict[AccountKey, Connector]:

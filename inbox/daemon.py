@@ -25,10 +25,11 @@ from inbox.models import Cursor
 from inbox.outbox import AccountKey, Dispatcher
 from inbox.pipeline import ingest_batch
 from inbox.sla import sweep
+from inbox.sla_notify import Notifier
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 5.0
+SWEEP_BATCH = 500  # conversations per sweep transaction
 FETCH_WAIT_SECONDS = 25.0
 BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
 
@@ -42,6 +43,10 @@ class Daemon:
         self.dispatcher = Dispatcher(self.app.engine, self.connectors,
                                      self.app.settings.outbox, utcnow)
         self.ctx = self.app.pipeline_context()
+        self.notifier = Notifier(self.app.settings, self.app.renderer, self.app.secret)
+        for warning in self.notifier.check():  # unknown names raise ConfigError here
+            log.warning("%s", warning)
+        self.swept = asyncio.Event()  # set after each sweep: tests wait on it, never sleep
 
     async def run(self, stop: asyncio.Event) -> None:
         check_schema(self.app.engine)
@@ -67,8 +72,8 @@ class Daemon:
         check_schema(self.app.engine)
         for key, c in self.connectors.items():
             await self._fetch_and_ingest(key, c, wait=0)
+        await asyncio.to_thread(self._sweep)  # first, so its notifications go out below
         await self.dispatcher.drain_once()
-        await asyncio.to_thread(self._sweep)
 
     async def _connector_loop(self, key: AccountKey, c: Connector, stop: asyncio.Event) -> None:
         delay = BACKOFF_START
@@ -110,15 +115,26 @@ class Daemon:
     async def _sweep_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self._sweep)
+                if await asyncio.to_thread(self._sweep):
+                    self.dispatcher.wake.set()  # notifications are waiting in the outbox
             except Exception:
                 log.exception("SLA sweep failed; retrying")
-            await _sleep_or_stop(stop, SWEEP_SECONDS)
+            self.swept.set()
+            await _sleep_or_stop(stop, self.app.settings.sla.sweep_seconds)
 
-    def _sweep(self) -> None:
-        with Session(self.app.engine) as s, s.begin():
-            for conv_id, state in sweep(s, utcnow()):
-                log.info("conversation %s: SLA %s", conv_id, state)
+    def _sweep(self) -> int:
+        """Sweep until nothing more is due (after downtime there may be several batches,
+        one transaction each); returns how many transitions were recorded."""
+        changed = 0
+        while True:
+            with Session(self.app.engine) as s, s.begin():
+                result = sweep(s, utcnow(), self.app.sla, self.notifier, SWEEP_BATCH)
+            for t in result.transitions:
+                log.info("conversation %s: SLA %s%s", t.conversation_id, t.state,
+                         f", told {', '.join(t.notified)}" if t.notified else "")
+            changed += len(result.transitions)
+            if result.looked < SWEEP_BATCH:
+                return changed
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -32,10 +32,47 @@ enabled = true
 per_sender_daily_cap = 3          # at most this many acknowledgements per sender per day
 default_language = "en"
 
+# The promise to customers (docs/sla.md). An acknowledgement is not an answer.
 [sla]
-first_response_hours = 24
-next_response_hours = 24
-warn_before_hours = 4
+first_response_hours = 24         # to the first answer from a person
+next_response_hours = 24          # to each answer after the customer writes again
+warn_before_hours = 4             # "at risk" this long before the answer is due
+business_hours = false            # true: count only [business_hours] below
+notify = ["owner"]                # who hears of at-risk and breached conversations:
+                                  # owner (the assignee, else the team), assignee, team,
+                                  # an agent, an e-mail address, telegram:CHAT_ID
+
+# Per priority (low, normal, high, urgent); unset numbers are the above.
+# [sla.priorities.urgent]
+# first_response_hours = 2
+# next_response_hours = 2
+# warn_before_hours = 0.5
+
+# Named SLA policies that rules may choose (`sla: vip`); they override the priority's.
+[sla.policies.vip]
+first_response_hours = 4
+warn_before_hours = 1
+
+# When the team works: rules' `business_hours` and `time` conditions and SLA policies
+# with `business_hours = true` use it; `inbox sla --at` reads times in this zone.
+[business_hours]
+timezone = "UTC"
+days = ["mon", "tue", "wed", "thu", "fri"]
+hours = "09:00-17:00"
+holidays = []                     # e.g. [2026-12-25, 2027-01-01]
+
+# Teams and agents that rules may route to; `inbox rules check` rejects other names.
+# Agents are listed in round-robin order; an agent with `away = true` is skipped.
+[teams.support]
+agents = []
+[teams.billing]
+agents = []
+[teams.tech]
+agents = []
+
+# [agents.ana]
+# email = "ana@example.com"       # where rules' `notify: {to: ana, ...}` send
+# telegram = "123456789"          # a chat id, if notifications go through the bot
 
 [outbox]
 max_attempts = 10                 # then the send is dead-lettered (see `inbox outbox`)
@@ -47,6 +84,9 @@ blobs_dir = "blobs"               # raw messages and attachments, by SHA-256
 max_attachment_bytes = 26214400
 
 # Channels come in their own sections, e.g. [channels.email.support]; see docs/.
+# A Telegram bot (docs/telegram.md); the token stays out of this file:
+# [channels.telegram.support]
+# token_env = "TELEGRAM_SUPPORT_TOKEN"   # or token_file = "telegram-support.token"
 """
 
 

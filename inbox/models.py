@@ -44,7 +44,8 @@ def _json(default: Any) -> Any:
 
 class Status(StrEnum):
     OPEN = "open"
-    PENDING = "pending"
+    PENDING = "pending"  # waiting on the customer: the SLA clock is paused
+    SNOOZED = "snoozed"  # put aside until `snoozed_until`: the SLA clock is paused
     RESOLVED = "resolved"
     CLOSED = "closed"
 
@@ -105,6 +106,10 @@ class Conversation(SQLModel, table=True):
         sa.Index("ix_conversation_status_due", "status", "sla_due_at"),
         # The sweep reads only conversations whose next SLA transition is due.
         sa.Index("ix_conversation_sla_next", "sla_next_at"),
+        # `inbox sla`: running clocks past their warning point, without a scan.
+        sa.Index("ix_conversation_status_warn", "status", "sla_warn_at"),
+        # The queue orders paused clocks (pending, snoozed) by the time they have left.
+        sa.Index("ix_conversation_status_left", "status", "sla_left_seconds"),
     )
     id: int | None = Field(default=None, primary_key=True)
     channel: str
@@ -116,6 +121,9 @@ class Conversation(SQLModel, table=True):
     team: str | None = None
     assignee: str | None = None
     tags: list[str] = _json(list)
+    # What the channel told us about how the customer came, e.g. {"start": "order-1234"}
+    # from a Telegram deep link; shown to agents, kept across messages.
+    attributes: dict[str, str] = _json(dict)
     language: str | None = None
     thread_key: str | None = Field(default=None, index=True)
     sla_policy: str = "default"
@@ -124,7 +132,13 @@ class Conversation(SQLModel, table=True):
     sla_due_at: datetime | None = _time(nullable=True)
     sla_warn_at: datetime | None = _time(nullable=True)
     sla_state: str | None = None
-    sla_next_at: datetime | None = _time(nullable=True)  # when sla_state next changes
+    # When the sweep must next look: sla_state changes, or a snooze ends.
+    sla_next_at: datetime | None = _time(nullable=True)
+    # A paused clock (pending, snoozed): since when, and the working time it had left
+    # (negative: overdue). Running clocks have neither; they have sla_due_at.
+    sla_paused_at: datetime | None = _time(nullable=True)
+    sla_left_seconds: float | None = None
+    snoozed_until: datetime | None = _time(nullable=True)
     first_response_at: datetime | None = _time(nullable=True)
     acked: bool = False
     created_at: datetime = _time()
@@ -206,6 +220,8 @@ class Cursor(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """An entry in the trail that answers "why did this happen?"."""
 
+    # `inbox report` reads one kind of event over a time range.
+    __table_args__ = (sa.Index("ix_event_kind_created", "kind", "created_at"),)
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id", index=True)
     message_id: int | None = Field(default=None, foreign_key="message.id", index=True)

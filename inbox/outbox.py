@@ -84,11 +84,13 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Drain, then sleep until woken (a new row), the poll interval, or stop."""
         while not stop.is_set():
+            # Cleared before draining: a row queued while we drain wakes the next round
+            # at once instead of waiting out the poll interval.
+            self.wake.clear()
             try:
                 await self.drain_once()
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("outbox dispatcher: drain failed; retrying")
-            self.wake.clear()
             waiters = [asyncio.ensure_future(e.wait()) for e in (self.wake, stop)]
             await asyncio.wait(waiters, timeout=self.settings.poll_seconds,
                                return_when=asyncio.FIRST_COMPLETED)

@@ -1,10 +1,11 @@
 """Ingest: every inbound message passes the same steps, atomically.
 
-    dedupe -> contact -> thread -> store -> route -> acknowledge -> stamp SLA -> save
+    edit -> dedupe -> contact -> bounce -> thread -> store -> route -> acknowledge
+         -> stamp SLA -> save
 
 Steps are plain functions in the ordered tuple `STEPS`; each reads and fills one `Work`
-value and may end the run early (a duplicate ends it at once). The SQL lives in
-`inbox.store` (SQLAlchemy Core: this is the hot path). A batch shares one
+value and may end the run early (a duplicate or a chat edit ends it at once). The SQL
+lives in `inbox.store` (SQLAlchemy Core: this is the hot path). A batch shares one
 transaction, so throughput does not cost a commit per message, yet each message is
 atomic: one that fails is rolled back alone, then stored raw and flagged for a human
 ("quarantined") so that nothing is ever dropped (see `ingest_batch`). Nothing is sent
@@ -26,10 +27,12 @@ from channels.base import Address, Inbound
 from inbox import sla, store, threads
 from inbox.ack import AckDecision, AckFacts, can_acknowledge
 from inbox.blobs import BlobStore, offload
+from inbox.bounces import record_bounce
 from inbox.config import AckSettings
+from inbox.edits import apply_edit
 from inbox.models import Conversation, Delivery, Direction, Kind, OutboxState, Status
 from inbox.render import Renderer, TemplateError
-from inbox.routing import RouteDecision, RouteFacts, Router
+from inbox.routing import Notice, RouteDecision, RouteFacts, Router
 from inbox.store import ContactRef, ConvState
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ class PipelineContext:
     renderer: Renderer
     router: Router
     blobs: BlobStore
-    sla: sla.SlaPolicy
+    sla: sla.Policies  # resolves each conversation's policy (priority, rule's choice)
     ack: AckSettings
     team_name: str = "Support"
     our_addresses: frozenset[str] = frozenset()
@@ -90,7 +93,7 @@ class Work:
 @dataclass(frozen=True)
 class Result:
     external_id: str
-    outcome: str  # "stored", "duplicate", "quarantined"
+    outcome: str  # "stored", "duplicate", "quarantined", "edited"
     conversation_id: int | None
     message_id: int | None
     acked: bool = False
@@ -117,6 +120,8 @@ def thread(w: Work) -> None:
                        by=w.inbound.external_id, previous=conv.status)
         conv.status = Status.OPEN
     conv.updated_at = w.now
+    if w.inbound.attributes:
+        conv.attributes = {**(conv.attributes or {}), **w.inbound.attributes}
     w.conversation = conv
 
 
@@ -151,24 +156,71 @@ def store_message(w: Work) -> None:
     if i.problems:
         w.event("flagged", problems=list(i.problems))
         w.conv.tags = sorted({*(w.conv.tags or ()), "needs-attention"})
+    if i.reachable and store.clear_unreachable(w.conn, i.channel, i.sender.address):
+        w.event("reachable", address=i.sender.address, why="the customer wrote to us again")
 
 
 def route(w: Work) -> None:
     conv, contact = w.conv, w.contact
     assert contact is not None
     facts = RouteFacts(first_message=w.new_conversation, contact_tags=contact.tags,
-                       contact_vip=contact.vip)
+                       contact_vip=contact.vip,
+                       count_open=lambda: store.open_conversations(w.conn, contact.id, conv.id))
     d = w.ctx.router.route(w.inbound, facts)
     w.decision = d
-    if w.new_conversation:
+    if w.new_conversation:  # once a conversation exists, agents own these fields
         conv.team = d.team or conv.team
-        conv.assignee = d.assignee or conv.assignee
+        conv.assignee = d.assignee or _pick_agent(w, d) or conv.assignee
         conv.priority = d.priority or conv.priority
         conv.sla_policy = d.sla_policy or conv.sla_policy
-    if d.add_tags:
-        conv.tags = sorted({*(conv.tags or ()), *d.add_tags})
+    if d.add_tags or d.remove_tags:
+        conv.tags = sorted({*(conv.tags or ()), *d.add_tags} - set(d.remove_tags))
     for hit in d.hits:
         w.event("rule", rule=hit.rule, source=hit.source, why=hit.why)
+    if d.hits:
+        w.event("routed", **d.summary())
+    # Spam closes a new conversation, never a customer's open one that a rule happens to
+    # call spam now (it gets the tag, for a human to judge).
+    if d.close_as_spam and w.new_conversation:
+        conv.status = Status.CLOSED
+        w.event("status", status=Status.CLOSED, by="rules", reason="spam")
+    for notice in d.notify:
+        notify(w, notice)
+
+
+def _pick_agent(w: Work, d: RouteDecision) -> str | None:
+    if not d.assign_mode:
+        return None
+    agent = store.pick_agent(w.conn, d.assign_mode, d.assign_team or "", d.assign_pool,
+                             w.now)
+    w.event("assigned", assignee=agent, team=d.assign_team, how=d.assign_mode, by="rules",
+            **({} if agent else {"reason": "no available agent in the team"}))
+    return agent
+
+
+def notify(w: Work, n: Notice) -> None:
+    """Queue a rule's notification (to an agent or a team address) through the outbox."""
+    conv, i, ctx = w.conv, w.inbound, w.ctx
+    assert conv.id is not None
+    context = {
+        "rule": n.rule, "conversation_id": conv.id, "subject": conv.subject,
+        "reference": threads.reference(ctx.secret, conv.id), "channel": i.channel,
+        "customer_name": i.sender.name, "customer_address": i.sender.address,
+        "team": conv.team or "", "assignee": conv.assignee or "",
+        "priority": conv.priority, "excerpt": i.text.strip()[:500],
+        "team_name": ctx.team_name,
+    }
+    try:
+        rendered = ctx.renderer.render(n.template, n.channel, None, context)
+    except TemplateError as exc:
+        log.error("notification of rule %r not sent: %s", n.rule, exc)
+        w.event("notify.template-error", rule=n.rule, error=str(exc))
+        return
+    enqueue(w.conn, conv, Address(n.recipient), rendered.body, kind=Kind.SYSTEM, now=w.now,
+            domain=ctx.our_domain, subject=rendered.subject if n.channel == "email" else None,
+            outbox_kind="notify", channel=n.channel, account=n.account)
+    w.event("notify.queued", rule=n.rule, to=f"{n.channel}:{n.recipient}",
+            template=rendered.name)
 
 
 def acknowledge(w: Work) -> None:
@@ -205,7 +257,7 @@ def _ack_facts(w: Work) -> AckFacts:
 def queue_ack(w: Work) -> None:
     conv, i, ctx = w.conv, w.inbound, w.ctx
     assert conv.id is not None
-    sla.start_clock(conv, i.received_at, ctx.sla)  # the ack promises the due time
+    sla.start_clock(conv, i.received_at, _sla_policy(w))  # the ack promises the due time
     context = {
         "customer_name": i.sender.name, "subject": conv.subject,
         "reference": threads.reference(ctx.secret, conv.id), "team_name": ctx.team_name,
@@ -213,7 +265,7 @@ def queue_ack(w: Work) -> None:
         "language": conv.language or ctx.ack.default_language,
     }
     rendered = ctx.renderer.render(w.decision.ack_template or "ack", i.channel,
-                                   conv.language, context)
+                                   conv.language, context, fallback="ack")
     to = reply_address(i.headers, i.sender)
     w.db.acked(to.address)
     enqueue(w.conn, conv, to, rendered.body,
@@ -227,37 +279,54 @@ def queue_ack(w: Work) -> None:
 def enqueue(conn: Connection, conv: ConvState | Conversation, to: Address, text: str, *,
             kind: Kind, now: datetime, domain: str, subject: str | None = None,
             in_reply_to: str | None = None, references: Sequence[str] = (),
-            author: str | None = None) -> tuple[int, str]:
+            author: str | None = None, outbox_kind: str | None = None,
+            channel: str | None = None, account: str | None = None) -> tuple[int, str]:
     """Store an outgoing message and its Outbox row; the dispatcher sends it later.
 
+    By default it goes to the customer on the conversation's own channel and account; a
+    notification names another (`channel`, `account`, `outbox_kind="notify"`).
     Returns the message's id and its external id (our Message-ID, fixed from now on).
     """
     assert conv.id is not None
     external_id = f"{uuid.uuid4().hex}@{domain}"
+    channel, account = channel or conv.channel, account or conv.account
     message_id = store.insert(
-        conn, store.message, conversation_id=conv.id, channel=conv.channel,
-        account=conv.account, external_id=external_id, direction=Direction.OUT, kind=kind,
+        conn, store.message, conversation_id=conv.id, channel=channel,
+        account=account, external_id=external_id, direction=Direction.OUT, kind=kind,
         sender="", sender_name="", recipients=[to.address], subject=subject, text=text,
         references=[r for r in references if r][-20:], delivery=Delivery.QUEUED,
         author=author, created_at=now, problems=[],
         headers={"in-reply-to": in_reply_to} if in_reply_to else {})
+    kind_of_send = outbox_kind or ("ack" if kind == Kind.AUTO_ACK else "reply")
     store.insert(conn, store.outbox, message_id=message_id, conversation_id=conv.id,
-                 kind="ack" if kind == Kind.AUTO_ACK else "reply", channel=conv.channel,
-                 account=conv.account, recipient=to.address, state=OutboxState.PENDING,
+                 kind=kind_of_send, channel=channel, account=account,
+                 recipient=to.address, state=OutboxState.PENDING,
                  attempts=0, next_attempt_at=now, created_at=now)
     return message_id, external_id
 
 
 def stamp_sla(w: Work) -> None:
-    sla.start_clock(w.conv, w.inbound.received_at, w.ctx.sla)
+    """Start the clock at the customer's message (or resume a paused one)."""
+    conv = w.conv
+    if conv.status == Status.CLOSED:  # closed as spam: nobody owes an answer
+        return
+    conv.snoozed_until = None  # the customer wrote: the snooze is over (thread() reopened)
+    sla.start_clock(conv, w.inbound.received_at, _sla_policy(w))
+    if w.inbound.backfill:  # deadlines that passed before we knew are not news
+        sla.settle_silently(conv, w.now)
+
+
+def _sla_policy(w: Work) -> sla.SlaPolicy:
+    """The conversation's policy: its priority's and the rule-chosen policy's overrides."""
+    return w.ctx.sla.of(w.conv)
 
 
 def save(w: Work) -> None:
     store.save_conversation(w.conn, w.conv)
 
 
-STEPS: tuple[Step, ...] = (dedupe, identify_contact, thread, store_message, route,
-                           acknowledge, stamp_sla, save)
+STEPS: tuple[Step, ...] = (apply_edit, dedupe, identify_contact, record_bounce, thread,
+                           store_message, route, acknowledge, stamp_sla, save)
 
 
 def ingest(db: store.Batch, inbound: Inbound, ctx: PipelineContext, now: datetime) -> Result:
@@ -324,7 +393,7 @@ def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: da
     conv = ConvState(channel=inbound.channel, account=inbound.account, contact_id=contact.id,
                      subject=(inbound.subject or "")[:500], tags=["needs-attention"],
                      created_at=now, updated_at=now)
-    sla.start_clock(conv, inbound.received_at, ctx.sla)
+    sla.start_clock(conv, inbound.received_at, ctx.sla.of(conv))
     store.save_conversation(conn, conv)
     problem = f"processing failed: {type(exc).__name__}: {exc}"[:1000]
     message_id = store.insert(

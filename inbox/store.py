@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,11 +20,12 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from inbox.models import Status
+from inbox.routing import LEAST_LOADED
 
 _T = SQLModel.metadata.tables
 contact, identity, conversation = _T["contact"], _T["identity"], _T["conversation"]
-message, attachment, outbox, event, cursor = (
-    _T["message"], _T["attachment"], _T["outbox"], _T["event"], _T["cursor"])
+message, attachment, outbox, event, cursor, agent = (
+    _T["message"], _T["attachment"], _T["outbox"], _T["event"], _T["cursor"], _T["agent"])
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ConvState:
     team: str | None = None
     assignee: str | None = None
     tags: list[str] | None = None
+    attributes: dict[str, str] | None = None
     language: str | None = None
     thread_key: str | None = None
     sla_policy: str = "default"
@@ -53,6 +55,9 @@ class ConvState:
     sla_next_at: datetime | None = None
     first_response_at: datetime | None = None
     acked: bool = False
+    sla_paused_at: datetime | None = None
+    sla_left_seconds: float | None = None
+    snoozed_until: datetime | None = None
 
 
 _CONV_COLUMNS = [f.name for f in fields(ConvState)]
@@ -91,11 +96,36 @@ _BY_THREAD_KEY = (
     sa.select(conversation.c.id)
     .where(conversation.c.channel == _p("channel"), conversation.c.account == _p("account"),
            conversation.c.thread_key == _p("key"),
-           conversation.c.status.in_([Status.OPEN, Status.PENDING]))
-    .order_by(conversation.c.id.desc()).limit(1))
+           conversation.c.status.in_(sa.bindparam("statuses", expanding=True)))
+    # An open conversation wins over a resolved one that a reopen window might revive.
+    .order_by(sa.case((conversation.c.status == Status.RESOLVED, 1), else_=0),
+              conversation.c.id.desc()).limit(1))
+_STATUS_SINCE = sa.select(sa.func.max(event.c.created_at)).where(
+    event.c.conversation_id == _p("cid"), event.c.kind == "status")
+_FIND_MESSAGE = sa.select(message.c.id, message.c.conversation_id, message.c.text).where(
+    message.c.channel == _p("channel"), message.c.account == _p("account"),
+    message.c.external_id == _p("external_id"))
+_EDIT_MESSAGE = sa.update(message).where(message.c.id == _p("mid")).values(text=_p("text"))
+_REACHABLE = sa.update(identity).where(  # (an UPDATE reserves its columns' names)
+    identity.c.channel == _p("b_channel"), identity.c.address == _p("b_address"),
+    identity.c.unreachable.is_not(None)).values(unreachable=None)
 _ACKS_SINCE = sa.select(sa.func.count()).select_from(outbox).where(
     outbox.c.recipient == _p("recipient"), outbox.c.kind == "ack",
     outbox.c.created_at > _p("since"))
+_OPEN = [Status.OPEN, Status.PENDING, Status.SNOOZED]
+_OPEN_OF_CONTACT = sa.select(sa.func.count()).select_from(conversation).where(
+    conversation.c.contact_id == _p("contact_id"), conversation.c.id != _p("conv_id"),
+    conversation.c.status.in_(_OPEN))
+_NAMES: sa.BindParameter[Any] = sa.bindparam("names", expanding=True)
+_AWAY_AGENTS = sa.select(agent.c.name).where(agent.c.name.in_(_NAMES),
+                                             agent.c.active.is_(False))
+_AGENT_LOADS = (sa.select(conversation.c.assignee, sa.func.count())
+                .where(conversation.c.status.in_(_OPEN), conversation.c.assignee.in_(_NAMES))
+                .group_by(conversation.c.assignee))
+_ROUND_ROBIN = ("rules", "round-robin")  # (channel, account) of its rows in `cursor`
+_LAST_PICKED = sa.select(cursor.c.value).where(
+    cursor.c.channel == _ROUND_ROBIN[0], cursor.c.account == _ROUND_ROBIN[1],
+    cursor.c.key == _p("team"))
 _INSERT_EVENT = event.insert()
 _INSERT_ATTACHMENT = attachment.insert()
 
@@ -137,6 +167,7 @@ def load_conversation(conn: Connection, conv_id: int) -> ConvState | None:
 def save_conversation(conn: Connection, conv: ConvState) -> None:
     values = {n: getattr(conv, n) for n in _CONV_COLUMNS if n != "id"}
     values["tags"] = values["tags"] or []
+    values["attributes"] = values["attributes"] or {}
     if conv.id is None:
         conv.id = insert(conn, conversation, **values)
     else:
@@ -152,10 +183,40 @@ def conversation_by_references(conn: Connection, channel: str,
 
 
 def conversation_by_thread_key(conn: Connection, channel: str, account: str,
-                               key: str) -> int | None:
-    params = {"channel": channel, "account": account, "key": key}
+                               key: str, resolved_too: bool = False) -> int | None:
+    """The newest open (or, if asked, resolved) conversation with this thread key."""
+    statuses = [*_OPEN, Status.RESOLVED] if resolved_too else _OPEN
+    params = {"channel": channel, "account": account, "key": key, "statuses": statuses}
     found: int | None = conn.execute(_BY_THREAD_KEY, params).scalar()
     return found
+
+
+def status_since(conn: Connection, conv_id: int) -> datetime | None:
+    """When the conversation's status last changed (its latest `status` event)."""
+    found: datetime | None = conn.execute(_STATUS_SINCE, {"cid": conv_id}).scalar()
+    return found
+
+
+class StoredText(NamedTuple):
+    id: int
+    conversation_id: int | None
+    text: str
+
+
+def find_message(conn: Connection, channel: str, account: str,
+                 external_id: str) -> StoredText | None:
+    params = {"channel": channel, "account": account, "external_id": external_id}
+    row = conn.execute(_FIND_MESSAGE, params).first()
+    return StoredText(row.id, row.conversation_id, row.text) if row else None
+
+
+def edit_message(conn: Connection, message_id: int, text: str) -> None:
+    conn.execute(_EDIT_MESSAGE, {"mid": message_id, "text": text})
+
+
+def clear_unreachable(conn: Connection, channel: str, address: str) -> bool:
+    """Forget that `address` could not be reached; True if it was so marked."""
+    return conn.execute(_REACHABLE, {"b_channel": channel, "b_address": address}).rowcount > 0
 
 
 def acks_since(conn: Connection, recipient: str, since: datetime) -> int:
@@ -166,6 +227,34 @@ def add_event(conn: Connection, kind: str, now: datetime, *, conversation_id: in
               message_id: int | None = None, **detail: Any) -> None:
     conn.execute(_INSERT_EVENT, {"conversation_id": conversation_id, "message_id": message_id,
                                  "kind": kind, "detail": detail, "created_at": now})
+
+
+def open_conversations(conn: Connection, contact_id: int, except_id: int | None) -> int:
+    """The contact's open or pending conversations other than `except_id`."""
+    params = {"contact_id": contact_id, "conv_id": except_id or 0}
+    return int(conn.execute(_OPEN_OF_CONTACT, params).scalar_one())
+
+
+def pick_agent(conn: Connection, mode: str, team: str, pool: tuple[str, ...],
+               now: datetime) -> str | None:
+    """The next agent of `team` by round-robin, or the one with the fewest open
+    conversations (ties: the first in the team's list). Agents marked inactive in the
+    agent table are skipped. The round-robin position is a row of the `cursor` table,
+    saved in the caller's transaction, so it survives restarts and is shared by daemons.
+    """
+    away = set(conn.execute(_AWAY_AGENTS, {"names": list(pool)}).scalars())
+    available = [a for a in pool if a not in away]
+    if not available:
+        return None
+    if mode == LEAST_LOADED:
+        loads = {name: n for name, n in conn.execute(_AGENT_LOADS, {"names": available})}
+        return min(available, key=lambda a: loads.get(a, 0))
+    last = conn.execute(_LAST_PICKED, {"team": team}).scalar()
+    start = pool.index(last) + 1 if last in pool else 0
+    chosen = next(a for i in range(len(pool))
+                  if (a := pool[(start + i) % len(pool)]) in available)
+    save_cursor(conn, *_ROUND_ROBIN, chosen, now=now, key=team)
+    return chosen
 
 
 def save_cursor(conn: Connection, channel: str, account: str, value: str, *,

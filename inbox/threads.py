@@ -5,7 +5,9 @@ for e-mail, the replied-to message for chats), then a channel-native thread key 
 Telegram chat), then our own reference token `[#42-k7q2m]` in the subject or a
 plus-address `support+42-k7q2m@...`. The token carries an HMAC of the conversation id,
 so a customer cannot join someone else's conversation by typing a number. Never by
-subject alone: two customers writing "Invoice" are two conversations.
+subject alone: two customers writing "Invoice" are two conversations. A closed
+conversation is never continued; a resolved one is reopened, unless the message gives a
+reopen window (chats do) and the window has passed: then a new conversation starts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy.engine import Connection
 
@@ -55,25 +57,45 @@ def tokens_in(secret: str, texts: Iterable[str]) -> list[int]:
 
 
 def find_conversation(conn: Connection, inbound: Inbound, secret: str) -> ConvState | None:
-    """The existing conversation this message continues, or None for a new one."""
-    conv_id = None
-    if inbound.references:
-        conv_id = store.conversation_by_references(conn, inbound.channel, inbound.references)
-    if conv_id is None and inbound.thread_key is not None:
-        conv_id = store.conversation_by_thread_key(conn, inbound.channel, inbound.account,
-                                                   inbound.thread_key)
-    if conv_id is not None:
-        return _continuable(store.load_conversation(conn, conv_id))
-    texts = [inbound.subject or ""] + [a.address for a in inbound.recipients]
-    for cid in tokens_in(secret, texts):
-        conv = _continuable(store.load_conversation(conn, cid))
+    """The existing conversation this message continues, or None for a new one.
+
+    Each way of finding one is tried in turn until one gives a conversation the message
+    may continue: a chat reply to a message of a long-resolved conversation still lands
+    in the chat's open conversation.
+    """
+    for conv_id in _candidates(conn, inbound, secret):
+        conv = _continuable(conn, store.load_conversation(conn, conv_id), inbound)
         if conv is not None:
             return conv
     return None
 
 
-def _continuable(conv: ConvState | None) -> ConvState | None:
-    """A closed conversation is finished for good; a follow-up starts a new one."""
+def _candidates(conn: Connection, inbound: Inbound, secret: str) -> Iterator[int]:
+    if inbound.references:
+        found = store.conversation_by_references(conn, inbound.channel, inbound.references)
+        if found is not None:
+            yield found
+    if inbound.thread_key is not None:
+        found = store.conversation_by_thread_key(
+            conn, inbound.channel, inbound.account, inbound.thread_key,
+            resolved_too=inbound.reopen_window is not None)
+        if found is not None:
+            yield found
+    texts = [inbound.subject or ""] + [a.address for a in inbound.recipients]
+    yield from tokens_in(secret, texts)
+
+
+def _continuable(conn: Connection, conv: ConvState | None,
+                 inbound: Inbound) -> ConvState | None:
+    """A closed conversation is finished for good; a follow-up starts a new one. So is a
+    resolved one, for channels that give a reopen window, once the window has passed."""
     if conv is None or conv.status == Status.CLOSED:
         return None
+    if conv.status == Status.RESOLVED and inbound.reopen_window is not None:
+        assert conv.id is not None
+        since = store.status_since(conn, conv.id) or conv.updated_at
+        # Message times have whole seconds (chat dates, Date headers): compared at that
+        # precision, a message from the second of the resolution counts as after it.
+        if inbound.received_at - since.replace(microsecond=0) >= inbound.reopen_window:
+            return None
     return conv

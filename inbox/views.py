@@ -46,9 +46,61 @@ def iso(value: datetime | None) -> str | None:
 
 
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
-    """Conversations by urgency: the nearest SLA due time first, unclocked ones last."""
-    q = sa.select(Conversation).where(
-        col(Conversation.status).in_(f.statuses))
+    """Conversations by urgency: the least time left first, then those nobody waits on
+    (the latest first). A paused clock counts the time it will have when it resumes."""
+    return [conversation_summary(c, {"id": c.contact_id, "name": name,
+                                     "addresses": {c.channel: address}}, now, secret)
+            for c, name, address in _most_urgent(s, f, now)]
+
+
+# The conversation, its contact's name, and the contact's address on its channel.
+Found = tuple[Conversation, str, str | None]
+_ADDRESS = (sa.select(col(Identity.address))
+            .where(col(Identity.contact_id) == col(Conversation.contact_id),
+                   col(Identity.channel) == col(Conversation.channel))
+            .order_by(col(Identity.id)).limit(1).correlate(Conversation).scalar_subquery())
+
+
+def _most_urgent(s: Session, f: QueueFilter, now: datetime) -> list[Found]:
+    """The top `f.limit` by time left, merged from index-ordered reads per status.
+
+    Time left is `sla_due_at - now` for a running clock but a stored amount for a paused
+    one, so no single column orders both; each read below walks an index
+    (status, sla_due_at) or (status, sla_left_seconds) and stops at the limit. The
+    contact comes in the same query: this runs for every look at the queue.
+    """
+    ranked: list[tuple[tuple[int, float, int], Found]] = []
+    for status in f.statuses:
+        running = _filtered(f, status).where(col(Conversation.sla_due_at).is_not(None))
+        for row in _read(s, running.order_by(col(Conversation.sla_due_at)), f.limit):
+            assert row[0].sla_due_at is not None and row[0].id is not None
+            ranked.append(((0, (row[0].sla_due_at - now).total_seconds(), row[0].id), row))
+        if status in sla.PAUSING:
+            paused = _filtered(f, status).where(col(Conversation.sla_left_seconds).is_not(None))
+            for row in _read(s, paused.order_by(col(Conversation.sla_left_seconds)), f.limit):
+                assert row[0].sla_left_seconds is not None and row[0].id is not None
+                ranked.append(((0, row[0].sla_left_seconds, row[0].id), row))
+    if len(ranked) < f.limit:  # room left for conversations nobody is waiting on
+        for status in f.statuses:
+            idle = _filtered(f, status).where(col(Conversation.sla_due_at).is_(None),
+                                              col(Conversation.sla_left_seconds).is_(None))
+            for row in _read(s, idle.order_by(col(Conversation.updated_at).desc()),
+                             f.limit - len(ranked)):
+                assert row[0].id is not None
+                ranked.append(((1, -row[0].updated_at.timestamp(), row[0].id), row))
+    ranked.sort(key=lambda pair: pair[0])
+    return [row for _, row in ranked[:f.limit]]
+
+
+def _read(s: Session, q: sa.Select[Conversation, str, str | None],
+          limit: int) -> list[Found]:
+    return [(c, name, address) for c, name, address in s.execute(q.limit(limit))]
+
+
+def _filtered(f: QueueFilter, status: str) -> sa.Select[Conversation, str, str | None]:
+    q = (sa.select(Conversation, col(Contact.name), _ADDRESS)
+         .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+         .where(col(Conversation.status) == status))
     filters = ((Conversation.team, f.team), (Conversation.assignee, f.assignee),
                (Conversation.channel, f.channel))
     for column, value in filters:
@@ -56,43 +108,46 @@ def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
             q = q.where(col(column) == value)
     if f.tag:
         q = q.where(sa.cast(col(Conversation.tags), sa.String).contains(f'"{f.tag}"'))
-    q = q.order_by(col(Conversation.sla_due_at).is_(None),
-                   col(Conversation.sla_due_at), col(Conversation.updated_at).desc(),
-                   ).limit(f.limit)
-    convs = s.scalars(q).all()
-    contacts = _contacts(s, convs)
-    return [conversation_summary(c, contacts[c.contact_id], now, secret) for c in convs]
+    return q
 
 
 def _contacts(s: Session, convs: Any) -> dict[int, JSON]:
+    """Name and first address per channel of each conversation's contact: one query
+    (it runs for every page of the queue)."""
     ids = {c.contact_id for c in convs}
     if not ids:
         return {}
+    rows = s.execute(
+        sa.select(col(Contact.id), col(Contact.name), col(Identity.channel),
+                  col(Identity.address))
+        .outerjoin(Identity, col(Identity.contact_id) == col(Contact.id))
+        .where(col(Contact.id).in_(ids)).order_by(col(Identity.id)))
     out: dict[int, JSON] = {}
-    for contact in s.scalars(sa.select(Contact).where(col(Contact.id).in_(ids))):
-        assert contact.id is not None
-        out[contact.id] = {"id": contact.id, "name": contact.name, "addresses": {}}
-    idents = s.scalars(sa.select(Identity).where(
-        col(Identity.contact_id).in_(ids)).order_by(col(Identity.id)))
-    for ident in idents:
-        out[ident.contact_id]["addresses"].setdefault(ident.channel, ident.address)
+    for contact_id, name, channel, address in rows:
+        assert contact_id is not None
+        found = out.setdefault(contact_id, {"id": contact_id, "name": name, "addresses": {}})
+        if channel is not None:
+            found["addresses"].setdefault(channel, address)
     return out
 
 
 def conversation_summary(c: Conversation, contact: JSON, now: datetime, secret: str) -> JSON:
     assert c.id is not None
     state = sla.sla_state(c, now)
-    left = (c.sla_due_at - now).total_seconds() if c.sla_due_at else None
+    remaining = sla.time_left(c, now)
+    left = remaining.total_seconds() if remaining is not None else None
     return {
         "id": c.id, "reference": threads.reference(secret, c.id), "channel": c.channel,
         "account": c.account, "subject": c.subject, "status": c.status,
         "contact": {"id": contact["id"], "name": contact["name"],
                     "address": contact["addresses"].get(c.channel)},
         "team": c.team, "assignee": c.assignee, "priority": c.priority,
-        "tags": list(c.tags), "language": c.language,
+        "tags": list(c.tags), "attributes": dict(c.attributes or {}), "language": c.language,
         "sla": {"policy": c.sla_policy, "state": state.value if state else None,
                 "awaiting_since": iso(c.awaiting_since), "due_at": iso(c.sla_due_at),
                 "warn_at": iso(c.sla_warn_at), "seconds_left": left,
+                "paused": sla.is_paused(c), "paused_at": iso(c.sla_paused_at),
+                "snoozed_until": iso(c.snoozed_until),
                 "first_response_at": iso(c.first_response_at)},
         "created_at": iso(c.created_at), "updated_at": iso(c.updated_at),
     }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 23:57:36.609999
+Create Date: 2026-11-27 00:06:28.831126
 """
 
 from collections.abc import Sequence
@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("team", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("assignee", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("language", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("thread_key", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("sla_policy", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -76,6 +77,9 @@ def upgrade() -> None:
         sa.Column("sla_warn_at", inbox.models.UTCDateTime(), nullable=True),
         sa.Column("sla_state", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("sla_next_at", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("sla_paused_at", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("sla_left_seconds", sa.Float(), nullable=True),
+        sa.Column("snoozed_until", inbox.models.UTCDateTime(), nullable=True),
         sa.Column("first_response_at", inbox.models.UTCDateTime(), nullable=True),
         sa.Column("acked", sa.Boolean(), nullable=False),
         sa.Column("created_at", inbox.models.UTCDateTime(), nullable=False),
@@ -92,6 +96,12 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_conversation_sla_next", ["sla_next_at"], unique=False)
         batch_op.create_index("ix_conversation_status_due", ["status", "sla_due_at"], unique=False)
+        batch_op.create_index(
+            "ix_conversation_status_left", ["status", "sla_left_seconds"], unique=False
+        )
+        batch_op.create_index(
+            "ix_conversation_status_warn", ["status", "sla_warn_at"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_conversation_thread_key"), ["thread_key"], unique=False
         )
@@ -194,6 +204,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_event_conversation_id"), ["conversation_id"], unique=False
         )
+        batch_op.create_index("ix_event_kind_created", ["kind", "created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_event_message_id"), ["message_id"], unique=False)
 
     op.create_table(
@@ -246,6 +257,7 @@ def downgrade() -> None:
     op.drop_table("outbox")
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_event_message_id"))
+        batch_op.drop_index("ix_event_kind_created")
         batch_op.drop_index(batch_op.f("ix_event_conversation_id"))
 
     op.drop_table("event")
@@ -264,6 +276,8 @@ def downgrade() -> None:
     op.drop_table("identity")
     with op.batch_alter_table("conversation", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversation_thread_key"))
+        batch_op.drop_index("ix_conversation_status_warn")
+        batch_op.drop_index("ix_conversation_status_left")
         batch_op.drop_index("ix_conversation_status_due")
         batch_op.drop_index("ix_conversation_sla_next")
         batch_op.drop_index(batch_op.f("ix_conversation_contact_id"))

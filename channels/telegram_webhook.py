@@ -1,0 +1,271 @@
+"""Telegram webhook mode: an HTTP endpoint in the daemon that Telegram posts updates to.
+
+For operators with a public HTTPS address (a reverse proxy terminating TLS in front of
+the daemon's `listen` address): Telegram pushes each update at once instead of waiting
+for the next long poll. Every request must carry the secret token we gave setWebhook
+(`X-Telegram-Bot-Api-Secret-Token`); anything else is refused.
+
+The endpoint answers 200 only after the update is committed. Telegram keeps an update
+and posts it again until it gets a 2xx, so an update the daemon dies holding is
+delivered again, never lost (a repeat is dropped by the pipeline's dedupe). To know
+when a batch is committed, the connector hands out a fresh cursor with each batch
+(`webhook:<n>`): the daemon saves it in the ingest transaction and passes it back to
+the next fetch, and a fetch that gets back the cursor of the batch before proves that
+batch committed. Any other cursor means the batch was not stored: it is handed out
+again.
+
+Several bots may share one listen address (each on the path of its public URL): one
+server per address, started with the first bot and stopped with the last. Starlette
+and uvicorn, because the web UI stands on the same ASGI stack; uvicorn runs inside the
+daemon's event loop and leaves signals to the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import socket
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+MAX_BODY = 1024 * 1024  # updates are a few KB; anything this big is not from Telegram
+# Telegram does not wait for ever; answer (503) before it gives up, so that a stuck
+# commit costs a redelivery (deduplicated), not a connection left hanging.
+COMMIT_WAIT_SECONDS = 50.0
+BATCH = 100
+
+
+@dataclass
+class _Pending:
+    update: dict[str, Any]
+    done: asyncio.Future[bool]
+
+
+@dataclass
+class WebhookInbox:
+    """Updates posted to one bot's endpoint, held until the batch carrying them commits."""
+
+    queue: deque[_Pending] = field(default_factory=deque)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    handed: tuple[str, list[_Pending]] | None = None
+    serial: int | None = None
+    closed: bool = False
+
+    async def offer(self, update: dict[str, Any]) -> bool:
+        """Queue an update; True once it is committed, False if the daemon stopped first."""
+        if self.closed:
+            return False
+        pending = _Pending(update, asyncio.get_running_loop().create_future())
+        self.queue.append(pending)
+        self.arrived.set()
+        return await pending.done
+
+    async def take(self, cursor: str | None, wait: float) -> tuple[list[dict[str, Any]],
+                                                                   str | None]:
+        """Settle the batch handed out before, then the next batch and its cursor."""
+        self._settle(cursor)
+        if not self.queue and wait > 0:
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), timeout=wait)
+        batch = [self.queue.popleft() for _ in range(min(len(self.queue), BATCH))]
+        if not batch:
+            return [], cursor
+        self.serial = (self.serial if self.serial is not None else _serial(cursor)) + 1
+        handed = f"webhook:{self.serial}"
+        self.handed = (handed, batch)
+        return [p.update for p in batch], handed
+
+    def _settle(self, cursor: str | None) -> None:
+        if self.handed is None:
+            return
+        handed, batch = self.handed
+        self.handed = None
+        if cursor != handed:  # not stored (the ingest failed): hand the batch out again
+            self.queue.extendleft(reversed(batch))
+            return
+        for p in batch:
+            if not p.done.done():  # its request may have given up waiting
+                p.done.set_result(True)
+
+    def close(self) -> None:
+        """Answer everyone still waiting with a failure: Telegram will post again."""
+        self.closed = True
+        batch = self.handed[1] if self.handed else []
+        for p in [*batch, *self.queue]:
+            if not p.done.done():
+                p.done.set_result(False)
+        self.queue.clear()
+        self.handed = None
+
+
+def _serial(cursor: str | None) -> int:
+    prefix = "webhook:"
+    if cursor and cursor.startswith(prefix) and cursor[len(prefix):].isdigit():
+        return int(cursor[len(prefix):])
+    return 0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    secret: str
+    inbox: WebhookInbox
+
+
+class WebhookServer:
+    """One listen address: routes each bot's path to its inbox."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.endpoints: dict[str, Endpoint] = {}
+        self.app = Starlette(routes=[Route("/{path:path}", self.receive, methods=["POST"])])
+        self.server: Served | None = None
+
+    async def receive(self, request: Request) -> Response:
+        endpoint = self.endpoints.get(request.url.path)
+        if endpoint is None:
+            return PlainTextResponse("no such endpoint", status_code=404)
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), endpoint.secret.encode()):
+            log.warning("telegram webhook %s: refused a request without the secret token "
+                        "from %s", endpoint.path, request.client.host if request.client else "?")
+            return PlainTextResponse("forbidden", status_code=403)
+        update = await _read_update(request)
+        if update is None:
+            return PlainTextResponse("not a Telegram update", status_code=400)
+        try:
+            committed = await asyncio.wait_for(endpoint.inbox.offer(update),
+                                               timeout=COMMIT_WAIT_SECONDS)
+        except TimeoutError:
+            committed = False
+        return Response(status_code=200 if committed else 503)
+
+
+async def _read_update(request: Request) -> dict[str, Any] | None:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    try:
+        update = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        return None
+    return update
+
+
+_SERVERS: dict[tuple[str, int], WebhookServer] = {}
+
+
+async def attach(host: str, port: int, endpoint: Endpoint) -> None:
+    """Serve `endpoint` on host:port, starting the server for the first bot there."""
+    key = (host, port)
+    server = _SERVERS.get(key)
+    if server is None:
+        server = WebhookServer(host, port)
+        server.server = await serve(server.app, bind(host, port))
+        _SERVERS[key] = server
+        log.info("telegram webhook endpoint listening on %s:%d", host, port)
+    if endpoint.path in server.endpoints:
+        raise ValueError(f"two bots share the webhook path {endpoint.path} on {host}:{port}")
+    server.endpoints[endpoint.path] = endpoint
+
+
+async def detach(host: str, port: int, path: str) -> None:
+    server = _SERVERS.get((host, port))
+    if server is None:
+        return
+    server.endpoints.pop(path, None)
+    if not server.endpoints:
+        del _SERVERS[(host, port)]
+        if server.server is not None:
+            await server.server.stop()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before uvicorn starts so a busy port is our clear error.
+
+    Made with IPPROTO_TCP spelled out: asyncio turns Nagle's algorithm off only for
+    connections whose socket says so, and uvicorn answers in two writes (head, body),
+    which Nagle plus delayed ACKs would hold back ~40 ms per response.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn inside someone else's event loop: readiness as an event, no signal capture
+    (the daemon's SIGTERM handler stops everything in order)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Served:
+    """A running ASGI app; `stop()` ends it."""
+
+    server: _Uvicorn
+    task: asyncio.Task[None]
+    sock: socket.socket
+
+    @property
+    def port(self) -> int:
+        port: int = self.sock.getsockname()[1]
+        return port
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+        self.sock.close()
+
+
+async def serve(app: ASGIApp, sock: socket.socket) -> Served:
+    """Run `app` on an already bound socket in this event loop; returns once it listens."""
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=5)
+    server = _Uvicorn(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    ready = asyncio.create_task(server.ready.wait())
+    await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+    if not server.ready.is_set():
+        ready.cancel()
+        sock.close()
+        await task  # raises what stopped it
+        raise RuntimeError("the HTTP server stopped while starting")
+    return Served(server, task, sock)

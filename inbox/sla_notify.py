@@ -1,0 +1,142 @@
+"""SLA notifications: who hears that a conversation is at risk or breached, and what
+they read.
+
+The sweep (inbox.sla) calls a `Notifier` for each transition inside its own transaction;
+the notifier renders `templates/sla/<channel>.txt` for each recipient and queues it in
+the outbox, so the state change and its notifications commit together — or not at all.
+Recipients are `[sla] notify` (or a priority's or policy's own list): "owner" (the
+assignee, else the agents of the conversation's team), "assignee", "team", an agent's
+name, an e-mail address, or telegram:CHAT_ID.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from channels.base import Address
+from inbox import threads
+from inbox.config import ConfigError, Settings
+from inbox.models import Contact, Conversation, Identity, Kind
+from inbox.pipeline import enqueue
+from inbox.render import Renderer, TemplateError
+from inbox.sla import SlaPolicy, SlaState, time_left
+
+log = logging.getLogger(__name__)
+
+KEYWORDS = ("owner", "assignee", "team")
+Target = tuple[str, str]  # (channel, address)
+
+
+class Notifier:
+    def __init__(self, settings: Settings, renderer: Renderer, secret: str) -> None:
+        self.settings, self.renderer, self.secret = settings, renderer, secret
+        self.zone = zoneinfo.ZoneInfo(settings.business_hours.timezone)
+        self.accounts = {ch: settings.sla.notify_from.get(ch) or next(iter(accounts), None)
+                         for ch, accounts in settings.channels.items()}
+
+    def check(self) -> list[str]:
+        """Raise ConfigError for a name that can never resolve; return warnings."""
+        s = self.settings.sla
+        lists = {"sla.notify": s.notify}
+        lists |= {f"sla.priorities.{k}.notify": v.notify for k, v in s.priorities.items()
+                  if v.notify is not None}
+        lists |= {f"sla.policies.{k}.notify": v.notify for k, v in s.policies.items()
+                  if v.notify is not None}
+        known = set(self.settings.agents) | {a for t in self.settings.teams.values()
+                                             for a in t.agents}
+        for where, entries in lists.items():
+            for entry in entries:
+                if not (entry in KEYWORDS or entry in known or "@" in entry
+                        or entry.startswith("telegram:")):
+                    raise ConfigError(f"{where}: unknown agent {entry!r}; use owner, "
+                                      "assignee, team, an agent, an address or telegram:ID")
+        return [f"sla.notify_from: no [channels.{ch}] in inbox.toml"
+                for ch in s.notify_from if ch not in self.settings.channels]
+
+    def recipients(self, conv: Conversation, policy: SlaPolicy) -> list[Target]:
+        out: list[Target] = []
+        for entry in policy.notify:
+            for target in self._resolve(entry, conv):
+                if target not in out:
+                    out.append(target)
+        return out
+
+    def _resolve(self, entry: str, conv: Conversation) -> list[Target]:
+        if entry.startswith("telegram:"):
+            return [("telegram", entry.split(":", 1)[1])]
+        if "@" in entry:
+            return [("email", entry.lower())]
+        team = self.settings.teams.get(conv.team or "")
+        members = list(team.agents) if team else []
+        assignee = [conv.assignee] if conv.assignee else []
+        names = {"owner": assignee or members, "assignee": assignee,
+                 "team": members}.get(entry, [entry])
+        return [t for n in names if (t := self._agent(n)) is not None]
+
+    def _agent(self, name: str) -> Target | None:
+        agent = self.settings.agents.get(name)
+        if agent is not None and agent.email:
+            return "email", agent.email
+        if agent is not None and agent.telegram:
+            return "telegram", agent.telegram
+        log.warning("SLA notification: agent %r has no e-mail or telegram in inbox.toml", name)
+        return None
+
+    def __call__(self, s: Session, conv: Conversation, state: SlaState, policy: SlaPolicy,
+                 now: datetime) -> list[str]:
+        """Queue one notification per recipient; returns them as "channel:address"."""
+        told: list[str] = []
+        context = self._context(s, conv, state, policy, now)
+        for channel, address in self.recipients(conv, policy):
+            account = self.accounts.get(channel)
+            if account is None:
+                log.warning("SLA notification to %s:%s not sent: no [channels.%s] account",
+                            channel, address, channel)
+                continue
+            try:
+                rendered = self.renderer.render("sla", channel, None, context)
+            except TemplateError as exc:
+                log.error("SLA notification not sent: %s", exc)
+                continue
+            enqueue(s.connection(), conv, Address(address), rendered.body, kind=Kind.SYSTEM,
+                    now=now, domain=self.settings.domain,
+                    subject=rendered.subject if channel == "email" else None,
+                    outbox_kind="notify", channel=channel, account=account)
+            told.append(f"{channel}:{address}")
+        return told
+
+    def _context(self, s: Session, conv: Conversation, state: SlaState, policy: SlaPolicy,
+                 now: datetime) -> dict[str, object]:
+        assert conv.id is not None
+        contact = s.get(Contact, conv.contact_id)
+        address = s.scalar(sa.select(col(Identity.address)).where(
+            col(Identity.contact_id) == conv.contact_id, col(Identity.channel) == conv.channel))
+        left = time_left(conv, now) or timedelta(0)
+        return {
+            "state": state.value, "conversation_id": conv.id, "subject": conv.subject,
+            "reference": threads.reference(self.secret, conv.id), "channel": conv.channel,
+            "customer_name": contact.name if contact else "",
+            "customer_address": address or "", "team": conv.team or "",
+            "assignee": conv.assignee or "", "priority": conv.priority,
+            "policy": policy.name, "calendar": policy.calendar.name,
+            "due_at": self._local(conv.sla_due_at), "time_left": duration(left),
+            "waiting_since": self._local(conv.awaiting_since),
+            "team_name": self.settings.name,
+        }
+
+    def _local(self, value: datetime | None) -> str:
+        return value.astimezone(self.zone).strftime("%a %d %b %H:%M %Z") if value else "-"
+
+
+def duration(left: timedelta) -> str:
+    """`5h 03m`, `2d 1h`, or `overdue 40m`: how people say time left."""
+    seconds = int(abs(left.total_seconds()))
+    days, hours, minutes = seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60
+    text = f"{days}d {hours}h" if days else f"{hours}h {minutes:02d}m"
+    return f"overdue {text}" if left.total_seconds() < 0 else text

@@ -1,0 +1,221 @@
+"""Sending e-mail: the messages customers receive and how SMTP failures are sorted.
+
+The server is aiosmtpd on 127.0.0.1 (plain, STARTTLS or implicit TLS, with or without
+a login), told to refuse when a test wants it to; the client is the connector exactly
+as `inbox run` builds it.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from channels.base import Address, AuthError, Outbound, PermanentError, TransientError
+from channels.email import EmailConnector, build
+from inbox.app import App, utcnow
+from inbox.cli import cli
+from inbox.outbox import Dispatcher
+from tests import mailcorpus as mc
+from tests import peers
+from tests.peers import SmtpSink, Tls
+
+tls = peers.tls  # a fixture of this module too
+
+ACK = Outbound(outbox_id=1, kind="ack", channel="email", account="support",
+               recipient=Address("anna@example.com", "Anna Nowak"),
+               text="Hello Anna Nowak,\nwe have your message.\n",
+               message_ref="ack-1@helpdesk.test",
+               subject="[#1-abcde] We have your message: Order 1234",
+               in_reply_to="m1@example.com", references=("m1@example.com",),
+               auto_reply=True)
+
+
+@pytest.fixture
+def sink(tls: Tls) -> Iterator[SmtpSink]:
+    server = SmtpSink(tls)
+    server.start()
+    yield server
+    server.stop()
+
+
+def options(sink: SmtpSink, **smtp: Any) -> dict[str, Any]:
+    return {"address": "support@helpdesk.test",
+            "imap": {"host": "127.0.0.1", "password_env": "IMAP_PASSWORD"},
+            "smtp": {"host": sink.host, "port": sink.port, "security": "none", **smtp}}
+
+
+@pytest.fixture
+async def sender(sink: SmtpSink, tmp_path: Path) -> AsyncIterator[EmailConnector]:
+    connector = build("support", options(sink), name="Acme Support", base_dir=tmp_path,
+                      env={"IMAP_PASSWORD": "x"})
+    yield connector
+    await connector.close()
+
+
+def read(data: bytes) -> EmailMessage:
+    """As a mail client shows it (which does not care for CRLF line ends)."""
+    msg = email.message_from_bytes(data.replace(b"\r\n", b"\n"), policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+async def test_an_ack_is_a_threaded_auto_reply_from_the_team(
+        sender: EmailConnector, sink: SmtpSink) -> None:
+    await sender.send(ACK)
+    [got] = sink.received
+    assert got.mail_from == "support@helpdesk.test" and got.rcpt_tos == ["anna@example.com"]
+    msg = read(got.data)
+    assert getaddresses([str(msg["From"])]) == [("Acme Support", "support@helpdesk.test")]
+    assert getaddresses([str(msg["To"])]) == [("Anna Nowak", "anna@example.com")]
+    assert msg["Subject"] == "[#1-abcde] We have your message: Order 1234"
+    assert msg["Message-ID"] == "<ack-1@helpdesk.test>"
+    assert msg["In-Reply-To"] == msg["References"] == "<m1@example.com>"
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["X-Auto-Response-Suppress"] == "All"
+    assert msg["Date"].datetime.tzinfo is not None
+    assert msg.get_content_type() == "text/plain"
+    assert msg.get_content() == ACK.text
+
+
+async def test_a_reply_with_html_is_multipart_and_survives_odd_input(
+        sender: EmailConnector, sink: SmtpSink) -> None:
+    reply = Outbound(
+        outbox_id=2, kind="reply", channel="email", account="support",
+        recipient=Address("lukasz@example.pl", "Łukasz Żółtowski"),
+        text="Dzień dobry,\nzamówienie wysłane.\n", html="<p>Dzień dobry,</p>",
+        message_ref="r-2@helpdesk.test", subject="Re: Reklamacja\r\nBcc: evil@example.com",
+        in_reply_to="m2@example.pl",
+        references=("m1@example.pl", "not an id", "<bad>", "m2@example.pl"))
+    await sender.send(reply)
+    msg = read(sink.received[0].data)
+    assert msg["Subject"] == "Re: Reklamacja Bcc: evil@example.com"  # no header injected
+    assert msg["Bcc"] is None
+    assert getaddresses([str(msg["To"])]) == [("Łukasz Żółtowski", "lukasz@example.pl")]
+    assert str(msg["References"]).split() == ["<m1@example.pl>", "<m2@example.pl>"]
+    assert msg["Auto-Submitted"] is None
+    assert msg.get_content_type() == "multipart/alternative"
+    plain, html = (p.get_content() for p in msg.iter_parts())
+    assert plain == reply.text and "Dzień dobry," in html
+
+
+async def test_a_notification_to_an_agent_is_marked_automatic(
+        sender: EmailConnector, sink: SmtpSink) -> None:
+    notice = replace(ACK, kind="notify", auto_reply=False, in_reply_to=None, references=(),
+                     recipient=Address("kim@helpdesk.test", ""), subject="VIP waiting")
+    await sender.send(notice)
+    msg = read(sink.received[0].data)
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["In-Reply-To"] is None and msg["To"] == "kim@helpdesk.test"
+
+
+async def test_one_connection_serves_many_sends_and_a_restart_is_survived(
+        sender: EmailConnector, sink: SmtpSink) -> None:
+    for _ in range(3):
+        await sender.send(ACK)
+    assert len({r.peer for r in sink.received}) == 1
+    sink.stop()
+    with pytest.raises(TransientError, match="Connect"):
+        await sender.send(ACK)
+    sink.start()
+    await sender.send(ACK)
+    assert len(sink.received) == 4 and len({r.peer for r in sink.received}) == 2
+
+
+@pytest.mark.parametrize(("refusal", "error", "unreachable"), [
+    (("rcpt", "450 4.2.1 Mailbox busy"), TransientError, False),
+    (("rcpt", "550 5.1.1 No such user"), PermanentError, True),
+    (("rcpt", "553 5.1.3 Bad recipient address syntax"), PermanentError, True),
+    (("data", "451 4.3.0 Try again later"), TransientError, False),
+    (("data", "552 5.3.4 Message too big"), PermanentError, False),
+])
+async def test_refusals_are_sorted_and_the_connection_goes_on(
+        sender: EmailConnector, sink: SmtpSink, refusal: tuple[str, str],
+        error: type[Exception], unreachable: bool) -> None:
+    where, reply = refusal
+    (sink.handler.rcpt_replies if where == "rcpt" else sink.handler.data_replies).append(reply)
+    with pytest.raises(error) as caught:
+        await sender.send(ACK)
+    assert reply in str(caught.value)
+    assert getattr(caught.value, "unreachable", False) is unreachable
+    await sender.send(ACK)
+    assert len(sink.received) == 1
+
+
+# aiosmtpd cannot tell implicit TLS from plain text, so it offers AUTH over STARTTLS only.
+@pytest.mark.parametrize(("mode", "login"), [("starttls", True), ("tls", False)])
+async def test_tls_and_login(tls: Tls, tmp_path: Path, mode: str, login: bool) -> None:
+    sink = SmtpSink(tls, auth=("support@helpdesk.test", "s3cret") if login else None,
+                    mode=mode)
+    sink.start()
+    (tmp_path / "smtp.password").write_text("s3cret\n")
+    extra = {"password_file": "smtp.password"} if login else {}
+    connector = build("support", options(sink, security=mode, ca_file=str(tls.ca_file),
+                                         **extra),
+                      name="Acme Support", base_dir=tmp_path, env={"IMAP_PASSWORD": "x"})
+    try:
+        await connector.send(ACK)
+    finally:
+        await connector.close()
+        sink.stop()
+    assert len(sink.received) == 1
+
+
+@pytest.mark.parametrize(("mode", "smtp", "message"), [
+    ("starttls", {"password_env": "SMTP_PASSWORD"}, "login as support@helpdesk.test refused"),
+    ("starttls", {"password_env": "SMTP_PASSWORD", "ca_file": None}, "certificate"),
+    ("plain", {"security": "starttls"}, "STARTTLS"),
+    ("tls", {"password_env": "SMTP_PASSWORD"}, "AUTH"),
+])
+async def test_what_no_send_can_get_past_stops_the_account(
+        tls: Tls, tmp_path: Path, mode: str, smtp: dict[str, Any], message: str) -> None:
+    auth = ("support@helpdesk.test", "s3cret") if mode != "plain" else None
+    sink = SmtpSink(tls, auth=auth, mode=mode)
+    sink.start()
+    settings = {"security": mode, "ca_file": str(tls.ca_file), **smtp}
+    connector = build("support", options(sink, **{k: v for k, v in settings.items() if v}),
+                      name="Acme Support", base_dir=tmp_path,
+                      env={"IMAP_PASSWORD": "x", "SMTP_PASSWORD": "wrong-password"})
+    try:
+        with pytest.raises(AuthError, match=message) as caught:
+            await connector.send(ACK)
+    finally:
+        await connector.close()
+        sink.stop()
+    assert "wrong-password" not in str(caught.value)
+    assert sink.received == []
+
+
+async def test_a_refused_recipient_is_dead_lettered_with_the_reason_in_inbox_outbox(
+        app: App, sender: EmailConnector, sink: SmtpSink, tmp_path: Path) -> None:
+    mail = tmp_path / "anna.eml"
+    mail.write_bytes(mc.plain_mail(sender="Anna Nowak <anna@example.com>",
+                                   to="support@helpdesk.test"))
+    inbox("ingest", "--account", "support", "--workers", "1", str(mail))
+    sink.handler.reject["anna@example.com"] = "550 5.1.1 <anna@example.com>: User unknown"
+    dispatcher = Dispatcher(app.engine, {("email", "support"): sender}, app.settings.outbox,
+                            utcnow)
+    assert [a.outcome for a in await dispatcher.drain_once()] == ["dead"]
+    [row] = json.loads(inbox("outbox", "--json").stdout)
+    assert row["state"] == "dead" and row["recipient"] == "anna@example.com"
+    assert "550 5.1.1 <anna@example.com>: User unknown" in row["last_error"]
+    refused = inbox("reply", str(row["conversation_id"]), "-m", "Hello?", ok=False)
+    assert refused.exit_code != 0 and "cannot be reached" in refused.output
+    assert sink.received == []
+
+
+def inbox(*args: str, ok: bool = True) -> Result:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
