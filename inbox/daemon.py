@@ -13,12 +13,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from channels.base import AuthError, ChannelError, Connector, Inbound, TransientError
+from channels.base import (
+    AuthError,
+    ChannelError,
+    Connector,
+    FetchResult,
+    Inbound,
+    TransientError,
+)
 from inbox.app import App, utcnow
 from inbox.db import check_schema
 from inbox.models import Cursor
@@ -30,6 +38,7 @@ from inbox.sla_notify import Notifier
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500  # conversations per sweep transaction
+STOP_GRACE_SECONDS = 5.0
 FETCH_WAIT_SECONDS = 25.0
 BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
 
@@ -60,7 +69,10 @@ class Daemon:
         tasks += [asyncio.create_task(self._connector_loop(key, c, stop), name=f"{key}")
                   for key, c in self.connectors.items()]
         await stop.wait()
-        for t in tasks:
+        # Loops notice `stop` between steps: give a commit or a send in flight time to
+        # finish, then interrupt what is only waiting (an IDLE, a long poll).
+        _, waiting = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+        for t in waiting:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for c in self.connectors.values():
@@ -79,7 +91,7 @@ class Daemon:
         delay = BACKOFF_START
         while not stop.is_set():
             try:
-                await self._fetch_and_ingest(key, c, wait=FETCH_WAIT_SECONDS)
+                await self._fetch_and_ingest(key, c, wait=FETCH_WAIT_SECONDS, stop=stop)
                 delay = BACKOFF_START
             except AuthError as exc:
                 log.error("%s/%s: credentials refused; this account is stopped: %s", *key, exc)
@@ -92,10 +104,11 @@ class Daemon:
                 await _sleep_or_stop(stop, wait)
                 delay = min(delay * 2, BACKOFF_CAP)
 
-    async def _fetch_and_ingest(self, key: AccountKey, c: Connector, wait: float) -> int:
+    async def _fetch_and_ingest(self, key: AccountKey, c: Connector, wait: float,
+                                stop: asyncio.Event | None = None) -> int:
         cursor = await asyncio.to_thread(self._load_cursor, key)
-        result = await c.fetch(cursor, wait)
-        if not result.items and result.cursor == cursor:
+        result = await _unless_stopped(c.fetch(cursor, wait), stop)
+        if result is None or (not result.items and result.cursor == cursor):
             return 0
         await asyncio.to_thread(self._ingest, key, result.items, result.cursor)
         self.dispatcher.wake.set()
@@ -135,6 +148,23 @@ class Daemon:
             changed += len(result.transitions)
             if result.looked < SWEEP_BATCH:
                 return changed
+
+
+async def _unless_stopped(fetch: Coroutine[Any, Any, FetchResult],
+                          stop: asyncio.Event | None) -> FetchResult | None:
+    """The fetch's result, or None when `stop` came first (nothing was committed yet)."""
+    if stop is None:
+        return await fetch
+    task = asyncio.ensure_future(fetch)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
