@@ -9,16 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from inbox.blobs import BlobStore
 from inbox.config import Settings
 from inbox.db import make_engine
-from inbox.pipeline import PipelineContext
-from inbox.render import Renderer
-from inbox.routing import Router
-from inbox.sla import Policies
+
+if TYPE_CHECKING:  # imported where used: every CLI command starts here, most need few
+    from inbox.pipeline import PipelineContext
+    from inbox.render import Renderer
+    from inbox.routing import Router
+    from inbox.sla import Policies
 
 
 def utcnow() -> datetime:
@@ -44,6 +47,8 @@ class App:
 
     @cached_property
     def renderer(self) -> Renderer:
+        from inbox.render import Renderer
+
         return Renderer(self.settings.path(self.settings.templates_dir))
 
     @cached_property
@@ -60,6 +65,8 @@ class App:
     @cached_property
     def sla(self) -> Policies:
         """SLA policies by name and priority, with their calendars (inbox.sla)."""
+        from inbox.sla import Policies
+
         return Policies.from_settings(self.settings)
 
     def close(self) -> None:
@@ -76,6 +83,8 @@ class App:
 
     def pipeline_context(self, send_acks: bool = True) -> PipelineContext:
         s = self.settings
+        from inbox.pipeline import PipelineContext
+
         return PipelineContext(
             secret=self.secret, renderer=self.renderer, router=self.router,
             blobs=self.blobs, sla=self.sla, ack=s.ack,

@@ -25,7 +25,6 @@ import typer
 from sqlalchemy.orm import Session
 
 from channels.mailfiles import MailFileError, count_mail_files
-from inbox import actions, views
 from inbox.app import App, SecretMissing, utcnow
 from inbox.cli_rules import rules_cli
 from inbox.cli_sla import parse_when, report_cli, watch
@@ -48,8 +47,16 @@ cli.add_typer(report_cli, name="report")
 _state: dict[str, Path | None] = {"config": None}
 _opened: list[App] = []  # closed when the command ends, so no connection outlives it
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
-EXPECTED = (ConfigError, SchemaError, actions.ActionError, SecretMissing, MailFileError,
-            sa.exc.OperationalError, OSError)
+
+
+def _expected() -> tuple[type[Exception], ...]:
+    """Failures that are the user's to fix: one line, exit 1. Imported only on failure,
+    so that commands that never touch the pipeline never load it."""
+    from inbox.actions import ActionError
+    from inbox.rules import RulesError
+
+    return (CliError, ConfigError, SchemaError, ActionError, RulesError, SecretMissing,
+            MailFileError, sa.exc.OperationalError, OSError, ValueError)
 
 
 class CliError(Exception):
@@ -65,9 +72,9 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
-        except (CliError, *EXPECTED) as exc:
-            return _fail(1, _one_line(exc))
         except Exception as exc:
+            if isinstance(exc, _expected()):
+                return _fail(1, _one_line(exc))
             if os.environ.get("INBOX_DEBUG"):
                 raise
             return _fail(2, f"internal error: {type(exc).__name__}: {exc} "
@@ -202,6 +209,8 @@ def queue(status: Annotated[list[str], typer.Option(
           team: str | None = None, assignee: str | None = None, channel: str | None = None,
           tag: str | None = None, limit: int = 100, as_json: JsonOpt = False) -> None:
     """Open conversations, the most urgent SLA first."""
+    from inbox import views
+
     known = tuple(s.value for s in Status)
     statuses = known if "all" in status else tuple(status)
     if set(statuses) - set(known):
@@ -234,6 +243,8 @@ def _duration(seconds: float) -> str:
 @friendly
 def show(conversation_id: int, as_json: JsonOpt = False) -> None:
     """One conversation with all its messages and its event trail."""
+    from inbox import views
+
     app = _app()
     with _session(app) as s:
         conv = views.conversation(s, conversation_id, utcnow(), app.secret)
@@ -276,6 +287,8 @@ def reply(conversation_id: int,
           author: Annotated[str, typer.Option(envvar="INBOX_AGENT")] = "",
           as_json: JsonOpt = False) -> None:
     """Answer on the conversation's channel (text from -m, -f FILE, or $EDITOR)."""
+    from inbox import actions
+
     text = message if message is not None else _read_reply(file)
     app = _app()
     who = author or os.environ.get("USER", "agent")
@@ -310,6 +323,8 @@ def _read_reply(file: Path | None) -> str:
 def assign(conversation_id: int, assignee: Annotated[str | None, typer.Argument()] = None,
            team: str | None = None) -> None:
     """Assign a conversation to an agent (empty string to unassign) and/or a team."""
+    from inbox import actions
+
     if assignee is None and team is None:
         raise CliError("say whom to assign: AGENT and/or --team TEAM")
     app = _app()
@@ -329,6 +344,8 @@ def set_status(conversation_id: int, status: Status,
 
     Pending and snoozed pause the SLA clock; open resumes it with the time it had left.
     """
+    from inbox import actions
+
     app = _app()
     now = utcnow()
     zone = zoneinfo.ZoneInfo(app.settings.business_hours.timezone)
@@ -350,6 +367,8 @@ def outbox(state: Annotated[list[str], typer.Option(
            ] = ["pending", "failed", "sending", "dead"],  # noqa: B006
            as_json: JsonOpt = False) -> None:
     """Sends waiting, failing, in flight, or dead-lettered (with the reason)."""
+    from inbox import views
+
     states = views.OUTBOX_STATES if "all" in state else tuple(state)
     unknown = set(states) - set(views.OUTBOX_STATES)
     if unknown:

@@ -15,21 +15,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 import typer
-from sqlalchemy.orm import Session
 
-from channels.base import Address, Inbound
-from channels.mime import parse_email
-from inbox.app import App, utcnow
 from inbox.config import ConfigError, Settings, find_config, load_settings
-from inbox.db import SchemaError, check_schema
-from inbox.routing import RouteFacts
-from inbox.rules import Explanation, Known, RulesError, RuleSet, load_rules
-from inbox.rules.cases import load_cases, run_case
-from inbox.rules.replay import Change, load_stored, parse_since, replay
+
+if TYPE_CHECKING:  # the rest is imported by the command that needs it: a quick start
+    from channels.base import Inbound
+    from inbox.routing import RouteFacts
+    from inbox.rules import Explanation, RuleSet
+    from inbox.rules.replay import Change
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,6 +47,9 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from inbox.db import SchemaError
+        from inbox.rules import RulesError
+
         try:
             return fn(*args, **kwargs)
         except RulesError as exc:
@@ -74,6 +74,8 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _rules(settings: Settings, directory: Path | None) -> tuple[RuleSet, Path]:
+    from inbox.rules import Known, load_rules
+
     where = directory or settings.path(settings.rules_dir)
     return load_rules(where, Known.from_settings(settings)), where
 
@@ -86,6 +88,8 @@ def _json(data: Any) -> None:
 @_guard
 def check(ctx: typer.Context, rules: RulesOpt = None) -> None:
     """Validate the rules (and rules/tests): unknown keys, bad regexes, unknown names."""
+    from inbox.rules.cases import load_cases
+
     settings = _settings(ctx)
     ruleset, where = _rules(settings, rules)
     cases = load_cases(where / "tests") if (where / "tests").is_dir() else []
@@ -115,6 +119,11 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
                 help="When it arrived (ISO time; default now).")] = None,
             rules: RulesOpt = None, as_json: JsonOpt = False) -> None:
     """Show every rule, whether it matched and why, and the outcome; changes nothing."""
+    from channels.base import Address, Inbound
+    from channels.mime import parse_email
+    from inbox.app import utcnow
+    from inbox.routing import RouteFacts
+
     if sum(x is not None for x in (file, message, text)) != 1:
         raise _Failed("give one of: FILE.eml, --message ID, --text TEXT")
     settings = _settings(ctx)
@@ -138,6 +147,12 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
 
 def _explain_stored(settings: Settings, ruleset: RuleSet, message_id: int,
                     as_json: bool) -> None:
+    from sqlalchemy.orm import Session
+
+    from inbox.app import App
+    from inbox.db import check_schema
+    from inbox.rules.replay import load_stored
+
     app = App(settings)
     try:
         check_schema(app.engine)
@@ -212,6 +227,8 @@ def _v(value: Any) -> str:
 @_guard
 def test_(ctx: typer.Context, rules: RulesOpt = None, as_json: JsonOpt = False) -> None:
     """Run rules/tests/*.yaml: each example message must get its expected outcome."""
+    from inbox.rules.cases import load_cases, run_case
+
     settings = _settings(ctx)
     ruleset, where = _rules(settings, rules)
     tests = where / "tests"
@@ -239,6 +256,12 @@ def replay_(ctx: typer.Context,
             limit: Annotated[int, typer.Option(help="Changes to list at most.")] = 50,
             rules: RulesOpt = None, as_json: JsonOpt = False) -> None:
     """What the current (or --rules) rule set would do differently to recent messages."""
+    from sqlalchemy.orm import Session
+
+    from inbox.app import App, utcnow
+    from inbox.db import check_schema
+    from inbox.rules.replay import parse_since, replay
+
     settings = _settings(ctx)
     ruleset, where = _rules(settings, rules)
     start = parse_since(since, utcnow())
