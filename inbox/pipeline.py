@@ -216,7 +216,7 @@ def notify(w: Work, n: Notice) -> None:
         log.error("notification of rule %r not sent: %s", n.rule, exc)
         w.event("notify.template-error", rule=n.rule, error=str(exc))
         return
-    enqueue(w.conn, conv, Address(n.recipient), rendered.body, kind=Kind.SYSTEM, now=w.now,
+    enqueue(w.db, conv, Address(n.recipient), rendered.body, kind=Kind.SYSTEM, now=w.now,
             domain=ctx.our_domain, subject=rendered.subject if n.channel == "email" else None,
             outbox_kind="notify", channel=n.channel, account=n.account)
     w.event("notify.queued", rule=n.rule, to=f"{n.channel}:{n.recipient}",
@@ -268,7 +268,7 @@ def queue_ack(w: Work) -> None:
                                    conv.language, context, fallback="ack")
     to = reply_address(i.headers, i.sender)
     w.db.acked(to.address)
-    enqueue(w.conn, conv, to, rendered.body,
+    enqueue(w.db, conv, to, rendered.body,
             kind=Kind.AUTO_ACK, now=w.now, domain=ctx.our_domain,
             subject=rendered.subject if i.channel == "email" else None,
             in_reply_to=i.external_id, references=(*i.references, i.external_id))
@@ -276,7 +276,8 @@ def queue_ack(w: Work) -> None:
     w.event("ack.queued", template=rendered.name)
 
 
-def enqueue(conn: Connection, conv: ConvState | Conversation, to: Address, text: str, *,
+def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to: Address,
+            text: str, *,
             kind: Kind, now: datetime, domain: str, subject: str | None = None,
             in_reply_to: str | None = None, references: Sequence[str] = (),
             author: str | None = None, outbox_kind: str | None = None,
@@ -286,8 +287,11 @@ def enqueue(conn: Connection, conv: ConvState | Conversation, to: Address, text:
     By default it goes to the customer on the conversation's own channel and account; a
     notification names another (`channel`, `account`, `outbox_kind="notify"`).
     Returns the message's id and its external id (our Message-ID, fixed from now on).
+    Given the ingest batch, the Outbox row is written with the batch's other appends.
     """
     assert conv.id is not None
+    db = target if isinstance(target, store.Batch) else store.Batch(target)
+    conn = db.conn
     external_id = f"{uuid.uuid4().hex}@{domain}"
     channel, account = channel or conv.channel, account or conv.account
     message_id = store.insert(
@@ -298,10 +302,10 @@ def enqueue(conn: Connection, conv: ConvState | Conversation, to: Address, text:
         author=author, created_at=now, problems=[],
         headers={"in-reply-to": in_reply_to} if in_reply_to else {})
     kind_of_send = outbox_kind or ("ack" if kind == Kind.AUTO_ACK else "reply")
-    store.insert(conn, store.outbox, message_id=message_id, conversation_id=conv.id,
-                 kind=kind_of_send, channel=channel, account=account,
-                 recipient=to.address, state=OutboxState.PENDING,
-                 attempts=0, next_attempt_at=now, created_at=now)
+    db.add_outbox({"message_id": message_id, "conversation_id": conv.id,
+                   "kind": kind_of_send, "channel": channel, "account": account,
+                   "recipient": to.address, "state": OutboxState.PENDING, "attempts": 0,
+                   "next_attempt_at": now, "created_at": now})
     return message_id, external_id
 
 

@@ -128,6 +128,7 @@ _LAST_PICKED = sa.select(cursor.c.value).where(
     cursor.c.key == _p("team"))
 _INSERT_EVENT = event.insert()
 _INSERT_ATTACHMENT = attachment.insert()
+_INSERT_OUTBOX = outbox.insert()
 
 
 def insert(conn: Connection, table: sa.Table, **values: Any) -> int:
@@ -290,7 +291,7 @@ class Batch:
 
     `prefetch` asks the database once for everything a batch of messages will look up
     (which are already stored, who the senders are, how many acks each got today);
-    events and attachment rows are written together by `flush`. That turns a dozen
+    events, attachment and outbox rows are written together by `flush`. That turns a dozen
     round trips per message into about six, which is what PostgreSQL's throughput
     depends on. Without `prefetch` (the per-message retry path after a failure) every
     call goes straight to the database, so a rolled-back SAVEPOINT leaves nothing stale.
@@ -304,6 +305,7 @@ class Batch:
         self.acks: dict[str, int] = {}
         self.events: list[dict[str, Any]] = []
         self.attachments: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
 
     def prefetch(self, keys: list[MessageKey], senders: list[ContactKey],
                  recipients: list[str], since: datetime) -> None:
@@ -367,9 +369,16 @@ class Batch:
         else:
             add_attachments(self.conn, rows)
 
+    def add_outbox(self, row: dict[str, Any]) -> None:
+        if self.cached:
+            self.outbox.append(row)
+        else:
+            self.conn.execute(_INSERT_OUTBOX, row)
+
     def flush(self) -> None:
-        if self.events:
-            self.conn.execute(_INSERT_EVENT, self.events)
-        if self.attachments:
-            add_attachments(self.conn, self.attachments)
-        self.events, self.attachments = [], []
+        for statement, rows in ((_INSERT_EVENT, self.events),
+                                (_INSERT_ATTACHMENT, self.attachments),
+                                (_INSERT_OUTBOX, self.outbox)):
+            if rows:
+                self.conn.execute(statement, rows)
+        self.events, self.attachments, self.outbox = [], [], []

@@ -226,3 +226,14 @@ async def test_a_bounce_of_our_ack_marks_the_customer_unreachable(desk: Desk) ->
     [identity] = rows(d.app, Identity, address=desk.customer)
     assert identity.unreachable is not None and "5.1.1" in identity.unreachable
     assert len(desk.sink.received) == 1 and len(rows(d.app, Conversation)) == 1
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_imap_over_tls(desk: Desk, security: str) -> None:
+    port = desk.dovecot.tls_port if security == "tls" else desk.dovecot.port
+    tls = {"security": security, "port": port, "ca_file": str(desk.dovecot.tls.ca_file)}
+    async with daemon(desk, imap=tls) as (d, _):
+        await d.run_once()
+        desk.dovecot.append(desk.support, mail(desk, 1))
+        await d.run_once()
+    assert len(rows(d.app, Message, direction="in")) == 1
