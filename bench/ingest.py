@@ -21,13 +21,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
-
+from bench.common import pg_database
 from bench.corpus import generate_corpus
 from channels.mailfiles import MailSource, iter_mail_sources
 from channels.mime import parse_email
@@ -103,17 +101,6 @@ def run_ingest(corpus: Path, db_url: str, workdir: Path) -> dict[str, float]:
             "peak_pss_mb": peak / 2**20, **{k: summary[k] for k in summary}}
 
 
-def pg_database(admin_url: str) -> Iterator[str]:
-    name = f"inbox_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=10_000)
@@ -128,7 +115,7 @@ def main() -> None:
     stamp = uuid.uuid4().hex[:6]
     runs["sqlite"] = run_ingest(corpus, f"sqlite:///{OUT / f'sqlite-{stamp}' / 'inbox.db'}",
                                 OUT / f"sqlite-{stamp}")
-    for url in pg_database(args.pg):
+    with pg_database(args.pg) as url:
         runs["postgresql"] = run_ingest(corpus, url, OUT / f"pg-{stamp}")
     report(args.count, args.workers, ceiling, runs)
 

@@ -17,7 +17,6 @@ Prints a table and writes bench/results/sla.json and docs/benchmarks-sla.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -40,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
+from bench.common import pg_database
 from inbox import views
 from inbox.app import App
 from inbox.config import load_settings
@@ -286,18 +286,6 @@ def plans(app: App, now: datetime) -> dict[str, list[str]]:
     return out
 
 
-@contextlib.contextmanager
-def pg_database(admin_url: str) -> Iterator[str]:
-    name = f"inbox_bench_sla_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--count", type=int, default=1_000_000)
@@ -310,7 +298,7 @@ def main() -> None:
     work = OUT / f"sla-sqlite-{stamp}"
     runs["sqlite"] = measure("sqlite", f"sqlite:///{work / 'inbox.db'}", work, args)
     shutil.rmtree(work)  # a gigabyte of generated data
-    with pg_database(args.pg) as url:
+    with pg_database(prefix="inbox_bench_sla", admin_url=args.pg) as url:
         runs["postgresql"] = measure("postgresql", url, OUT / f"sla-pg-{stamp}", args)
     shutil.rmtree(OUT / f"sla-pg-{stamp}")
     report(args, runs)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
@@ -34,14 +33,11 @@ import sys
 import tempfile
 import time
 import tomllib
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
+from bench.common import pg_database
 from inbox.app import App
 from inbox.config import load_settings
 from inbox.db import upgrade
@@ -140,18 +136,6 @@ async def run(db_url: str, mode: str, n_latency: int, n_throughput: int) -> dict
     q = statistics.quantiles(lat, n=100)
     return {"latency_ms": {"count": len(lat), "p50": statistics.median(lat), "p99": q[98],
                            "max": max(lat)}, "throughput": thr}
-
-
-@contextlib.contextmanager
-def pg_database(admin_url: str) -> Iterator[str]:
-    name = f"inbox_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def main() -> None:
