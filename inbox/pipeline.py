@@ -131,7 +131,7 @@ def _new_conversation(w: Work) -> ConvState:
     conv = ConvState(channel=i.channel, account=i.account, contact_id=w.contact.id,
                      subject=(i.subject or "").strip()[:500], language=i.language,
                      thread_key=i.thread_key, created_at=w.now, updated_at=w.now, tags=[])
-    store.save_conversation(w.conn, conv)  # the id is needed for the reference token
+    w.db.save_conversation(conv)  # the id is needed for the reference token
     w.new_conversation = True
     return conv
 
@@ -165,7 +165,7 @@ def route(w: Work) -> None:
     assert contact is not None
     facts = RouteFacts(first_message=w.new_conversation, contact_tags=contact.tags,
                        contact_vip=contact.vip,
-                       count_open=lambda: store.open_conversations(w.conn, contact.id, conv.id))
+                       count_open=lambda: w.db.open_conversations(contact.id, conv.id))
     d = w.ctx.router.route(w.inbound, facts)
     w.decision = d
     if w.new_conversation:  # once a conversation exists, agents own these fields
@@ -326,7 +326,7 @@ def _sla_policy(w: Work) -> sla.SlaPolicy:
 
 
 def save(w: Work) -> None:
-    store.save_conversation(w.conn, w.conv)
+    w.db.save_conversation(w.conv)
 
 
 STEPS: tuple[Step, ...] = (apply_edit, dedupe, identify_contact, record_bounce, thread,

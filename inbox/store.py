@@ -113,6 +113,9 @@ _ACKS_SINCE = sa.select(sa.func.count()).select_from(outbox).where(
     outbox.c.recipient == _p("recipient"), outbox.c.kind == "ack",
     outbox.c.created_at > _p("since"))
 _OPEN = [Status.OPEN, Status.PENDING, Status.SNOOZED]
+_OPEN_OF_CONTACTS = sa.select(conversation.c.contact_id, conversation.c.id).where(
+    conversation.c.contact_id.in_(sa.bindparam("ids", expanding=True)),
+    conversation.c.status.in_(_OPEN))
 _OPEN_OF_CONTACT = sa.select(sa.func.count()).select_from(conversation).where(
     conversation.c.contact_id == _p("contact_id"), conversation.c.id != _p("conv_id"),
     conversation.c.status.in_(_OPEN))
@@ -306,6 +309,7 @@ class Batch:
         self.events: list[dict[str, Any]] = []
         self.attachments: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
+        self.open_convs: dict[int, set[int]] = {}  # contact id -> its open conversations
 
     def prefetch(self, keys: list[MessageKey], senders: list[ContactKey],
                  recipients: list[str], since: datetime) -> None:
@@ -321,7 +325,27 @@ class Batch:
         counts = self.conn.execute(_ACK_COUNTS, {"recipients": sorted(set(recipients)),
                                                  "since": since})
         self.acks = {r[0]: int(r[1]) for r in counts}
+        contact_ids = sorted({ref.id for ref in self.contacts.values()})
+        self.open_convs = {}
+        for r in self.conn.execute(_OPEN_OF_CONTACTS, {"ids": contact_ids}):
+            self.open_convs.setdefault(r.contact_id, set()).add(r.id)
         self.cached = True
+
+    def save_conversation(self, conv: ConvState) -> None:
+        """Write a conversation, keeping the batch's count of open ones right."""
+        save_conversation(self.conn, conv)
+        assert conv.id is not None
+        mine = self.open_convs.setdefault(conv.contact_id, set())
+        if conv.status in _OPEN:
+            mine.add(conv.id)
+        else:
+            mine.discard(conv.id)
+
+    def open_conversations(self, contact_id: int, except_id: int | None) -> int:
+        """The contact's open, pending or snoozed conversations other than `except_id`."""
+        if not self.cached:
+            return open_conversations(self.conn, contact_id, except_id)
+        return len(self.open_convs.get(contact_id, set()) - {except_id})
 
     def message_exists(self, key: MessageKey) -> bool:
         return key in self.seen if self.cached else message_exists(self.conn, *key)

@@ -209,3 +209,23 @@ def test_attachments_are_found_again_by_their_content_hash(app: App) -> None:
     photo = stored["photo.jpg"]
     assert photo.stored and photo.size == len(b"\xff\xd8 a photo")
     assert attachment_data(app.blobs, photo.sha256, True, None) == b"\xff\xd8 a photo"
+
+
+class CountingRouter:
+    """Records how many other open conversations each message's contact had."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def route(self, inbound: Inbound, facts: RouteFacts) -> RouteDecision:
+        self.seen.append(facts.open_count())
+        return RouteDecision()
+
+
+def test_open_conversations_are_counted_within_a_batch_too(app: App) -> None:
+    router = CountingRouter()
+    ctx = replace(app.pipeline_context(), router=router)
+    run(app, mail("a@x", subject="One"), mail("b@x", subject="Two"), ctx=ctx)
+    run(app, mail("c@x", subject="Three"), mail("d@x", subject="Re: One",
+                                                  references=("a@x",)), ctx=ctx)
+    assert router.seen == [0, 1, 2, 2]
