@@ -132,6 +132,7 @@ _LAST_PICKED = sa.select(cursor.c.value).where(
 _INSERT_EVENT = event.insert()
 _INSERT_ATTACHMENT = attachment.insert()
 _INSERT_OUTBOX = outbox.insert()
+_INSERT_IDENTITY = identity.insert()
 
 
 def insert(conn: Connection, table: sa.Table, **values: Any) -> int:
@@ -293,10 +294,10 @@ class Batch:
     """The store as one ingest batch sees it: lookups answered from memory, appends deferred.
 
     `prefetch` asks the database once for everything a batch of messages will look up
-    (which are already stored, who the senders are, how many acks each got today);
-    events, attachment and outbox rows are written together by `flush`. That turns a dozen
-    round trips per message into about six, which is what PostgreSQL's throughput
-    depends on. Without `prefetch` (the per-message retry path after a failure) every
+    (which are already stored, who the senders are, how many acks each got today, their
+    open conversations); new identities, events, attachment and outbox rows are written
+    together by `flush`. That turns a dozen round trips per message into about five,
+    which is what PostgreSQL's throughput depends on. Without `prefetch` (the per-message retry path after a failure) every
     call goes straight to the database, so a rolled-back SAVEPOINT leaves nothing stale.
     """
 
@@ -309,6 +310,7 @@ class Batch:
         self.events: list[dict[str, Any]] = []
         self.attachments: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
+        self.identities: list[dict[str, Any]] = []
         self.open_convs: dict[int, set[int]] = {}  # contact id -> its open conversations
 
     def prefetch(self, keys: list[MessageKey], senders: list[ContactKey],
@@ -359,8 +361,14 @@ class Batch:
         return find_contact(self.conn, channel, address)
 
     def new_contact(self, channel: str, address: str, name: str, now: datetime) -> ContactRef:
-        ref = create_contact(self.conn, channel, address, name, now)
-        self.contacts[(channel, address)] = ref
+        """A new person. In a prefetched batch their Identity row waits for `flush`: the
+        batch answers lookups of it from memory until then."""
+        if not self.cached:
+            return create_contact(self.conn, channel, address, name, now)
+        contact_id = insert(self.conn, contact, name=name, tags=[], vip=False, created_at=now)
+        self.identities.append({"contact_id": contact_id, "channel": channel,
+                                "address": address, "name": name, "unreachable": None})
+        ref = self.contacts[(channel, address)] = ContactRef(contact_id, name, (), False)
         return ref
 
     def name_contact(self, channel: str, address: str, ref: ContactRef,
@@ -400,9 +408,10 @@ class Batch:
             self.conn.execute(_INSERT_OUTBOX, row)
 
     def flush(self) -> None:
-        for statement, rows in ((_INSERT_EVENT, self.events),
+        for statement, rows in ((_INSERT_IDENTITY, self.identities),
+                                (_INSERT_EVENT, self.events),
                                 (_INSERT_ATTACHMENT, self.attachments),
                                 (_INSERT_OUTBOX, self.outbox)):
             if rows:
                 self.conn.execute(statement, rows)
-        self.events, self.attachments, self.outbox = [], [], []
+        self.identities, self.events, self.attachments, self.outbox = [], [], [], []
