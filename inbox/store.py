@@ -297,8 +297,9 @@ class Batch:
     (which are already stored, who the senders are, how many acks each got today, their
     open conversations); new identities, events, attachment and outbox rows are written
     together by `flush`. That turns a dozen round trips per message into about five,
-    which is what PostgreSQL's throughput depends on. Without `prefetch` (the per-message retry path after a failure) every
-    call goes straight to the database, so a rolled-back SAVEPOINT leaves nothing stale.
+    which is what PostgreSQL's throughput depends on. Without `prefetch` (the per-message
+    retry path after a failure) every call goes straight to the database, so a
+    rolled-back SAVEPOINT leaves nothing stale.
     """
 
     def __init__(self, conn: Connection) -> None:
