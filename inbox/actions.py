@@ -43,6 +43,7 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
     message_id, _ = enqueue(s.connection(), conv, to, text, kind=Kind.AGENT, now=now,
                             domain=domain, subject=subject, in_reply_to=last.external_id,
                             references=(*last.references, last.external_id), author=author)
+    assert message_id is not None  # a session's connection: written at once
     msg = s.get(Message, message_id)
     assert msg is not None
     stop = sla.stop_clock(conv, now)

@@ -138,6 +138,7 @@ def _new_conversation(w: Work) -> ConvState:
 
 def store_message(w: Work) -> None:
     i = w.inbound = offload(w.inbound, w.ctx.blobs, w.ctx.max_attachment_bytes)
+    w.db.before_message_in(w.conv.id)
     w.message_id = store.insert(
         w.conn, store.message, conversation_id=w.conv.id, channel=i.channel,
         account=i.account, external_id=i.external_id, direction=Direction.IN,
@@ -281,32 +282,33 @@ def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to
             kind: Kind, now: datetime, domain: str, subject: str | None = None,
             in_reply_to: str | None = None, references: Sequence[str] = (),
             author: str | None = None, outbox_kind: str | None = None,
-            channel: str | None = None, account: str | None = None) -> tuple[int, str]:
+            channel: str | None = None,
+            account: str | None = None) -> tuple[int | None, str]:
     """Store an outgoing message and its Outbox row; the dispatcher sends it later.
 
     By default it goes to the customer on the conversation's own channel and account; a
     notification names another (`channel`, `account`, `outbox_kind="notify"`).
     Returns the message's id and its external id (our Message-ID, fixed from now on).
-    Given the ingest batch, the Outbox row is written with the batch's other appends.
+    Given a prefetched ingest batch, both rows are written with the batch's other
+    appends, and the id is None until then.
     """
     assert conv.id is not None
     db = target if isinstance(target, store.Batch) else store.Batch(target)
-    conn = db.conn
     external_id = f"{uuid.uuid4().hex}@{domain}"
     channel, account = channel or conv.channel, account or conv.account
-    message_id = store.insert(
-        conn, store.message, conversation_id=conv.id, channel=channel,
-        account=account, external_id=external_id, direction=Direction.OUT, kind=kind,
-        sender="", sender_name="", recipients=[to.address], subject=subject, text=text,
-        references=[r for r in references if r][-20:], delivery=Delivery.QUEUED,
-        author=author, created_at=now, problems=[],
-        headers={"in-reply-to": in_reply_to} if in_reply_to else {})
-    kind_of_send = outbox_kind or ("ack" if kind == Kind.AUTO_ACK else "reply")
-    db.add_outbox({"message_id": message_id, "conversation_id": conv.id,
-                   "kind": kind_of_send, "channel": channel, "account": account,
-                   "recipient": to.address, "state": OutboxState.PENDING, "attempts": 0,
-                   "next_attempt_at": now, "created_at": now})
-    return message_id, external_id
+    message = {
+        "conversation_id": conv.id, "channel": channel, "account": account,
+        "external_id": external_id, "direction": Direction.OUT, "kind": kind, "sender": "",
+        "sender_name": "", "recipients": [to.address], "subject": subject, "text": text,
+        "html": None, "references": [r for r in references if r][-20:], "raw_sha256": None,
+        "delivery": Delivery.QUEUED, "author": author, "created_at": now, "sent_at": None,
+        "problems": [], "headers": {"in-reply-to": in_reply_to} if in_reply_to else {}}
+    send = {"conversation_id": conv.id,
+            "kind": outbox_kind or ("ack" if kind == Kind.AUTO_ACK else "reply"),
+            "channel": channel, "account": account, "recipient": to.address,
+            "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now,
+            "created_at": now}
+    return db.add_outgoing(message, send), external_id
 
 
 def stamp_sla(w: Work) -> None:

@@ -133,6 +133,7 @@ _INSERT_EVENT = event.insert()
 _INSERT_ATTACHMENT = attachment.insert()
 _INSERT_OUTBOX = outbox.insert()
 _INSERT_IDENTITY = identity.insert()
+_INSERT_MESSAGES = message.insert().returning(message.c.id, sort_by_parameter_order=True)
 
 
 def insert(conn: Connection, table: sa.Table, **values: Any) -> int:
@@ -295,8 +296,8 @@ class Batch:
 
     `prefetch` asks the database once for everything a batch of messages will look up
     (which are already stored, who the senders are, how many acks each got today, their
-    open conversations); new identities, events, attachment and outbox rows are written
-    together by `flush`. That turns a dozen round trips per message into about five,
+    open conversations); new identities, events, attachments and outgoing messages are
+    written together by `flush`. That turns a dozen round trips per message into five,
     which is what PostgreSQL's throughput depends on. Without `prefetch` (the per-message
     retry path after a failure) every call goes straight to the database, so a
     rolled-back SAVEPOINT leaves nothing stale.
@@ -310,7 +311,7 @@ class Batch:
         self.acks: dict[str, int] = {}
         self.events: list[dict[str, Any]] = []
         self.attachments: list[dict[str, Any]] = []
-        self.outbox: list[dict[str, Any]] = []
+        self.outgoing: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.identities: list[dict[str, Any]] = []
         self.open_convs: dict[int, set[int]] = {}  # contact id -> its open conversations
 
@@ -402,17 +403,36 @@ class Batch:
         else:
             add_attachments(self.conn, rows)
 
-    def add_outbox(self, row: dict[str, Any]) -> None:
+    def add_outgoing(self, message_row: dict[str, Any],
+                     outbox_row: dict[str, Any]) -> int | None:
+        """An outgoing message and its Outbox row; the message's id, once it has one."""
         if self.cached:
-            self.outbox.append(row)
-        else:
-            self.conn.execute(_INSERT_OUTBOX, row)
+            self.outgoing.append((message_row, outbox_row))
+            return None
+        message_id = insert(self.conn, message, **message_row)
+        self.conn.execute(_INSERT_OUTBOX, {**outbox_row, "message_id": message_id})
+        return message_id
+
+    def before_message_in(self, conversation_id: int | None) -> None:
+        """Write this conversation's queued replies before a new message joins it, so
+        that ids keep the order in which things happened in the conversation."""
+        if any(m["conversation_id"] == conversation_id for m, _ in self.outgoing):
+            self._flush_outgoing()
+
+    def _flush_outgoing(self) -> None:
+        if not self.outgoing:
+            return
+        # One multi-row INSERT ... RETURNING; the ids come back in the rows' order.
+        ids = self.conn.execute(_INSERT_MESSAGES, [m for m, _ in self.outgoing]).scalars()
+        self.conn.execute(_INSERT_OUTBOX, [{**o, "message_id": i} for (_, o), i
+                                           in zip(self.outgoing, ids, strict=True)])
+        self.outgoing = []
 
     def flush(self) -> None:
         for statement, rows in ((_INSERT_IDENTITY, self.identities),
                                 (_INSERT_EVENT, self.events),
-                                (_INSERT_ATTACHMENT, self.attachments),
-                                (_INSERT_OUTBOX, self.outbox)):
+                                (_INSERT_ATTACHMENT, self.attachments)):
             if rows:
                 self.conn.execute(statement, rows)
-        self.identities, self.events, self.attachments, self.outbox = [], [], [], []
+        self.identities, self.events, self.attachments = [], [], []
+        self._flush_outgoing()
