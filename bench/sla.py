@@ -26,7 +26,6 @@ import shutil
 import sqlite3
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -349,4 +348,4 @@ def _plans_md(runs: dict[str, dict[str, Any]]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -87,7 +87,10 @@ async def latency(server: TelegramServer, bot: FakeBot, count: int, first_user: 
         user = first_user + n
         update_id = bot.next_update + 1
         server.send(bot, server.user(user, f"Customer {n}"), "Hello, my order is late")
-        [ack] = await server.sent_messages(1, WAIT, where=lambda s, u=user: s.chat_id == u)
+        def to_user(s: Any, u: int = user) -> bool:
+            return bool(s.chat_id == u)
+
+        [ack] = await server.sent_messages(1, WAIT, where=to_user)
         out.append((ack.at - bot.available_at[update_id]) * 1000)
     return out
 

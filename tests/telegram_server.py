@@ -66,7 +66,9 @@ class ApiError(Exception):
 
 def telegram_text(markup: str) -> str:
     """What the user sees of a parse_mode=HTML text; ApiError as Telegram words it."""
-    out, i, stack = [], 0, []
+    out: list[str] = []
+    stack: list[str] = []
+    i = 0
     while i < len(markup):
         ch = markup[i]
         if ch == "<":
