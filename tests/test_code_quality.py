@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("tool", [
     ["ruff", "check", "."],
-    [sys.executable, "-m", "mypy", "inbox", "channels"],
+    [sys.executable, "-m", "mypy", "inbox", "channels", "bench"],
 ])
 def test_clean(tool: list[str]) -> None:
     if shutil.which(tool[0]) is None and tool[0] != sys.executable:
