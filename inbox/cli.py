@@ -7,7 +7,6 @@ line on stderr and a non-zero exit, never a traceback (set INBOX_DEBUG=1 to see 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
@@ -15,26 +14,23 @@ import subprocess
 import sys
 import tempfile
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 from sqlalchemy.orm import Session
 
-from channels.mailfiles import MailFileError, count_mail_files
-from inbox.app import App, SecretMissing, utcnow
+from channels.mailfiles import count_mail_files
+from inbox.app import App, utcnow
+from inbox.cli_common import CliError, friendly, opened
 from inbox.cli_rules import rules_cli
 from inbox.cli_sla import parse_when, report_cli, watch
-from inbox.config import ConfigError, find_config, load_settings
-from inbox.db import SchemaError, check_schema, current_revision, head_revision, upgrade
+from inbox.config import find_config, load_settings
+from inbox.db import check_schema, current_revision, head_revision, upgrade
 from inbox.deployment import init_deployment
 from inbox.models import Status
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 cli = typer.Typer(help="Self-hosted omnichannel inbox.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -45,56 +41,7 @@ cli.command("sla")(watch)
 cli.add_typer(report_cli, name="report")
 
 _state: dict[str, Path | None] = {"config": None}
-_opened: list[App] = []  # closed when the command ends, so no connection outlives it
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
-
-
-def _expected() -> tuple[type[Exception], ...]:
-    """Failures that are the user's to fix: one line, exit 1. Imported only on failure,
-    so that commands that never touch the pipeline never load it."""
-    from inbox.actions import ActionError
-    from inbox.rules import RulesError
-
-    return (CliError, ConfigError, SchemaError, ActionError, RulesError, SecretMissing,
-            MailFileError, sa.exc.OperationalError, OSError, ValueError)
-
-
-class CliError(Exception):
-    pass
-
-
-def friendly(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn known failures into one line and exit code 1; unknown ones into exit 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as exc:
-            if isinstance(exc, _expected()):
-                return _fail(1, _one_line(exc))
-            if os.environ.get("INBOX_DEBUG"):
-                raise
-            return _fail(2, f"internal error: {type(exc).__name__}: {exc} "
-                            "(INBOX_DEBUG=1 shows more)")
-        finally:
-            while _opened:
-                _opened.pop().close()
-
-    return wrapper
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, sa.exc.OperationalError):
-        return f"database error: {str(exc.orig).strip().splitlines()[0]}"
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    typer.echo(f"inbox: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @cli.callback()
@@ -106,9 +53,7 @@ def _main(config: Annotated[Path | None, typer.Option(
 
 def _app() -> App:
     path = find_config(_state["config"], os.environ)
-    app = App(load_settings(path))
-    _opened.append(app)
-    return app
+    return opened(App(load_settings(path)))
 
 
 @contextmanager

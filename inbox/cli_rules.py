@@ -8,19 +8,17 @@ and exit code 1; a failing `test` exits 1 as well, so rules can be put under CI.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
-import sqlalchemy as sa
 import typer
 
-from inbox.config import ConfigError, Settings, find_config, load_settings
+from inbox.cli_common import CliError, friendly
+from inbox.config import Settings, find_config, load_settings
 
 if TYPE_CHECKING:  # the rest is imported by the command that needs it: a quick start
     from channels.base import Inbound
@@ -28,44 +26,12 @@ if TYPE_CHECKING:  # the rest is imported by the command that needs it: a quick 
     from inbox.rules import Explanation, RuleSet
     from inbox.rules.replay import Change
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 rules_cli = typer.Typer(help="Routing rules: check, explain, test, replay.",
                         no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 RulesOpt = Annotated[Path | None, typer.Option(
     "--rules", help="Rule folder to use instead of the deployment's rules_dir.")]
-
-
-class _Failed(Exception):
-    pass
-
-
-def _guard(fn: Callable[P, R]) -> Callable[P, R]:
-    """Known failures become one line per problem and exit code 1, not a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from inbox.db import SchemaError
-        from inbox.rules import RulesError
-
-        try:
-            return fn(*args, **kwargs)
-        except RulesError as exc:
-            for p in exc.problems:
-                typer.echo(f"inbox: {p}", err=True)
-            raise typer.Exit(1) from None
-        except (ConfigError, SchemaError, _Failed, ValueError, OSError,
-                sa.exc.OperationalError) as exc:
-            _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
-
-    return wrapper
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"inbox: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -85,7 +51,7 @@ def _json(data: Any) -> None:
 
 
 @rules_cli.command()
-@_guard
+@friendly
 def check(ctx: typer.Context, rules: RulesOpt = None) -> None:
     """Validate the rules (and rules/tests): unknown keys, bad regexes, unknown names."""
     from inbox.rules.cases import load_cases
@@ -98,7 +64,7 @@ def check(ctx: typer.Context, rules: RulesOpt = None) -> None:
 
 
 @rules_cli.command()
-@_guard
+@friendly
 def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a parameter
             file: Annotated[Path | None, typer.Argument(help="An .eml file.")] = None,
             message: Annotated[int | None, typer.Option(
@@ -125,7 +91,7 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
     from inbox.routing import RouteFacts
 
     if sum(x is not None for x in (file, message, text)) != 1:
-        raise _Failed("give one of: FILE.eml, --message ID, --text TEXT")
+        raise CliError("give one of: FILE.eml, --message ID, --text TEXT")
     settings = _settings(ctx)
     ruleset, _ = _rules(settings, rules)
     when = datetime.fromisoformat(at) if at else utcnow()
@@ -159,7 +125,7 @@ def _explain_stored(settings: Settings, ruleset: RuleSet, message_id: int,
         with Session(app.engine) as s:
             found = load_stored(s, [message_id])
             if not found:
-                raise _Failed(f"no customer message {message_id}")
+                raise CliError(f"no customer message {message_id}")
             stored = found[0]
             explained = ruleset.explain(stored.inbound, stored.facts)
             _show(stored.inbound, stored.facts, explained, as_json, then=stored.then)
@@ -224,7 +190,7 @@ def _v(value: Any) -> str:
 
 
 @rules_cli.command("test")
-@_guard
+@friendly
 def test_(ctx: typer.Context, rules: RulesOpt = None, as_json: JsonOpt = False) -> None:
     """Run rules/tests/*.yaml: each example message must get its expected outcome."""
     from inbox.rules.cases import load_cases, run_case
@@ -250,7 +216,7 @@ def test_(ctx: typer.Context, rules: RulesOpt = None, as_json: JsonOpt = False) 
 
 
 @rules_cli.command("replay")
-@_guard
+@friendly
 def replay_(ctx: typer.Context,
             since: Annotated[str, typer.Option(help="7d, 12h, 2w or a date.")] = "7d",
             limit: Annotated[int, typer.Option(help="Changes to list at most.")] = 50,

@@ -7,23 +7,22 @@ Times on the command line are in the team's time zone (`[business_hours] timezon
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from inbox.cli_common import friendly
 
 if TYPE_CHECKING:
     from inbox.app import App
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 report_cli = typer.Typer(help="Reports over a period.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
@@ -81,28 +80,6 @@ def parse_since(text: str, now: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
     return parse_when(text, now, zone)
 
 
-def _guard(fn: Callable[P, R]) -> Callable[P, R]:
-    """Known failures become one line and exit code 1, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from sqlalchemy.exc import OperationalError
-
-        from inbox.app import SecretMissing
-        from inbox.config import ConfigError
-        from inbox.db import SchemaError
-
-        try:
-            return fn(*args, **kwargs)
-        except (ConfigError, SchemaError, SecretMissing, ValueError, OSError,
-                OperationalError) as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            typer.echo(f"inbox: {message}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
 @contextmanager
 def _opened(ctx: typer.Context) -> Iterator[App]:
     from inbox.app import App
@@ -117,7 +94,7 @@ def _opened(ctx: typer.Context) -> Iterator[App]:
         app.close()
 
 
-@_guard
+@friendly
 def watch(ctx: typer.Context, *,
           at: Annotated[str, typer.Option(help='When: now, +3h, "tomorrow 09:00", friday.')
                         ] = "now",
@@ -161,7 +138,7 @@ def _print_watch(rows: list[dict[str, Any]], when: datetime, now: datetime,
 
 
 @report_cli.command("sla")
-@_guard
+@friendly
 def report(ctx: typer.Context, *,
            since: Annotated[str, typer.Option(help="Start: 30d, 2w, 12h or a date.")] = "30d",
            until: Annotated[str, typer.Option(help="End (default: now).")] = "now",
