@@ -122,7 +122,7 @@ def record_bounce(w: Work) -> None:
                                   "external_id": report.original}).first()
     if sent is None:
         return  # not about our mail: an ordinary (robot) message
-    w.conversation = store.load_conversation(w.conn, sent.conversation_id)
+    w.conversation = w.db.load_conversation(sent.conversation_id)
     w.message_id = _store_report(w, sent.conversation_id, report.original)
     for failure in _ours(report.failures, sent.recipients or ()):
         w.conn.execute(_UNREACHABLE, {"in_channel": w.inbound.channel,

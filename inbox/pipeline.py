@@ -112,7 +112,7 @@ def identify_contact(w: Work) -> None:
 
 
 def thread(w: Work) -> None:
-    conv = threads.find_conversation(w.conn, w.inbound, w.ctx.secret)
+    conv = threads.find_conversation(w.db, w.inbound, w.ctx.secret)
     if conv is None:
         conv = _new_conversation(w)
     elif conv.status != Status.OPEN:
@@ -192,6 +192,7 @@ def route(w: Work) -> None:
 def _pick_agent(w: Work, d: RouteDecision) -> str | None:
     if not d.assign_mode:
         return None
+    w.db.write_conversations()  # least-loaded counts assignments made earlier in the batch
     agent = store.pick_agent(w.conn, d.assign_mode, d.assign_team or "", d.assign_pool,
                              w.now)
     w.event("assigned", assignee=agent, team=d.assign_team, how=d.assign_mode, by="rules",

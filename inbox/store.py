@@ -170,14 +170,18 @@ def load_conversation(conn: Connection, conv_id: int) -> ConvState | None:
     return ConvState(**row._mapping) if row else None
 
 
-def save_conversation(conn: Connection, conv: ConvState) -> None:
+def _conversation_values(conv: ConvState) -> dict[str, Any]:
     values = {n: getattr(conv, n) for n in _CONV_COLUMNS if n != "id"}
     values["tags"] = values["tags"] or []
     values["attributes"] = values["attributes"] or {}
+    return values
+
+
+def save_conversation(conn: Connection, conv: ConvState) -> None:
     if conv.id is None:
-        conv.id = insert(conn, conversation, **values)
+        conv.id = insert(conn, conversation, **_conversation_values(conv))
     else:
-        conn.execute(_UPDATE_CONVERSATION, {"cid": conv.id, **values})
+        conn.execute(_UPDATE_CONVERSATION, {"cid": conv.id, **_conversation_values(conv)})
 
 
 def conversation_by_references(conn: Connection, channel: str,
@@ -312,6 +316,8 @@ class Batch:
         self.events: list[dict[str, Any]] = []
         self.attachments: list[dict[str, Any]] = []
         self.outgoing: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self.convs: dict[int, ConvState] = {}  # working copies, by id
+        self.dirty: dict[int, ConvState] = {}  # changed, not yet written
         self.identities: list[dict[str, Any]] = []
         self.open_convs: dict[int, set[int]] = {}  # contact id -> its open conversations
 
@@ -335,10 +341,26 @@ class Batch:
             self.open_convs.setdefault(r.contact_id, set()).add(r.id)
         self.cached = True
 
+    def load_conversation(self, conv_id: int) -> ConvState | None:
+        """One working copy per conversation and batch: later messages see earlier ones'
+        changes before they are written."""
+        if conv_id in self.convs:
+            return self.convs[conv_id]
+        conv = load_conversation(self.conn, conv_id)
+        if conv is not None and self.cached:
+            self.convs[conv_id] = conv
+        return conv
+
     def save_conversation(self, conv: ConvState) -> None:
-        """Write a conversation, keeping the batch's count of open ones right."""
-        save_conversation(self.conn, conv)
+        """Write a new conversation at once (its id is needed); in a prefetched batch, an
+        existing one's changes wait for `flush`. Keeps the count of open ones right."""
+        if conv.id is None or not self.cached:
+            save_conversation(self.conn, conv)
+        else:
+            self.dirty[conv.id] = conv
         assert conv.id is not None
+        if self.cached:
+            self.convs[conv.id] = conv
         mine = self.open_convs.setdefault(conv.contact_id, set())
         if conv.status in _OPEN:
             mine.add(conv.id)
@@ -428,7 +450,15 @@ class Batch:
                                            in zip(self.outgoing, ids, strict=True)])
         self.outgoing = []
 
+    def write_conversations(self) -> None:
+        """Write the batch's changed conversations; queries that count them come after."""
+        if self.dirty:
+            self.conn.execute(_UPDATE_CONVERSATION, [
+                {"cid": cid, **_conversation_values(c)} for cid, c in self.dirty.items()])
+            self.dirty = {}
+
     def flush(self) -> None:
+        self.write_conversations()
         for statement, rows in ((_INSERT_IDENTITY, self.identities),
                                 (_INSERT_EVENT, self.events),
                                 (_INSERT_ATTACHMENT, self.attachments)):

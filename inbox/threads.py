@@ -56,15 +56,15 @@ def tokens_in(secret: str, texts: Iterable[str]) -> list[int]:
     return found
 
 
-def find_conversation(conn: Connection, inbound: Inbound, secret: str) -> ConvState | None:
+def find_conversation(db: store.Batch, inbound: Inbound, secret: str) -> ConvState | None:
     """The existing conversation this message continues, or None for a new one.
 
     Each way of finding one is tried in turn until one gives a conversation the message
     may continue: a chat reply to a message of a long-resolved conversation still lands
     in the chat's open conversation.
     """
-    for conv_id in _candidates(conn, inbound, secret):
-        conv = _continuable(conn, store.load_conversation(conn, conv_id), inbound)
+    for conv_id in _candidates(db.conn, inbound, secret):
+        conv = _continuable(db.conn, db.load_conversation(conv_id), inbound)
         if conv is not None:
             return conv
     return None
