@@ -316,6 +316,7 @@ class Batch:
         self.events: list[dict[str, Any]] = []
         self.attachments: list[dict[str, Any]] = []
         self.outgoing: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self.outgoing_convs: set[int] = set()
         self.convs: dict[int, ConvState] = {}  # working copies, by id
         self.dirty: dict[int, ConvState] = {}  # changed, not yet written
         self.identities: list[dict[str, Any]] = []
@@ -430,6 +431,7 @@ class Batch:
         """An outgoing message and its Outbox row; the message's id, once it has one."""
         if self.cached:
             self.outgoing.append((message_row, outbox_row))
+            self.outgoing_convs.add(message_row["conversation_id"])
             return None
         message_id = insert(self.conn, message, **message_row)
         self.conn.execute(_INSERT_OUTBOX, {**outbox_row, "message_id": message_id})
@@ -438,7 +440,7 @@ class Batch:
     def before_message_in(self, conversation_id: int | None) -> None:
         """Write this conversation's queued replies before a new message joins it, so
         that ids keep the order in which things happened in the conversation."""
-        if any(m["conversation_id"] == conversation_id for m, _ in self.outgoing):
+        if conversation_id in self.outgoing_convs:
             self._flush_outgoing()
 
     def _flush_outgoing(self) -> None:
@@ -448,7 +450,7 @@ class Batch:
         ids = self.conn.execute(_INSERT_MESSAGES, [m for m, _ in self.outgoing]).scalars()
         self.conn.execute(_INSERT_OUTBOX, [{**o, "message_id": i} for (_, o), i
                                            in zip(self.outgoing, ids, strict=True)])
-        self.outgoing = []
+        self.outgoing, self.outgoing_convs = [], set()
 
     def write_conversations(self) -> None:
         """Write the batch's changed conversations; queries that count them come after."""

@@ -31,7 +31,7 @@ from tests.peers import Desk, running
 # The servers, as fixtures of this module (pytest finds fixtures among its globals).
 desk, dovecot, smtp_sink, tls = peers.desk, peers.dovecot, peers.smtp_sink, peers.tls
 
-ACK_SECONDS = 3.0  # IDLE pushes in ~0.5 s; a polling connector (30 s) would miss this
+ACK_SECONDS = 8.0  # IDLE pushes in ~0.5 s; a polling connector (30 s) would miss this
 
 
 def rows(app: App, model: type, **where: object) -> list:  # type: ignore[type-arg]

@@ -26,7 +26,7 @@ from tests.peers import running
 from tests.telegram_server import TOKEN, TelegramDesk
 from tests.test_cli import eml, inbox, inbox_json
 
-ACK_SECONDS = 3.0  # a long poll returns as soon as the update exists: this is generous
+ACK_SECONDS = 8.0  # a long poll returns as soon as the update exists: this is generous
 BOT_ID = TOKEN.split(":", maxsplit=1)[0]
 
 # The local Bot API server and a deployment using it (pytest finds fixtures among
