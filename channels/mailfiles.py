@@ -50,6 +50,9 @@ class MailSource:
     label: str
     path: Path | None = None
     data: bytes | None = None
+    # A Maildir file: by the format's rules never rewritten once delivered, so a copy
+    # of it may share its storage (see inbox.blobs.BlobStore.put).
+    immutable: bool = False
 
     def read(self) -> bytes:
         if self.data is not None:
@@ -118,7 +121,8 @@ def _mbox_messages(path: Path) -> Iterator[MailSource]:
 def _one_path(path: Path) -> Iterator[MailSource]:
     if path.is_dir():
         if _is_maildir(path):
-            yield from (MailSource(str(p), path=p) for p in _maildir_files(path))
+            yield from (MailSource(str(p), path=p, immutable=True)
+                        for p in _maildir_files(path))
         else:
             for child in _visible(path):
                 yield from _one_path(child)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,15 @@ class BlobStore:
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes, same_as: Path | None = None) -> str:
+        """Store `data`; returns its SHA-256.
+
+        `same_as` names a file that holds exactly `data` and is never rewritten (a
+        Maildir message: the format renames, never edits). It is then hard-linked
+        rather than copied: a Maildir import does not store its mail twice, and on
+        this project's machines writing costs more than anything else an import does.
+        Across file systems, or wherever a link is refused, the bytes are written.
+        """
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists():
@@ -32,12 +41,21 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Unique per writer: parser processes and connector threads may put one blob at once.
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(data)
+        if same_as is None or not _linked(same_as, tmp):
+            tmp.write_bytes(data)
         tmp.replace(target)
         return digest
 
     def get(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
+
+
+def _linked(source: Path, tmp: Path) -> bool:
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    return True
 
 
 def offload(inbound: Inbound, blobs: BlobStore, max_attachment_bytes: int) -> Inbound:

@@ -9,6 +9,7 @@ bad message costs nothing but itself.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -58,8 +59,16 @@ class _Chunk:
 
 
 def _parse_chunk(chunk: _Chunk) -> list[Inbound]:
-    return [offload(parse_email(source.read(), chunk.account, chunk.now), chunk.blobs,
-                    chunk.max_attachment_bytes) for source in chunk.sources]
+    return [_parse_one(source, chunk) for source in chunk.sources]
+
+
+def _parse_one(source: MailSource, chunk: _Chunk) -> Inbound:
+    raw = source.read()
+    inbound = parse_email(raw, chunk.account, chunk.now)
+    if source.immutable:  # store the raw message by linking its file, not copying it
+        raw_sha = chunk.blobs.put(raw, same_as=source.path)
+        inbound = dataclasses.replace(inbound, raw=None, raw_sha256=raw_sha)
+    return offload(inbound, chunk.blobs, chunk.max_attachment_bytes)
 
 
 def _chunks(paths: Sequence[Path], ctx: PipelineContext, account: str,
