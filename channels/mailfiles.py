@@ -19,6 +19,7 @@ What a path is:
 from __future__ import annotations
 
 import mailbox
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,14 +93,28 @@ def _read(path: Path) -> bytes:
         raise MailFileError(path, _reason(exc)) from exc
 
 
+_DELIVERY = re.compile(r"^(\d+)\.(?:M(\d+))?(?:P\d+)?(?:Q(\d+))?")
+
+
+def _delivery_order(path: Path) -> tuple[int, int, int, str]:
+    """Maildir names start with the delivery time: `1700000000.M123456P42Q7.host`.
+
+    Sorted as text, `M99` would come after `M123456` within the same second."""
+    m = _DELIVERY.match(path.name)
+    if m is None:
+        return (0, 0, 0, path.name)
+    return (int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0), path.name)
+
+
 def _maildir_files(path: Path) -> Iterator[Path]:
     """Message files of a Maildir and its Maildir++ sub-folders.
 
     Listed directly rather than through `mailbox.Maildir`, whose keys hide the file
-    names a label needs and whose order is the file system's.
+    names a label needs and whose order is the file system's. Messages come in delivery
+    order, `cur/` and `new/` together, so that a reply is read after what it answers.
     """
-    for sub in ("new", "cur"):
-        yield from (p for p in _visible(path / sub) if p.is_file())
+    files = [p for sub in ("cur", "new") for p in _visible(path / sub) if p.is_file()]
+    yield from sorted(files, key=_delivery_order)
     for folder in sorted(path.iterdir()):
         if folder.name.startswith(".") and folder.is_dir() and _is_maildir(folder):
             yield from _maildir_files(folder)

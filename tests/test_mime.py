@@ -606,3 +606,17 @@ def test_bench_corpus_is_deterministic_and_clean(tmp_path: Path) -> None:
     assert {inbound.language for inbound in parsed} >= {"en", "pl", "th"}
     big = [a for inbound in parsed for a in inbound.attachments if len(a.data) >= 200_000]
     assert big
+
+
+def test_maildir_messages_come_in_delivery_order(tmp_path: Path) -> None:
+    from channels.mailfiles import iter_mail_files
+
+    box = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (box / sub).mkdir(parents=True)
+    # Same second; as text "M99" sorts after "M123456", but it was delivered first.
+    names = {"new/1700000000.M99P1Q1.host": b"first", "cur/1700000000.M123456P1Q2.host:2,S":
+             b"second", "new/1700000001.M5P1Q3.host": b"third"}
+    for name, data in names.items():
+        (box / name).write_bytes(data)
+    assert [raw for _, raw in iter_mail_files([box])] == [b"first", b"second", b"third"]
