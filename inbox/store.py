@@ -76,7 +76,7 @@ def _p(name: str) -> sa.BindParameter[Any]:
 
 
 _INSERT = {t.name: t.insert().returning(t.c.id) for t in (contact, identity, conversation,
-                                                           message, outbox)}
+                                                           message)}
 _MESSAGE_EXISTS = sa.select(message.c.id).where(
     message.c.channel == _p("channel"), message.c.account == _p("account"),
     message.c.external_id == _p("external_id"))

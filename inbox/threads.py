@@ -39,11 +39,6 @@ def reference(secret: str, conversation_id: int) -> str:
     return f"[#{conversation_id}-{_signature(secret, conversation_id)}]"
 
 
-def plus_tag(secret: str, conversation_id: int) -> str:
-    """The `+42-k7q2m` local-part suffix for a reply-to address."""
-    return f"+{conversation_id}-{_signature(secret, conversation_id)}"
-
-
 def tokens_in(secret: str, texts: Iterable[str]) -> list[int]:
     """Conversation ids whose valid signed token appears in any of `texts`."""
     found = []

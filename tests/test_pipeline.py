@@ -247,3 +247,12 @@ def test_a_maildir_import_links_raw_messages_instead_of_copying(app: App,
     blob = app.blobs.path(msg.raw_sha256)
     assert blob.read_bytes() == source.read_bytes()
     assert blob.stat().st_ino == source.stat().st_ino  # one copy on disk, not two
+
+
+def test_a_signed_plus_address_threads_like_the_subject_token(app: App) -> None:
+    [first] = run(app, mail("m1@example.com"))
+    assert first.conversation_id is not None
+    signed = threads.reference(app.secret, first.conversation_id).strip("[#]")
+    [r] = run(app, mail("m2@example.com", sender="bob@example.org", subject="New words",
+                        recipients=(Address(f"support+{signed}@shop.example"),)))
+    assert r.conversation_id == first.conversation_id
