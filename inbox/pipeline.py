@@ -403,6 +403,8 @@ def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: da
     sla.start_clock(conv, inbound.received_at, ctx.sla.of(conv))
     store.save_conversation(conn, conv)
     problem = f"processing failed: {type(exc).__name__}: {exc}"[:1000]
+    # Only the essentials, not store_message's full row: whatever broke the pipeline may
+    # be in the headers or references, and the raw bytes keep all of it anyway.
     message_id = store.insert(
         conn, store.message, conversation_id=conv.id, channel=inbound.channel,
         account=inbound.account, external_id=inbound.external_id, direction=Direction.IN,
