@@ -14,8 +14,9 @@ from sqlmodel import col
 
 from channels.base import Address
 from inbox import sla, threads
-from inbox.models import Conversation, Direction, Event, Identity, Kind, Message, Status
+from inbox.models import Conversation, Event, Identity, Message
 from inbox.pipeline import enqueue, reply_address
+from inbox.vocab import Direction, Kind, Status
 
 
 class ActionError(Exception):

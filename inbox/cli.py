@@ -30,7 +30,7 @@ from inbox.cli_sla import parse_when, report_cli, watch
 from inbox.config import find_config, load_settings
 from inbox.db import check_schema, current_revision, head_revision, upgrade
 from inbox.deployment import init_deployment
-from inbox.models import Status
+from inbox.vocab import Status
 
 cli = typer.Typer(help="Self-hosted omnichannel inbox.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)

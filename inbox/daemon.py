@@ -32,8 +32,8 @@ from inbox.db import check_schema
 from inbox.models import Cursor
 from inbox.outbox import AccountKey, Dispatcher
 from inbox.pipeline import ingest_batch
-from inbox.sla import sweep
 from inbox.sla_notify import Notifier
+from inbox.sweep import sweep
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,13 @@ Python and stored as naive UTC, so SQLite and PostgreSQL behave the same.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from inbox.vocab import Delivery, OutboxState, Status
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -40,44 +41,6 @@ def _time(nullable: bool = False, index: bool = False) -> Any:
 
 def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_type=sa.JSON, nullable=False)
-
-
-class Status(StrEnum):
-    OPEN = "open"
-    PENDING = "pending"  # waiting on the customer: the SLA clock is paused
-    SNOOZED = "snoozed"  # put aside until `snoozed_until`: the SLA clock is paused
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-
-class Kind(StrEnum):
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    AUTO_ACK = "auto-ack"
-    NOTE = "note"
-    SYSTEM = "system"
-
-
-class Direction(StrEnum):
-    IN = "in"
-    OUT = "out"
-
-
-class Delivery(StrEnum):
-    """Delivery state of an outgoing message, mirrored from its outbox row."""
-
-    NONE = "none"  # inbound messages and notes
-    QUEUED = "queued"
-    SENT = "sent"
-    FAILED = "failed"  # a try failed, another will come
-    DEAD = "dead"
-
-
-class OutboxState(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    DEAD = "dead"
 
 
 class Contact(SQLModel, table=True):

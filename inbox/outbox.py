@@ -36,7 +36,8 @@ from channels.base import (
     TransientError,
 )
 from inbox.config import OutboxSettings
-from inbox.models import Conversation, Delivery, Event, Identity, Message, Outbox, OutboxState
+from inbox.models import Conversation, Event, Identity, Message, Outbox
+from inbox.vocab import Delivery, OutboxState
 
 log = logging.getLogger(__name__)
 

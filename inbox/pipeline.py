@@ -30,10 +30,11 @@ from inbox.blobs import BlobStore, offload
 from inbox.bounces import record_bounce
 from inbox.config import AckSettings
 from inbox.edits import apply_edit
-from inbox.models import Conversation, Delivery, Direction, Kind, OutboxState, Status
+from inbox.models import Conversation
 from inbox.render import Renderer, TemplateError
 from inbox.routing import Notice, RouteDecision, RouteFacts, Router
 from inbox.store import ContactRef, ConvState
+from inbox.vocab import Delivery, Direction, Kind, OutboxState, Status
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox import sla, threads
-from inbox.models import Conversation, Event, Status
+from inbox.models import Conversation, Event
 from inbox.views import iso
+from inbox.vocab import Status
 
 JSON = dict[str, Any]
 

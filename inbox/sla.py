@@ -12,20 +12,17 @@ States: ok -> at-risk (the warning point) -> breached, or met. `sla_next_at` is 
 sweep must next look at a conversation (a state change is due, or a snooze ends), so a
 sweep reads only rows whose time has come, through its index, never the whole table.
 
-Nothing here reads the clock: every function that depends on time takes `now`.
+Nothing here reads the clock: every function that depends on time takes `now`; nothing
+here touches the database either (the sweep that records transitions is inbox.sweep), so
+`inbox sla` can use it without loading SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
-
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from inbox.calendar import ALWAYS, BusinessHours, Calendar, CalendarError
 from inbox.config import (
@@ -35,7 +32,7 @@ from inbox.config import (
     SlaPolicySettings,
     SlaSettings,
 )
-from inbox.models import Conversation, Event, Status
+from inbox.vocab import Status
 
 ZERO = timedelta(0)
 T = TypeVar("T")
@@ -221,7 +218,7 @@ class Stop:
 
     def detail(self) -> dict[str, object]:
         return {"target": self.target, "waited_seconds": round(self.waited.total_seconds()),
-                "due_at": _iso(self.due_at)}
+                "due_at": iso(self.due_at)}
 
 
 def stop_clock(conv: Clocked, now: datetime) -> Stop | None:
@@ -299,71 +296,5 @@ def settle_silently(conv: Clocked, now: datetime) -> None:
     conv.sla_next_at = next_look(conv)
 
 
-# --- the sweep ---------------------------------------------------------------------------
-
-# Queue notifications for a transition inside the sweep's transaction; returns who
-# ("channel:address") will be told.
-Notify = Callable[[Session, Conversation, SlaState, SlaPolicy, datetime], list[str]]
-
-
-@dataclass(frozen=True)
-class Transition:
-    conversation_id: int
-    state: str  # an SlaState, or "woke" for a snooze that ended
-    notified: tuple[str, ...] = ()
-
-
-@dataclass
-class SweepResult:
-    looked: int = 0  # rows read: equal to the limit means there may be more
-    transitions: list[Transition] = field(default_factory=list)
-
-
-def sweep(s: Session, now: datetime, policies: Policies, notify: Notify | None = None,
-          limit: int = 500) -> SweepResult:
-    """Record what crossed a line since the last sweep, once, and tell who must know.
-
-    Reads only conversations whose `sla_next_at` has come, through its index. Every
-    state change, its event and its notifications are written in the caller's
-    transaction, so a transition is recorded and announced exactly once, even across
-    crashes and restarts. On PostgreSQL the rows are locked with SKIP LOCKED, so two
-    daemons sweeping at once never announce the same transition twice.
-    """
-    q = (sa.select(Conversation).where(col(Conversation.sla_next_at) <= now)
-         .order_by(col(Conversation.sla_next_at)).limit(limit))
-    if s.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    result = SweepResult()
-    for conv in s.scalars(q).all():
-        result.looked += 1
-        assert conv.id is not None
-        policy = policies.of(conv)
-        if conv.status == Status.SNOOZED and conv.snoozed_until is not None \
-                and conv.snoozed_until <= now:
-            _wake(s, conv, policy, now)
-            result.transitions.append(Transition(conv.id, "woke"))
-        state = sla_state(conv, now)
-        if state is not None and state != conv.sla_state and conv.sla_due_at is not None:
-            told = notify(s, conv, state, policy, now) \
-                if notify is not None and state in policies.notify_on else []
-            s.add(Event(conversation_id=conv.id, kind="sla." + state, created_at=now,
-                        detail={"from": conv.sla_state, "due_at": _iso(conv.sla_due_at),
-                                "policy": policy.name, "notified": told}))
-            conv.sla_state = state
-            result.transitions.append(Transition(conv.id, state, tuple(told)))
-        conv.sla_next_at = next_look(conv)
-    return result
-
-
-def _wake(s: Session, conv: Conversation, policy: SlaPolicy, now: datetime) -> None:
-    """A snooze ended: back to the queue, the clock running again from the snooze's end."""
-    until = conv.snoozed_until or now
-    conv.status, conv.updated_at = Status.OPEN, now
-    follow_status(conv, Status.OPEN, until, policy)
-    s.add(Event(conversation_id=conv.id, kind="status", created_at=now,
-                detail={"from": Status.SNOOZED.value, "to": Status.OPEN.value,
-                        "by": "snooze", "until": _iso(until)}))
-
-
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None

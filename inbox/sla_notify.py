@@ -22,10 +22,11 @@ from sqlmodel import col
 from channels.base import Address
 from inbox import threads
 from inbox.config import ConfigError, Settings
-from inbox.models import Contact, Conversation, Identity, Kind
+from inbox.models import Contact, Conversation, Identity
 from inbox.pipeline import enqueue
 from inbox.render import Renderer, TemplateError
 from inbox.sla import SlaPolicy, SlaState, time_left
+from inbox.vocab import Kind
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from inbox.models import Status
+from inbox import models
 from inbox.routing import LEAST_LOADED
+from inbox.vocab import Status
 
 _T = SQLModel.metadata.tables
+assert models.Conversation.__tablename__ in _T  # the tables are declared by inbox.models
 contact, identity, conversation = _T["contact"], _T["identity"], _T["conversation"]
 message, attachment, outbox, event, cursor, agent = (
     _T["message"], _T["attachment"], _T["outbox"], _T["event"], _T["cursor"], _T["agent"])

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Connection
 
 from channels.base import Inbound
 from inbox import store
-from inbox.models import Status
 from inbox.store import ConvState
+from inbox.vocab import Status
 
 _TOKEN = re.compile(r"\[#(\d{1,12})-([a-z2-7]{5})\]", re.IGNORECASE)
 _PLUS = re.compile(r"\+(\d{1,12})-([a-z2-7]{5})@", re.IGNORECASE)

@@ -16,17 +16,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox import sla, threads
-from inbox.models import (
-    Attachment,
-    Contact,
-    Conversation,
-    Event,
-    Identity,
-    Message,
-    Outbox,
-    OutboxState,
-    Status,
-)
+from inbox.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
+from inbox.vocab import OutboxState, Status
 
 JSON = dict[str, Any]
 

@@ -33,7 +33,7 @@ from inbox.config import (
     TeamSettings,
     load_settings,
 )
-from inbox.models import Conversation, Event, Message, Outbox, Status
+from inbox.models import Conversation, Event, Message, Outbox
 from inbox.pipeline import PipelineContext
 from inbox.render import Renderer
 from inbox.routing import RouteDecision, RouteFacts
@@ -44,9 +44,10 @@ from inbox.sla import (
     sla_state,
     start_clock,
     stop_clock,
-    sweep,
 )
 from inbox.sla_notify import Notifier
+from inbox.sweep import sweep
+from inbox.vocab import Status
 from tests.peers import toml
 from tests.test_pipeline import NOW, mail, rows, run
 

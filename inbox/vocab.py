@@ -1,0 +1,48 @@
+"""The store's closed vocabularies: conversation statuses, message kinds, directions,
+delivery and outbox states.
+
+Kept apart from the tables so that light commands (`inbox sla`, `inbox --help`) can name
+them without loading SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the customer: the SLA clock is paused
+    SNOOZED = "snoozed"  # put aside until `snoozed_until`: the SLA clock is paused
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Kind(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    AUTO_ACK = "auto-ack"
+    NOTE = "note"
+    SYSTEM = "system"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class Delivery(StrEnum):
+    """Delivery state of an outgoing message, mirrored from its outbox row."""
+
+    NONE = "none"  # inbound messages and notes
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"  # a try failed, another will come
+    DEAD = "dead"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
