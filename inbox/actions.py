@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from channels.base import Address
-from inbox import sla, threads
+from inbox import sla, tokens
 from inbox.models import Conversation, Event, Identity, Message
 from inbox.pipeline import enqueue, reply_address
 from inbox.vocab import Direction, Kind, Status
@@ -84,7 +84,7 @@ def _recipient(s: Session, conv: Conversation, last: Message) -> Address:
 
 def _reply_subject(conv: Conversation, secret: str) -> str:
     assert conv.id is not None
-    ref = threads.reference(secret, conv.id)
+    ref = tokens.reference(secret, conv.id)
     subject = conv.subject or "your message"
     if not subject.lower().startswith("re:"):
         subject = "Re: " + subject

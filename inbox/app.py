@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
 from inbox.blobs import BlobStore
 from inbox.config import Settings
-from inbox.db import make_engine
 
 if TYPE_CHECKING:  # imported where used: every CLI command starts here, most need few
+    from sqlalchemy.engine import Engine
+
     from inbox.pipeline import PipelineContext
     from inbox.render import Renderer
     from inbox.routing import Router
@@ -39,6 +38,8 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
+        from inbox.db import make_engine  # SQLAlchemy costs 0.15 s to load: only if used
+
         return make_engine(self.settings.resolved_database_url)
 
     @cached_property

@@ -41,10 +41,11 @@ def _expected() -> tuple[type[Exception], ...]:
     from inbox.actions import ActionError
     from inbox.app import SecretMissing
     from inbox.config import ConfigError
-    from inbox.db import SchemaError
+    from inbox.migrations import SchemaError
+    from inbox.rawdb import ReadError
 
     return (CliError, ConfigError, SchemaError, ActionError, SecretMissing, MailFileError,
-            OperationalError, OSError, ValueError)
+            OperationalError, ReadError, OSError, ValueError)
 
 
 def friendly(fn: Callable[P, R]) -> Callable[P, R]:

@@ -15,16 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from inbox.migrations import HEAD_REVISION
+from inbox.migrations import HEAD_REVISION, SchemaError, schema_problem
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class SchemaError(Exception):
-    """The database is not at the schema this code expects."""
 
 
 def normalize_url(url: str) -> str:
@@ -109,11 +105,6 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
 
 def check_schema(engine: Engine) -> None:
-    current, head = current_revision(engine), head_revision()
-    if current is None:
-        raise SchemaError("the database has no schema yet: run `inbox db upgrade`")
-    if current != head:
-        raise SchemaError(
-            f"the database schema is at {current}, this version needs {head}: "
-            "run `inbox db upgrade`"
-        )
+    problem = schema_problem(current_revision(engine))
+    if problem:
+        raise SchemaError(problem)

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
-from inbox import sla, store, threads
+from inbox import sla, store, threads, tokens
 from inbox.ack import AckDecision, AckFacts, can_acknowledge
 from inbox.blobs import BlobStore, offload
 from inbox.bounces import record_bounce
@@ -207,7 +207,7 @@ def notify(w: Work, n: Notice) -> None:
     assert conv.id is not None
     context = {
         "rule": n.rule, "conversation_id": conv.id, "subject": conv.subject,
-        "reference": threads.reference(ctx.secret, conv.id), "channel": i.channel,
+        "reference": tokens.reference(ctx.secret, conv.id), "channel": i.channel,
         "customer_name": i.sender.name, "customer_address": i.sender.address,
         "team": conv.team or "", "assignee": conv.assignee or "",
         "priority": conv.priority, "excerpt": i.text.strip()[:500],
@@ -263,7 +263,7 @@ def queue_ack(w: Work) -> None:
     sla.start_clock(conv, i.received_at, _sla_policy(w))  # the ack promises the due time
     context = {
         "customer_name": i.sender.name, "subject": conv.subject,
-        "reference": threads.reference(ctx.secret, conv.id), "team_name": ctx.team_name,
+        "reference": tokens.reference(ctx.secret, conv.id), "team_name": ctx.team_name,
         "due_at": _when(conv.sla_due_at), "channel": i.channel,
         "language": conv.language or ctx.ack.default_language,
     }

@@ -206,6 +206,14 @@ def time_left(conv: Clocked, now: datetime) -> timedelta | None:
     return None
 
 
+def duration(left: timedelta) -> str:
+    """`5h 03m`, `2d 1h`, or `overdue 40m`: how people say time left."""
+    seconds = int(abs(left.total_seconds()))
+    days, hours, minutes = seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60
+    text = f"{days}d {hours}h" if days else f"{hours}h {minutes:02d}m"
+    return f"overdue {text}" if left.total_seconds() < 0 else text
+
+
 @dataclass(frozen=True)
 class Stop:
     """How a clock ended when a human answered."""

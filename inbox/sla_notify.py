@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from channels.base import Address
-from inbox import threads
+from inbox import tokens
 from inbox.config import ConfigError, Settings
 from inbox.models import Contact, Conversation, Identity
 from inbox.pipeline import enqueue
 from inbox.render import Renderer, TemplateError
-from inbox.sla import SlaPolicy, SlaState, time_left
+from inbox.sla import SlaPolicy, SlaState, duration, time_left
 from inbox.vocab import Kind
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class Notifier:
         left = time_left(conv, now) or timedelta(0)
         return {
             "state": state.value, "conversation_id": conv.id, "subject": conv.subject,
-            "reference": threads.reference(self.secret, conv.id), "channel": conv.channel,
+            "reference": tokens.reference(self.secret, conv.id), "channel": conv.channel,
             "customer_name": contact.name if contact else "",
             "customer_address": address or "", "team": conv.team or "",
             "assignee": conv.assignee or "", "priority": conv.priority,
@@ -134,10 +134,3 @@ class Notifier:
     def _local(self, value: datetime | None) -> str:
         return value.astimezone(self.zone).strftime("%a %d %b %H:%M %Z") if value else "-"
 
-
-def duration(left: timedelta) -> str:
-    """`5h 03m`, `2d 1h`, or `overdue 40m`: how people say time left."""
-    seconds = int(abs(left.total_seconds()))
-    days, hours, minutes = seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60
-    text = f"{days}d {hours}h" if days else f"{hours}h {minutes:02d}m"
-    return f"overdue {text}" if left.total_seconds() < 0 else text

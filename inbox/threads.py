@@ -3,8 +3,8 @@
 In order of trust: the channel's own reply chain (Message-ID / In-Reply-To / References
 for e-mail, the replied-to message for chats), then a channel-native thread key (a
 Telegram chat), then our own reference token `[#42-k7q2m]` in the subject or a
-plus-address `support+42-k7q2m@...`. The token carries an HMAC of the conversation id,
-so a customer cannot join someone else's conversation by typing a number. Never by
+plus-address `support+42-k7q2m@...` (inbox.tokens: signed, so a customer cannot join
+someone else's conversation by typing a number). Never by
 subject alone: two customers writing "Invoice" are two conversations. A closed
 conversation is never continued; a resolved one is reopened, unless the message gives a
 reopen window (chats do) and the window has passed: then a new conversation starts.
@@ -12,43 +12,15 @@ reopen window (chats do) and the window has passed: then a new conversation star
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from sqlalchemy.engine import Connection
 
 from channels.base import Inbound
 from inbox import store
 from inbox.store import ConvState
+from inbox.tokens import tokens_in
 from inbox.vocab import Status
-
-_TOKEN = re.compile(r"\[#(\d{1,12})-([a-z2-7]{5})\]", re.IGNORECASE)
-_PLUS = re.compile(r"\+(\d{1,12})-([a-z2-7]{5})@", re.IGNORECASE)
-
-
-def _signature(secret: str, conversation_id: int) -> str:
-    mac = hmac.new(secret.encode(), f"conversation:{conversation_id}".encode(), hashlib.sha256)
-    return base64.b32encode(mac.digest()).decode()[:5].lower()
-
-
-def reference(secret: str, conversation_id: int) -> str:
-    """The token we print in acks and subjects, e.g. `[#42-k7q2m]`."""
-    return f"[#{conversation_id}-{_signature(secret, conversation_id)}]"
-
-
-def tokens_in(secret: str, texts: Iterable[str]) -> list[int]:
-    """Conversation ids whose valid signed token appears in any of `texts`."""
-    found = []
-    for text in texts:
-        for pattern in (_TOKEN, _PLUS):
-            for num, sig in pattern.findall(text):
-                cid = int(num)
-                if hmac.compare_digest(sig.lower(), _signature(secret, cid)):
-                    found.append(cid)
-    return found
 
 
 def find_conversation(db: store.Batch, inbound: Inbound, secret: str) -> ConvState | None:

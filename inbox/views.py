@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox import sla, threads
+from inbox import sla, tokens
 from inbox.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
-from inbox.vocab import OutboxState, Status
+from inbox.vocab import OutboxState, Status, iso
 
 JSON = dict[str, Any]
 
@@ -30,10 +30,6 @@ class QueueFilter:
     channel: str | None = None
     tag: str | None = None
     limit: int = 100
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
@@ -128,7 +124,7 @@ def conversation_summary(c: Conversation, contact: JSON, now: datetime, secret: 
     remaining = sla.time_left(c, now)
     left = remaining.total_seconds() if remaining is not None else None
     return {
-        "id": c.id, "reference": threads.reference(secret, c.id), "channel": c.channel,
+        "id": c.id, "reference": tokens.reference(secret, c.id), "channel": c.channel,
         "account": c.account, "subject": c.subject, "status": c.status,
         "contact": {"id": contact["id"], "name": contact["name"],
                     "address": contact["addresses"].get(c.channel)},

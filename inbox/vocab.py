@@ -1,5 +1,5 @@
-"""The store's closed vocabularies: conversation statuses, message kinds, directions,
-delivery and outbox states.
+"""The store's closed vocabularies (conversation statuses, message kinds, directions,
+delivery and outbox states) and how listings write a time.
 
 Kept apart from the tables so that light commands (`inbox sla`, `inbox --help`) can name
 them without loading SQLAlchemy.
@@ -7,7 +7,13 @@ them without loading SQLAlchemy.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time in a `--json` listing (docs/cli-json.md): ISO 8601 UTC with a Z."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 class Status(StrEnum):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import AuthError, TransientError
-from inbox import actions, threads
+from inbox import actions, tokens
 from inbox.app import App, utcnow
 from inbox.daemon import Daemon
 from inbox.models import Conversation, Event, Message, Outbox
@@ -68,7 +68,7 @@ async def test_mail_is_acknowledged_at_once_and_replies_thread_both_ways(desk: D
         [raw_ack] = await asyncio.to_thread(desk.dovecot.messages, desk.customer)
         ack = read(raw_ack)
         [conv] = rows(app, Conversation)
-        reference = threads.reference(app.secret, conv.id)
+        reference = tokens.reference(app.secret, conv.id)
         assert getaddresses([str(ack["From"])]) == [("Acme Support", desk.support)]
         assert getaddresses([str(ack["To"])]) == [("Anna Nowak", desk.customer)]
         assert reference in str(ack["Subject"]) and "Order 1234 is late" in str(ack["Subject"])

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound, InboundAttachment
-from inbox import threads
+from inbox import tokens
 from inbox.app import App
 from inbox.models import Conversation, Cursor, Event, Message, Outbox
 from inbox.pipeline import PipelineContext, Result, ingest_batch
@@ -56,7 +56,7 @@ def test_new_message_opens_a_conversation_acks_it_and_starts_the_clock(app: App)
     assert out.kind == "ack" and out.recipient == "anna@example.com" and out.state == "pending"
     [ack] = rows(app, Message, kind="auto-ack")
     assert "Anna Nowak" in ack.text
-    assert threads.reference(app.secret, conv.id) in (ack.subject or "")
+    assert tokens.reference(app.secret, conv.id) in (ack.subject or "")
     assert ack.headers["in-reply-to"] == "m1@example.com"
 
 
@@ -82,7 +82,7 @@ def test_reply_to_the_ack_joins_the_conversation_without_a_second_ack(app: App) 
 def test_signed_reference_threads_and_a_forged_one_does_not(app: App) -> None:
     [first] = run(app, mail("m1@example.com"))
     assert first.conversation_id is not None
-    good = threads.reference(app.secret, first.conversation_id)
+    good = tokens.reference(app.secret, first.conversation_id)
     forged = f"[#{first.conversation_id}-aaaaa]"
     [r1] = run(app, mail("m2@example.com", sender="bob@example.org", subject=f"Hi {good}"))
     [r2] = run(app, mail("m3@example.com", sender="eve@example.org", subject=f"Hi {forged}"))
@@ -252,7 +252,7 @@ def test_a_maildir_import_links_raw_messages_instead_of_copying(app: App,
 def test_a_signed_plus_address_threads_like_the_subject_token(app: App) -> None:
     [first] = run(app, mail("m1@example.com"))
     assert first.conversation_id is not None
-    signed = threads.reference(app.secret, first.conversation_id).strip("[#]")
+    signed = tokens.reference(app.secret, first.conversation_id).strip("[#]")
     [r] = run(app, mail("m2@example.com", sender="bob@example.org", subject="New words",
                         recipients=(Address(f"support+{signed}@shop.example"),)))
     assert r.conversation_id == first.conversation_id

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox import threads
+from inbox import tokens
 from inbox.app import App
 from inbox.config import load_settings
 from inbox.models import Agent, Conversation, Event, Message, Outbox
@@ -186,7 +186,7 @@ def test_notify_queues_a_message_to_the_agent_through_the_outbox(desk: Any) -> N
     assert [(o.channel, o.account, o.recipient) for o in notify] == [
         ("email", "support", "ana@shop.example")]
     [note] = rows(app, Message, id=notify[0].message_id)
-    assert threads.reference(app.secret, conv.id) in (note.subject or "")
+    assert tokens.reference(app.secret, conv.id) in (note.subject or "")
     assert "tell ana about legal threats" in note.text and "My lawyer" in note.text
     assert [o.kind for o in rows(app, Outbox)] == ["notify", "ack"]
 

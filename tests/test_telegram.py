@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from inbox import threads
+from inbox import tokens
 from inbox.app import App
 from inbox.blobs import attachment_data
 from inbox.models import Attachment, Conversation, Event, Message, Outbox
@@ -65,7 +65,7 @@ async def test_a_chat_is_acknowledged_at_once_and_the_agent_reply_arrives_as_a_r
         # The ack answers her message in her chat, in her language, with no subject line.
         assert (ack.chat_id, ack.reply_to) == (5551, question["message_id"])
         assert ack.text.startswith("Dzień dobry, Anna Nowak! Dziękujemy za wiadomość")
-        assert threads.reference(app.secret, chat["id"]) in ack.text
+        assert tokens.reference(app.secret, chat["id"]) in ack.text
         assert "Subject" not in ack.text and len(ack.text) < 300
 
         await asyncio.to_thread(inbox, "reply", str(chat["id"]), "-m",
@@ -178,7 +178,7 @@ async def test_a_message_after_resolution_opens_a_new_conversation(desk: Telegra
     assert old_conv.status == "resolved" and new_conv.status == "open"
     assert [m.external_id for m in rows(app, Message, conversation_id=new_conv.id,
                                         direction="in")] == [ref(again), ref(late)]
-    assert threads.reference(app.secret, new_conv.id) in second_ack.text
+    assert tokens.reference(app.secret, new_conv.id) in second_ack.text
 
 
 async def test_a_reopen_window_lets_a_quick_follow_up_reopen(desk: TelegramDesk) -> None:
