@@ -44,7 +44,7 @@ class AckDecision:
 
 def can_acknowledge(facts: AckFacts) -> AckDecision:
     """Whether to send an automatic acknowledgement, and why (not)."""
-    for check in (_policy, _robot_headers, _robot_sender, _ours, _once):
+    for check in (_policy, _robot, _ours, _once):
         reason = check(facts)
         if reason is not None:
             return AckDecision(False, reason)
@@ -59,8 +59,16 @@ def _policy(f: AckFacts) -> str | None:
     return None
 
 
-def _robot_headers(f: AckFacts) -> str | None:  # noqa: PLR0911  (one return per signal)
-    h = f.headers
+def _robot(f: AckFacts) -> str | None:
+    return automatic(f.sender, f.headers)
+
+
+def automatic(sender: str, headers: Mapping[str, str]) -> str | None:
+    """Why a message looks sent by a machine (None: by a person, as far as we can tell)."""
+    return _robot_headers(headers) or _robot_sender(sender)
+
+
+def _robot_headers(h: Mapping[str, str]) -> str | None:  # noqa: PLR0911  (one per signal)
     auto = h.get("auto-submitted", "").strip().lower()
     if auto and not auto.startswith("no"):
         return f"Auto-Submitted: {auto} (RFC 3834: never answer automatic mail)"
@@ -80,12 +88,12 @@ def _robot_headers(f: AckFacts) -> str | None:  # noqa: PLR0911  (one return per
     return None
 
 
-def _robot_sender(f: AckFacts) -> str | None:
-    if not f.sender:
+def _robot_sender(sender: str) -> str | None:
+    if not sender:
         return "no sender address"
-    local = f.sender.rsplit("@", 1)[0].lower()
+    local = sender.rsplit("@", 1)[0].lower()
     if _ROBOT_LOCALPARTS.match(local):
-        return f"sender {f.sender} is a robot address"
+        return f"sender {sender} is a robot address"
     return None
 
 

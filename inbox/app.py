@@ -91,5 +91,5 @@ class App:
             blobs=self.blobs, sla=self.sla, ack=s.ack,
             team_name=s.name, our_addresses=frozenset(a.lower() for a in s.addresses),
             our_domain=s.domain, max_attachment_bytes=s.storage.max_attachment_bytes,
-            send_acks=send_acks,
+            send_acks=send_acks, staff=self.settings.staff_addresses(),
         )

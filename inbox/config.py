@@ -195,6 +195,12 @@ class Settings(_Strict):
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
+    def staff_addresses(self) -> dict[tuple[str, str], str]:
+        """(channel, address) -> agent name, for every address `[agents]` gives."""
+        return {(channel, address.lower()): name for name, agent in self.agents.items()
+                for channel, address in (("email", agent.email),
+                                         ("telegram", agent.telegram)) if address}
+
     @property
     def resolved_database_url(self) -> str:
         """SQLite paths are relative to the config file, not to wherever `inbox` was run."""

@@ -1,7 +1,7 @@
 """Ingest: every inbound message passes the same steps, atomically.
 
-    edit -> dedupe -> contact -> bounce -> thread -> store -> route -> acknowledge
-         -> stamp SLA -> save
+    edit -> dedupe -> staff reply -> contact -> bounce -> thread -> store -> route
+         -> acknowledge -> stamp SLA -> save
 
 Steps are plain functions in the ordered tuple `STEPS`; each reads and fills one `Work`
 value and may end the run early (a duplicate or a chat edit ends it at once). The SQL
@@ -33,6 +33,7 @@ from inbox.edits import apply_edit
 from inbox.models import Conversation
 from inbox.render import Renderer, TemplateError
 from inbox.routing import Notice, RouteDecision, RouteFacts, Router
+from inbox.staff import record_staff_reply
 from inbox.store import ContactRef, ConvState
 from inbox.vocab import Delivery, Direction, Kind, OutboxState, Status
 
@@ -56,6 +57,8 @@ class PipelineContext:
     our_domain: str = "inbox.invalid"
     max_attachment_bytes: int = 25 * 1024 * 1024
     send_acks: bool = True  # False for backfills: store and route, acknowledge nobody
+    # (channel, address) -> agent name, from `[agents]`: who answered a notification
+    staff: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -150,11 +153,7 @@ def store_message(w: Work) -> None:
         created_at=i.received_at)
     w.db.saw(w.key)
     if i.attachments:
-        w.db.add_attachments([
-            {"message_id": w.message_id, "filename": a.filename[:255],
-             "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
-             "stored": a.stored, "content_id": a.content_id, "inline": a.inline}
-            for a in i.attachments])
+        w.db.add_attachments(store.attachment_rows(w.message_id, i.attachments))
     if i.problems:
         w.event("flagged", problems=list(i.problems))
         w.conv.tags = sorted({*(w.conv.tags or ()), "needs-attention"})
@@ -333,8 +332,9 @@ def save(w: Work) -> None:
     w.db.save_conversation(w.conv)
 
 
-STEPS: tuple[Step, ...] = (apply_edit, dedupe, identify_contact, record_bounce, thread,
-                           store_message, route, acknowledge, stamp_sla, save)
+STEPS: tuple[Step, ...] = (apply_edit, dedupe, record_staff_reply, identify_contact,
+                           record_bounce, thread, store_message, route, acknowledge,
+                           stamp_sla, save)
 
 
 def ingest(db: store.Batch, inbound: Inbound, ctx: PipelineContext, now: datetime) -> Result:

@@ -10,6 +10,7 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -19,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+from channels.base import InboundAttachment
 from inbox import models
 from inbox.routing import LEAST_LOADED
 from inbox.vocab import Status
@@ -140,6 +142,15 @@ _INSERT_MESSAGES = message.insert().returning(message.c.id, sort_by_parameter_or
 
 def insert(conn: Connection, table: sa.Table, **values: Any) -> int:
     return int(conn.execute(_INSERT[table.name], values).scalar_one())
+
+
+def attachment_rows(message_id: int, attachments: Iterable[InboundAttachment]
+                    ) -> list[dict[str, Any]]:
+    """Attachment rows of a stored message (the bytes are in the blob store already)."""
+    return [{"message_id": message_id, "filename": a.filename[:255],
+             "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+             "stored": a.stored, "content_id": a.content_id, "inline": a.inline}
+            for a in attachments]
 
 
 def add_attachments(conn: Connection, rows: list[dict[str, Any]]) -> None:
