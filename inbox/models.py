@@ -137,6 +137,17 @@ class Message(SQLModel, table=True):
     sent_at: datetime | None = _time(nullable=True)
 
 
+class MessageRef(SQLModel, table=True):
+    """A message our customer's message replies to, by its external id: read backwards,
+    so that a message arriving after its replies joins their conversation."""
+
+    __tablename__ = "message_ref"
+    __table_args__ = (sa.Index("ix_message_ref_ref", "ref", "channel"),)
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    ref: str = Field(primary_key=True)
+    channel: str
+
+
 class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", index=True)

@@ -142,9 +142,11 @@ def _new_conversation(w: Work) -> ConvState:
 
 def store_message(w: Work) -> None:
     i = w.inbound = offload(w.inbound, w.ctx.blobs, w.ctx.max_attachment_bytes)
-    w.db.before_message_in(w.conv.id)
+    conv_id = w.conv.id
+    assert conv_id is not None  # thread() saved it
+    w.db.before_message_in(conv_id)
     w.message_id = store.insert(
-        w.conn, store.message, conversation_id=w.conv.id, channel=i.channel,
+        w.conn, store.message, conversation_id=conv_id, channel=i.channel,
         account=i.account, external_id=i.external_id, direction=Direction.IN,
         kind=Kind.CUSTOMER, sender=i.sender.address, sender_name=i.sender.name,
         recipients=[a.address for a in i.recipients], subject=i.subject, text=i.text,
@@ -152,6 +154,8 @@ def store_message(w: Work) -> None:
         raw_sha256=i.raw_sha256, problems=list(i.problems), delivery=Delivery.NONE,
         created_at=i.received_at)
     w.db.saw(w.key)
+    if i.references:
+        w.db.add_references(w.message_id, conv_id, i.channel, i.references)
     if i.attachments:
         w.db.add_attachments(store.attachment_rows(w.message_id, i.attachments))
     if i.problems:

@@ -30,6 +30,7 @@ assert models.Conversation.__tablename__ in _T  # the tables are declared by inb
 contact, identity, conversation = _T["contact"], _T["identity"], _T["conversation"]
 message, attachment, outbox, event, cursor, agent = (
     _T["message"], _T["attachment"], _T["outbox"], _T["event"], _T["cursor"], _T["agent"])
+message_ref = _T["message_ref"]
 
 
 @dataclass
@@ -96,6 +97,14 @@ _BY_REFERENCES = sa.select(message.c.external_id, message.c.conversation_id).whe
     message.c.channel == _p("channel"),
     message.c.external_id.in_(sa.bindparam("refs", expanding=True)),
     message.c.conversation_id.is_not(None))
+# Conversations of stored customer messages that reply to any of `ids` (read backwards).
+_REPLIED_TO = (
+    sa.select(message_ref.c.channel, message_ref.c.ref, message.c.conversation_id)
+    .join(message, message.c.id == message_ref.c.message_id)
+    .where(message_ref.c.ref.in_(sa.bindparam("ids", expanding=True)),
+           message.c.conversation_id.is_not(None))
+    .order_by(message_ref.c.message_id))
+
 _BY_THREAD_KEY = (
     sa.select(conversation.c.id)
     .where(conversation.c.channel == _p("channel"), conversation.c.account == _p("account"),
@@ -135,6 +144,7 @@ _LAST_PICKED = sa.select(cursor.c.value).where(
     cursor.c.key == _p("team"))
 _INSERT_EVENT = event.insert()
 _INSERT_ATTACHMENT = attachment.insert()
+_INSERT_REFS = message_ref.insert()
 _INSERT_OUTBOX = outbox.insert()
 _INSERT_IDENTITY = identity.insert()
 _INSERT_MESSAGES = message.insert().returning(message.c.id, sort_by_parameter_order=True)
@@ -203,6 +213,23 @@ def conversation_by_references(conn: Connection, channel: str,
     rows = conn.execute(_BY_REFERENCES, {"channel": channel, "refs": list(references)}).all()
     by_id = {r.external_id: r.conversation_id for r in rows}
     return next((by_id[r] for r in reversed(references) if r in by_id), None)
+
+
+def replied_to(conn: Connection, channel: str, external_ids: Iterable[str]
+               ) -> dict[tuple[str, str], int]:
+    """(channel, id) -> the conversation of the first stored message replying to it."""
+    found: dict[tuple[str, str], int] = {}
+    for r in conn.execute(_REPLIED_TO, {"ids": sorted(set(external_ids))}):
+        if channel in ("", r.channel):
+            found.setdefault((r.channel, r.ref), r.conversation_id)
+    return found
+
+
+def reference_rows(message_id: int, channel: str, references: Iterable[str]
+                   ) -> list[dict[str, Any]]:
+    """What a customer's message replies to, for reading backwards (the nearest 50)."""
+    refs = dict.fromkeys(r for r in list(references)[-MAX_REFERENCES:] if r)
+    return [{"message_id": message_id, "ref": r, "channel": channel} for r in refs]
 
 
 def conversation_by_thread_key(conn: Connection, channel: str, account: str,
@@ -305,6 +332,7 @@ _ACK_COUNTS = (
     .group_by(outbox.c.recipient))
 
 MessageKey = tuple[str, str, str]  # (channel, account, external_id)
+MAX_REFERENCES = 50  # kept per message for reading backwards; mail may carry hundreds
 ContactKey = tuple[str, str]  # (channel, address)
 
 
@@ -334,6 +362,10 @@ class Batch:
         self.dirty: dict[int, ConvState] = {}  # changed, not yet written
         self.identities: list[dict[str, Any]] = []
         self.open_convs: dict[int, set[int]] = {}  # contact id -> its open conversations
+        self.refs: list[dict[str, Any]] = []
+        # (channel, external id) -> conversation of a message replying to it: stored
+        # ones for the batch's ids (prefetched), and the batch's own as they come
+        self.replies: dict[tuple[str, str], int] = {}
 
     def prefetch(self, keys: list[MessageKey], senders: list[ContactKey],
                  recipients: list[str], since: datetime) -> None:
@@ -349,6 +381,7 @@ class Batch:
         counts = self.conn.execute(_ACK_COUNTS, {"recipients": sorted(set(recipients)),
                                                  "since": since})
         self.acks = {r[0]: int(r[1]) for r in counts}
+        self.replies = replied_to(self.conn, "", ids)
         contact_ids = sorted({ref.id for ref in self.contacts.values()})
         self.open_convs = {}
         for r in self.conn.execute(_OPEN_OF_CONTACTS, {"ids": contact_ids}):
@@ -439,6 +472,23 @@ class Batch:
         else:
             add_attachments(self.conn, rows)
 
+    def add_references(self, message_id: int, conversation_id: int, channel: str,
+                       references: Iterable[str]) -> None:
+        rows = reference_rows(message_id, channel, references)
+        if not self.cached:
+            if rows:
+                self.conn.execute(_INSERT_REFS, rows)
+            return
+        self.refs += rows
+        for r in rows:
+            self.replies.setdefault((channel, r["ref"]), conversation_id)
+
+    def replied_to(self, channel: str, external_id: str) -> int | None:
+        """The conversation of a stored message that replies to this one, if any."""
+        if self.cached:
+            return self.replies.get((channel, external_id))
+        return replied_to(self.conn, channel, [external_id]).get((channel, external_id))
+
     def add_outgoing(self, message_row: dict[str, Any],
                      outbox_row: dict[str, Any]) -> int | None:
         """An outgoing message and its Outbox row; the message's id, once it has one."""
@@ -476,8 +526,9 @@ class Batch:
         self.write_conversations()
         for statement, rows in ((_INSERT_IDENTITY, self.identities),
                                 (_INSERT_EVENT, self.events),
-                                (_INSERT_ATTACHMENT, self.attachments)):
+                                (_INSERT_ATTACHMENT, self.attachments),
+                                (_INSERT_REFS, self.refs)):
             if rows:
                 self.conn.execute(statement, rows)
-        self.identities, self.events, self.attachments = [], [], []
+        self.identities, self.events, self.attachments, self.refs = [], [], [], []
         self._flush_outgoing()

@@ -4,7 +4,8 @@ In order of trust: the channel's own reply chain (Message-ID / In-Reply-To / Ref
 for e-mail, the replied-to message for chats), then a channel-native thread key (a
 Telegram chat), then our own reference token `[#42-k7q2m]` in the subject or a
 plus-address `support+42-k7q2m@...` (inbox.tokens: signed, so a customer cannot join
-someone else's conversation by typing a number). Never by
+someone else's conversation by typing a number), then the reply chain read backwards (a
+message that arrives after a reply to it joins the reply's conversation). Never by
 subject alone: two customers writing "Invoice" are two conversations. A closed
 conversation is never continued; a resolved one is reopened, unless the message gives a
 reopen window (chats do) and the window has passed: then a new conversation starts.
@@ -30,14 +31,15 @@ def find_conversation(db: store.Batch, inbound: Inbound, secret: str) -> ConvSta
     may continue: a chat reply to a message of a long-resolved conversation still lands
     in the chat's open conversation.
     """
-    for conv_id in _candidates(db.conn, inbound, secret):
+    for conv_id in _candidates(db, inbound, secret):
         conv = _continuable(db.conn, db.load_conversation(conv_id), inbound)
         if conv is not None:
             return conv
     return None
 
 
-def _candidates(conn: Connection, inbound: Inbound, secret: str) -> Iterator[int]:
+def _candidates(db: store.Batch, inbound: Inbound, secret: str) -> Iterator[int]:
+    conn = db.conn
     if inbound.references:
         found = store.conversation_by_references(conn, inbound.channel, inbound.references)
         if found is not None:
@@ -50,6 +52,11 @@ def _candidates(conn: Connection, inbound: Inbound, secret: str) -> Iterator[int
             yield found
     texts = [inbound.subject or ""] + [a.address for a in inbound.recipients]
     yield from tokens_in(secret, texts)
+    # Read backwards: this message arrived after a reply to it (a delayed mail, an
+    # out-of-order import); it belongs with that reply.
+    replied = db.replied_to(inbound.channel, inbound.external_id)
+    if replied is not None:
+        yield replied
 
 
 def _continuable(conn: Connection, conv: ConvState | None,

@@ -6,15 +6,17 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound, InboundAttachment
-from inbox import tokens
+from inbox import store, tokens
 from inbox.app import App
 from inbox.models import Conversation, Cursor, Event, Message, Outbox
-from inbox.pipeline import PipelineContext, Result, ingest_batch
+from inbox.pipeline import PipelineContext, Result, ingest, ingest_batch
 from inbox.routing import RouteDecision, RouteFacts
+from inbox.vocab import Status
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -256,3 +258,34 @@ def test_a_signed_plus_address_threads_like_the_subject_token(app: App) -> None:
     [r] = run(app, mail("m2@example.com", sender="bob@example.org", subject="New words",
                         recipients=(Address(f"support+{signed}@shop.example"),)))
     assert r.conversation_id == first.conversation_id
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["apart", "one batch"])
+def test_a_message_arriving_after_its_reply_joins_the_replys_conversation(
+        app: App, together: bool) -> None:
+    """A delayed first mail: the customer's follow-up ("did you get it?") came first."""
+    first = mail("first@example.com", text="My order never came.")
+    follow_up = mail("second@example.com", subject="Re: Order 1234", text="Did you get it?",
+                     references=("first@example.com",), received_at=NOW + timedelta(hours=1))
+    results = run(app, follow_up, first) if together else [*run(app, follow_up),
+                                                             *run(app, first)]
+    assert results[0].conversation_id == results[1].conversation_id
+    assert len(rows(app, Conversation)) == 1
+    assert len(rows(app, Outbox)) == 1  # acknowledged once
+
+
+def test_read_backwards_only_after_every_forward_way(app: App) -> None:
+    """A closed conversation is not continued backwards either: a new one starts."""
+    [reply] = run(app, mail("second@example.com", references=("first@example.com",)))
+    with app.engine.begin() as conn:
+        conn.execute(sa.update(Conversation).values(status=Status.CLOSED))
+    [late] = run(app, mail("first@example.com"))
+    assert late.conversation_id != reply.conversation_id
+
+
+def test_the_per_message_path_reads_backwards_too(app: App) -> None:
+    [reply] = run(app, mail("second@example.com", references=("first@example.com",)))
+    with app.engine.begin() as conn:  # no prefetch: the retry path after a failed batch
+        late = ingest(store.Batch(conn), mail("first@example.com"), app.pipeline_context(),
+                      NOW)
+    assert late.conversation_id == reply.conversation_id
