@@ -105,6 +105,10 @@ class AgentSettings(_Strict):
     telegram: str | None = None  # chat id, for notifications through the Telegram bot
     away: bool = False  # left out of round-robin and least-loaded assignment
 
+    def addresses(self) -> list[tuple[str, str]]:
+        """(channel, address) where this agent can be reached, e-mail first."""
+        return [(c, a) for c, a in (("email", self.email), ("telegram", self.telegram)) if a]
+
 
 class TeamSettings(_Strict):
     agents: list[str] = Field(default_factory=list)  # in round-robin order
@@ -198,8 +202,7 @@ class Settings(_Strict):
     def staff_addresses(self) -> dict[tuple[str, str], str]:
         """(channel, address) -> agent name, for every address `[agents]` gives."""
         return {(channel, address.lower()): name for name, agent in self.agents.items()
-                for channel, address in (("email", agent.email),
-                                         ("telegram", agent.telegram)) if address}
+                for channel, address in agent.addresses()}
 
     @property
     def resolved_database_url(self) -> str:

@@ -95,13 +95,13 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Migrate to the newest schema; returns (from, to) revisions."""
+def upgrade(engine: Engine, to: str = "head") -> tuple[str | None, str]:
+    """Migrate to the newest schema (or to revision `to`); returns (from, to) revisions."""
     before = current_revision(engine)
     from alembic import command  # alembic is needed only to migrate
 
-    command.upgrade(_alembic_config(engine), "head")
-    return before, head_revision()
+    command.upgrade(_alembic_config(engine), to)
+    return before, head_revision() if to == "head" else to
 
 
 def check_schema(engine: Engine) -> None:

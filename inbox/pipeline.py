@@ -383,6 +383,7 @@ def _prefetch(db: store.Batch, items: list[Inbound], now: datetime) -> None:
     db.prefetch(keys=[(i.channel, i.account, i.external_id) for i in items],
                 senders=[(i.channel, i.sender.address or UNKNOWN_SENDER) for i in items],
                 recipients=[reply_address(i.headers, i.sender).address for i in items],
+                references=[r for i in items for r in i.references],
                 since=now - timedelta(days=1))
 
 

@@ -42,7 +42,8 @@ class Row:
 
 
 _COLUMNS = tuple(f.name for f in fields(Row))
-_TIMES = frozenset(f.name for f in fields(Row) if "datetime" in str(f.type))
+# Columns to read back as aware times (annotations are strings under __future__ here).
+_TIMES = frozenset(f.name for f in fields(Row) if f.type == "datetime | None")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM conversation"
 
 

@@ -82,10 +82,8 @@ class Notifier:
 
     def _agent(self, name: str) -> Target | None:
         agent = self.settings.agents.get(name)
-        if agent is not None and agent.email:
-            return "email", agent.email
-        if agent is not None and agent.telegram:
-            return "telegram", agent.telegram
+        if agent is not None and agent.addresses():
+            return agent.addresses()[0]
         log.warning("SLA notification: agent %r has no e-mail or telegram in inbox.toml", name)
         return None
 

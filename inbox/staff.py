@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
 from inbox import store
 from inbox.ack import automatic
 from inbox.blobs import offload
@@ -27,14 +25,6 @@ from inbox.vocab import Delivery, Direction, Kind
 if TYPE_CHECKING:
     from inbox.pipeline import Work
 
-_m = store.message
-# Notifications are the only system messages we send.
-_NOTIFICATIONS = sa.select(_m.c.external_id, _m.c.conversation_id).where(
-    _m.c.channel == sa.bindparam("channel"),
-    _m.c.external_id.in_(sa.bindparam("refs", expanding=True)),
-    _m.c.direction == Direction.OUT, _m.c.kind == Kind.SYSTEM,
-    _m.c.conversation_id.is_not(None))
-
 
 def record_staff_reply(w: Work) -> None:
     """Pipeline step: a reply to one of our notifications becomes a note (see above)."""
@@ -42,12 +32,10 @@ def record_staff_reply(w: Work) -> None:
     if not i.references or i.headers.get("content-type", "").lower().startswith(
             "multipart/report"):  # a delivery report is record_bounce's
         return
-    found = {r.external_id: r.conversation_id for r in w.conn.execute(
-        _NOTIFICATIONS, {"channel": i.channel, "refs": list(i.references)})}
-    about = next((ref for ref in reversed(i.references) if ref in found), None)
-    if about is None:
+    found = w.db.notification(i.channel, i.references)
+    if found is None:
         return
-    conv_id = found[about]
+    about, conv_id = found
     w.conversation = w.db.load_conversation(conv_id)
     robot = automatic(i.sender.address, i.headers)
     author = None if robot else _author(w)

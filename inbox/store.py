@@ -10,7 +10,7 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -23,7 +23,7 @@ from sqlmodel import SQLModel
 from channels.base import InboundAttachment
 from inbox import models
 from inbox.routing import LEAST_LOADED
-from inbox.vocab import Status
+from inbox.vocab import Direction, Kind, Status
 
 _T = SQLModel.metadata.tables
 assert models.Conversation.__tablename__ in _T  # the tables are declared by inbox.models
@@ -96,6 +96,12 @@ _UPDATE_CONVERSATION = sa.update(conversation).where(conversation.c.id == _p("ci
 _BY_REFERENCES = sa.select(message.c.external_id, message.c.conversation_id).where(
     message.c.channel == _p("channel"),
     message.c.external_id.in_(sa.bindparam("refs", expanding=True)),
+    message.c.conversation_id.is_not(None))
+# Our notifications among a message's references: the only system messages we send.
+_NOTIFICATIONS = sa.select(message.c.channel, message.c.external_id,
+                           message.c.conversation_id).where(
+    message.c.external_id.in_(sa.bindparam("refs", expanding=True)),
+    message.c.direction == Direction.OUT, message.c.kind == Kind.SYSTEM,
     message.c.conversation_id.is_not(None))
 # Conversations of stored customer messages that reply to any of `ids` (read backwards).
 _REPLIED_TO = (
@@ -215,14 +221,21 @@ def conversation_by_references(conn: Connection, channel: str,
     return next((by_id[r] for r in reversed(references) if r in by_id), None)
 
 
-def replied_to(conn: Connection, channel: str, external_ids: Iterable[str]
-               ) -> dict[tuple[str, str], int]:
+def replied_to(conn: Connection, external_ids: Iterable[str]) -> dict[tuple[str, str], int]:
     """(channel, id) -> the conversation of the first stored message replying to it."""
     found: dict[tuple[str, str], int] = {}
     for r in conn.execute(_REPLIED_TO, {"ids": sorted(set(external_ids))}):
-        if channel in ("", r.channel):
-            found.setdefault((r.channel, r.ref), r.conversation_id)
+        found.setdefault((r.channel, r.ref), r.conversation_id)
     return found
+
+
+def notifications(conn: Connection, refs: Iterable[str]) -> dict[tuple[str, str], int]:
+    """(channel, id) -> conversation, for those of `refs` that are our notifications."""
+    wanted = sorted(set(refs))
+    if not wanted:
+        return {}
+    return {(r.channel, r.external_id): r.conversation_id
+            for r in conn.execute(_NOTIFICATIONS, {"refs": wanted})}
 
 
 def reference_rows(message_id: int, channel: str, references: Iterable[str]
@@ -366,9 +379,10 @@ class Batch:
         # (channel, external id) -> conversation of a message replying to it: stored
         # ones for the batch's ids (prefetched), and the batch's own as they come
         self.replies: dict[tuple[str, str], int] = {}
+        self.notices: dict[tuple[str, str], int] = {}  # (channel, id) -> conversation
 
     def prefetch(self, keys: list[MessageKey], senders: list[ContactKey],
-                 recipients: list[str], since: datetime) -> None:
+                 recipients: list[str], references: list[str], since: datetime) -> None:
         ids = sorted({k[2] for k in keys})
         self.seen = {(r.channel, r.account, r.external_id)
                      for r in self.conn.execute(_EXISTING_IDS, {"ids": ids})}
@@ -381,7 +395,8 @@ class Batch:
         counts = self.conn.execute(_ACK_COUNTS, {"recipients": sorted(set(recipients)),
                                                  "since": since})
         self.acks = {r[0]: int(r[1]) for r in counts}
-        self.replies = replied_to(self.conn, "", ids)
+        self.replies = replied_to(self.conn, ids)
+        self.notices = notifications(self.conn, references)
         contact_ids = sorted({ref.id for ref in self.contacts.values()})
         self.open_convs = {}
         for r in self.conn.execute(_OPEN_OF_CONTACTS, {"ids": contact_ids}):
@@ -487,7 +502,14 @@ class Batch:
         """The conversation of a stored message that replies to this one, if any."""
         if self.cached:
             return self.replies.get((channel, external_id))
-        return replied_to(self.conn, channel, [external_id]).get((channel, external_id))
+        return replied_to(self.conn, [external_id]).get((channel, external_id))
+
+    def notification(self, channel: str, refs: Sequence[str]) -> tuple[str, int] | None:
+        """The nearest of `refs` that is one of our notifications, and its conversation.
+        (A notification queued in this batch has not been sent: nobody can answer it.)"""
+        found = self.notices if self.cached else notifications(self.conn, refs)
+        return next(((r, found[(channel, r)]) for r in reversed(refs) if (channel, r) in found),
+                    None)
 
     def add_outgoing(self, message_row: dict[str, Any],
                      outbox_row: dict[str, Any]) -> int | None:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
+from bench.common import pg_database
 from inbox import store
 from inbox.app import App
 from inbox.config import load_settings
-from inbox.db import MIGRATIONS, _alembic_config, head_revision, upgrade
+from inbox.db import MIGRATIONS, head_revision, upgrade
 from inbox.deployment import init_deployment
 from inbox.store import ConvState
 from tests.conftest import PG_ADMIN
@@ -40,13 +38,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    name = f"inbox_test_mig_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with pg_database(PG_ADMIN, prefix="inbox_test_mig") as url:
+        yield url
 
 
 def test_upgrading_to_0002_lets_stored_replies_be_found_backwards(empty_url: str,
@@ -55,7 +48,7 @@ def test_upgrading_to_0002_lets_stored_replies_be_found_backwards(empty_url: str
     its way; after the upgrade, the first mail joins the follow-up's conversation."""
     config = init_deployment(tmp_path / "desk")
     app = App(load_settings(config, {"INBOX_DATABASE_URL": empty_url}))
-    command.upgrade(_alembic_config(app.engine), "0001")
+    upgrade(app.engine, to="0001")
     with app.engine.begin() as conn:  # as 0001's code stored it
         contact = store.insert(conn, store.contact, name="Anna", tags=[], vip=False,
                                created_at=NOW)

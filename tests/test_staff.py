@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox import actions, tokens
+from inbox import actions, store, tokens
 from inbox.app import App
 from inbox.config import load_settings
 from inbox.models import Contact, Conversation, Event, Message, Outbox
-from inbox.pipeline import Result, ingest_batch
+from inbox.pipeline import Result, ingest, ingest_batch
 from inbox.vocab import Direction, Kind, Status
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -161,3 +161,13 @@ def test_a_customer_reply_to_the_acknowledgement_is_still_the_customer(desk: App
                    references=("c1@example.com", ack.external_id)))
     again = filed(desk, "c2@example.com")
     assert (again.kind, again.conversation_id) == (Kind.CUSTOMER, conv.id)
+
+
+def test_the_per_message_path_knows_notifications_too(desk: App) -> None:
+    conv, notice = complaint(desk)
+    answer = mail("r3@shop.example", "ana@shop.example", "Re: Complaint", "Noted.",
+                  references=(notice.external_id,))
+    with desk.engine.begin() as conn:  # no prefetch: the retry path after a failed batch
+        result = ingest(store.Batch(conn), answer, desk.pipeline_context(), LATER)
+    assert result.conversation_id == conv.id
+    assert filed(desk, "r3@shop.example").author == "ana"

@@ -289,8 +289,8 @@ def _recipient(r: Reader, node: Node, to: str, via: str | None,
                         "or give an e-mail address or telegram:CHAT_ID")
         return None
     agent = k.agents[to]
-    for channel, address in (("email", agent.email), ("telegram", agent.telegram)):
-        if address and via in (None, channel):
+    for channel, address in agent.addresses():
+        if via in (None, channel):
             return channel, address
     how = via or "email or telegram"
     r.problem(node, f"notify to: agent {to!r} has no {how} in [agents.{to}] of inbox.toml")
