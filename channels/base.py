@@ -10,10 +10,23 @@ or stop the account because its credentials are wrong.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
+
+# Ids are indexed: past this length one is kept as `bounded_key`'s digest (a 5 MB
+# Message-ID does not fit a PostgreSQL index row, and no mail client writes one).
+MAX_KEY = 255
+
+
+def bounded_key(value: str) -> str:
+    """`value`, or past `MAX_KEY` characters a stable `sha256:<hex>` stand-in for it, so
+    that a reply citing a giant id still finds the message it answers."""
+    if len(value) <= MAX_KEY:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

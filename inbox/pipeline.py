@@ -34,6 +34,7 @@ from inbox.models import Conversation
 from inbox.render import Renderer, TemplateError
 from inbox.routing import Notice, RouteDecision, RouteFacts, Router
 from inbox.staff import record_staff_reply
+from inbox.storable import clean, storable
 from inbox.store import ContactRef, ConvState
 from inbox.vocab import Delivery, Direction, Kind, OutboxState, Status
 
@@ -365,7 +366,7 @@ def ingest_batch(conn: Connection, inbounds: Iterable[Inbound], ctx: PipelineCon
     `cursor` is (channel, account, value): it is saved in the same transaction, so the
     connector's position moves exactly when the messages are committed.
     """
-    items = list(inbounds)
+    items = [storable(i) for i in inbounds]  # before the prefetch: it reads stored keys
     try:
         with conn.begin_nested():
             db = store.Batch(conn)
@@ -395,20 +396,31 @@ def _ingest_guarded(conn: Connection, inbound: Inbound, ctx: PipelineContext,
     except Exception as exc:  # a bug or bad data must not cost the message or the batch
         log.exception("ingest failed for %s/%s %s; quarantining", inbound.channel,
                       inbound.account, inbound.external_id)
+        problem = clean(f"processing failed: {type(exc).__name__}: {exc}")[:1000]
+    try:
         with conn.begin_nested():
-            return quarantine(conn, inbound, ctx, now, exc)
+            return quarantine(conn, inbound, ctx, now, problem)
+    except Exception:  # even the plain row failed: keep the bytes and the bare facts
+        log.exception("quarantine failed for %s/%s %s; storing it bare", inbound.channel,
+                      inbound.account, inbound.external_id)
+        with conn.begin_nested():
+            return quarantine(conn, _bare(inbound), ctx, now, problem)
 
 
 def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: datetime,
-               exc: Exception) -> Result:
-    """Keep a message the pipeline could not handle: raw bytes, a flag, a conversation."""
+               problem: str) -> Result:
+    """Keep a message the pipeline could not handle: raw bytes, a flag, a conversation.
+
+    It writes only values `storable` made safe, so message content cannot make it fail
+    too: a message that cannot be stored must still let the cursor move past it.
+    """
+    inbound = storable(inbound)
     contact = find_or_create_contact(store.Batch(conn), inbound.channel, inbound.sender, now)
     conv = ConvState(channel=inbound.channel, account=inbound.account, contact_id=contact.id,
                      subject=(inbound.subject or "")[:500], tags=["needs-attention"],
                      created_at=now, updated_at=now)
     sla.start_clock(conv, inbound.received_at, ctx.sla.of(conv))
     store.save_conversation(conn, conv)
-    problem = f"processing failed: {type(exc).__name__}: {exc}"[:1000]
     # Only the essentials, not store_message's full row: whatever broke the pipeline may
     # be in the headers or references, and the raw bytes keep all of it anyway.
     message_id = store.insert(
@@ -422,6 +434,14 @@ def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: da
     store.add_event(conn, "quarantined", now, conversation_id=conv.id,
                     message_id=message_id, error=problem)
     return Result(inbound.external_id, "quarantined", conv.id, message_id)
+
+
+def _bare(inbound: Inbound) -> Inbound:
+    """The least of a message worth keeping: who, which one, and its bytes."""
+    return Inbound(channel=inbound.channel, account=inbound.account,
+                   external_id=inbound.external_id, sender=inbound.sender,
+                   received_at=inbound.received_at, raw=inbound.raw,
+                   raw_sha256=inbound.raw_sha256, problems=inbound.problems)
 
 
 def find_or_create_contact(db: store.Batch, channel: str, sender: Address,
