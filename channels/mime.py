@@ -71,7 +71,10 @@ _KEPT_HEADERS = (
     "x-precedence", "list-id", "list-unsubscribe", "list-post", "list-help",
     "mailing-list", "x-mailing-list", "content-type", "content-language", "delivered-to",
     "x-original-to", "x-loop", "x-inbox-ref", "x-failed-recipients", "x-mailer",
-    "feedback-id",
+    "feedback-id", "x-apple-action", "x-autoreply-from", "x-mail-autoreply",
+    "x-autoresponse", "x-autoresponder", "list-subscribe", "list-owner", "list-archive",
+    "x-ml-name", "x-ml-count", "x-mlserver", "x-mailman-version", "x-beenthere",
+    "x-listname", "x-list",
 )
 # Headers that legitimately repeat and whose every value matters to loop protection.
 _JOINED_HEADERS = frozenset({"delivered-to", "x-loop", "x-original-to"})

@@ -166,8 +166,11 @@ def _progress_bar(paths: list[Path]) -> Any:
 def queue(status: Annotated[list[str], typer.Option(
               help="open, pending, resolved, closed or all; repeatable.")] = ["open"],  # noqa: B006
           team: str | None = None, assignee: str | None = None, channel: str | None = None,
-          tag: str | None = None, limit: int = 100, as_json: JsonOpt = False) -> None:
-    """Open conversations, the most urgent SLA first."""
+          tag: str | None = None, limit: int = 100, as_json: JsonOpt = False,
+          automated: Annotated[bool, typer.Option(
+              "--automated", help="Include conversations only robots wrote to "
+              "(bounces, auto-replies, reports).")] = False) -> None:
+    """Open conversations, the most urgent SLA first; robots' only with --automated."""
     from inbox import views
     from inbox.sla import duration
 
@@ -178,8 +181,8 @@ def queue(status: Annotated[list[str], typer.Option(
                        f"use {', '.join(known)} or all")
     app = _app()
     with _session(app) as s:
-        rows = views.queue(s, views.QueueFilter(statuses, team, assignee, channel, tag, limit),
-                           utcnow(), app.secret)
+        rows = views.queue(s, views.QueueFilter(statuses, team, assignee, channel, tag, limit,
+                                                automated), utcnow(), app.secret)
     if as_json:
         _print_json(rows)
         return

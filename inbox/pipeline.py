@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
 from inbox import sla, store, threads, tokens
-from inbox.ack import AckDecision, AckFacts, can_acknowledge
+from inbox.ack import AUTOMATED, AckDecision, AckFacts, Part, automatic, can_acknowledge
 from inbox.blobs import BlobStore, offload
 from inbox.bounces import record_bounce
 from inbox.config import AckSettings
@@ -76,6 +76,7 @@ class Work:
     outcome: str = "stored"
     acked: bool = False
     done: bool = False
+    automated: str | None = None  # why a machine sent it (judge_automated), else None
 
     @property
     def conn(self) -> Connection:
@@ -116,11 +117,27 @@ def identify_contact(w: Work) -> None:
     w.contact = find_or_create_contact(w.db, w.inbound.channel, w.inbound.sender, w.now)
 
 
+def judge_automated(w: Work) -> None:
+    """Decide once whether a machine sent the message: a robot's message is stored and
+    shown, never acknowledged, never starts an SLA clock nor reopens a conversation.
+
+    A message we could not read is not judged: it is flagged for a person anyway, and a
+    robot mistaken for a person costs an agent a look, never a mail loop (no ack).
+    """
+    i = w.inbound
+    if not i.problems:
+        w.automated = automatic(i.sender.address, i.headers, i.subject, _parts(i))
+
+
+def _parts(i: Inbound) -> tuple[Part, ...]:
+    return tuple((a.content_type, a.filename) for a in i.attachments)
+
+
 def thread(w: Work) -> None:
     conv = threads.find_conversation(w.db, w.inbound, w.ctx.secret)
     if conv is None:
         conv = _new_conversation(w)
-    elif conv.status != Status.OPEN:
+    elif conv.status != Status.OPEN and not w.automated:  # a robot joins, quietly
         w.db.add_event("reopened", w.now, conversation_id=conv.id,
                        by=w.inbound.external_id, previous=conv.status)
         conv.status = Status.OPEN
@@ -135,7 +152,8 @@ def _new_conversation(w: Work) -> ConvState:
     assert w.contact is not None
     conv = ConvState(channel=i.channel, account=i.account, contact_id=w.contact.id,
                      subject=(i.subject or "").strip()[:500], language=i.language,
-                     thread_key=i.thread_key, created_at=w.now, updated_at=w.now, tags=[])
+                     thread_key=i.thread_key, created_at=w.now, updated_at=w.now,
+                     tags=[AUTOMATED] if w.automated else [])
     w.db.save_conversation(conv)  # the id is needed for the reference token
     w.new_conversation = True
     return conv
@@ -257,7 +275,7 @@ def _ack_facts(w: Work) -> AckFacts:
         acks_to_sender_today=w.db.acks_today(to, w.now - timedelta(days=1)),
         daily_cap=ctx.ack.per_sender_daily_cap, our_addresses=ctx.our_addresses,
         our_domain=ctx.our_domain, enabled=ctx.ack.enabled,
-        skipped_by_rule=w.decision.skip_ack,
+        skipped_by_rule=w.decision.skip_ack, subject=i.subject, parts=_parts(i),
     )
 
 
@@ -318,8 +336,17 @@ def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to
 
 
 def stamp_sla(w: Work) -> None:
-    """Start the clock at the customer's message (or resume a paused one)."""
+    """Start the clock at the customer's message (or resume a paused one); a robot's
+    message starts nothing, and a person writing after robots makes the conversation work."""
     conv = w.conv
+    if w.automated:
+        w.event("automated", reason=w.automated, status=conv.status,
+                effect="no acknowledgement, no SLA clock, status kept")
+        return
+    if AUTOMATED in (conv.tags or ()):
+        conv.tags = [t for t in conv.tags or () if t != AUTOMATED]
+        w.event("automated.cleared", by=w.inbound.sender.address,
+                why="a person wrote after the robots")
     if conv.status == Status.CLOSED:  # closed as spam: nobody owes an answer
         return
     conv.snoozed_until = None  # the customer wrote: the snooze is over (thread() reopened)
@@ -338,8 +365,8 @@ def save(w: Work) -> None:
 
 
 STEPS: tuple[Step, ...] = (apply_edit, dedupe, record_staff_reply, identify_contact,
-                           record_bounce, thread, store_message, route, acknowledge,
-                           stamp_sla, save)
+                           judge_automated, record_bounce, thread, store_message, route,
+                           acknowledge, stamp_sla, save)
 
 
 def ingest(db: store.Batch, inbound: Inbound, ctx: PipelineContext, now: datetime) -> Result:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox import sla, tokens
+from inbox.ack import AUTOMATED
 from inbox.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
 from inbox.vocab import OutboxState, Status, iso
 
@@ -30,6 +31,9 @@ class QueueFilter:
     channel: str | None = None
     tag: str | None = None
     limit: int = 100
+    # Conversations only robots wrote to (bounces, auto-replies, reports) are left out
+    # unless asked for, here or by their tag.
+    automated: bool = False
 
 
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
@@ -93,8 +97,11 @@ def _filtered(f: QueueFilter, status: str) -> sa.Select[Conversation, str, str |
     for column, value in filters:
         if value is not None:
             q = q.where(col(column) == value)
+    tags = sa.cast(col(Conversation.tags), sa.String)
     if f.tag:
-        q = q.where(sa.cast(col(Conversation.tags), sa.String).contains(f'"{f.tag}"'))
+        q = q.where(tags.contains(f'"{f.tag}"'))
+    if not f.automated and f.tag != AUTOMATED:
+        q = q.where(sa.not_(tags.contains(f'"{AUTOMATED}"')))
     return q
 
 

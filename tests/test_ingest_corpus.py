@@ -46,7 +46,8 @@ def write_maildir(root: Path) -> dict[str, bytes]:
 
 def conversations() -> list[dict[str, Any]]:
     return [inbox_json("show", str(c["id"]))
-            for c in inbox_json("queue", "--status", "all", "--limit", "1000")]
+            for c in inbox_json("queue", "--status", "all", "--automated", "--limit",
+                                "1000")]
 
 
 def stored_state() -> list[dict[str, Any]]:
