@@ -167,7 +167,7 @@ def store_message(w: Work) -> None:
     w.message_id = store.insert(
         w.conn, store.message, conversation_id=conv_id, channel=i.channel,
         account=i.account, external_id=i.external_id, direction=Direction.IN,
-        kind=Kind.CUSTOMER, sender=i.sender.address, sender_name=i.sender.name,
+        kind=_kind(w), sender=i.sender.address, sender_name=i.sender.name,
         recipients=[a.address for a in i.recipients], subject=i.subject, text=i.text,
         html=i.html, references=list(i.references), headers=dict(i.headers),
         raw_sha256=i.raw_sha256, problems=list(i.problems), delivery=Delivery.NONE,
@@ -182,6 +182,12 @@ def store_message(w: Work) -> None:
         w.conv.tags = sorted({*(w.conv.tags or ()), "needs-attention"})
     if i.reachable and store.clear_unreachable(w.conn, i.channel, i.sender.address):
         w.event("reachable", address=i.sender.address, why="the customer wrote to us again")
+
+
+def _kind(w: Work) -> Kind:
+    """A robot answering in a customer's conversation (an out-of-office to our reply) is a
+    system message there: an agent's next reply must go to the customer, not to it."""
+    return Kind.SYSTEM if w.automated and not w.new_conversation else Kind.CUSTOMER
 
 
 def route(w: Work) -> None:

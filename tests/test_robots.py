@@ -128,6 +128,20 @@ def test_an_out_of_office_answering_our_reply_joins_quietly(app: App) -> None:
     assert reopened.sla_due_at is not None and conv_id in queue(app)
 
 
+def test_the_next_reply_goes_to_the_customer_not_to_the_robot(app: App) -> None:
+    conv_id, reply = _answered_and_resolved(app)
+    ingest(app, mc.auto_reply_mail(sender="Holiday Robot <vacation@example.com>",
+                                   in_reply_to=f"<{reply.external_id}>",
+                                   message_id="<ooo-2@example.com>"),
+           now=NOW + timedelta(hours=2))
+    with Session(app.engine) as s, s.begin():
+        answer = actions.reply(s, conv_id, "One more thing.", author="kim",
+                               now=NOW + timedelta(hours=3), secret=app.secret,
+                               domain=app.settings.domain)
+        to = answer.recipients
+    assert to == ["anna@example.com"]
+
+
 def test_a_mixed_mailbox_through_inbox_ingest(app: App, tmp_path: Path) -> None:
     box = mailbox.Maildir(tmp_path / "Maildir", create=True)
     for sample in (*rc.ROBOTS, *rc.HUMANS):
