@@ -37,7 +37,8 @@ def record_staff_reply(w: Work) -> None:
         return
     about, conv_id = found
     w.conversation = w.db.load_conversation(conv_id)
-    robot = automatic(i.sender.address, i.headers)
+    robot = automatic(i.sender.address, i.headers, i.subject,
+                      tuple((a.content_type, a.filename) for a in i.attachments))
     author = None if robot else _author(w)
     w.message_id = _store(w, conv_id, author)
     w.event("staff-reply", about=about, sender=i.sender.address, author=author,
