@@ -26,6 +26,7 @@ from channels.mailfiles import MailSource, iter_mail_sources
 from channels.mime import parse_email
 from inbox.blobs import BlobStore, offload
 from inbox.pipeline import PipelineContext, Result, ingest_batch
+from inbox.storable import storable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,7 +65,7 @@ def _parse_chunk(chunk: _Chunk) -> list[Inbound]:
 
 def _parse_one(source: MailSource, chunk: _Chunk) -> Inbound:
     raw = source.read()
-    inbound = parse_email(raw, chunk.account, chunk.now)
+    inbound = storable(parse_email(raw, chunk.account, chunk.now))  # flags count it
     if source.immutable:  # store the raw message by linking its file, not copying it
         raw_sha = chunk.blobs.put(raw, same_as=source.path)
         inbound = dataclasses.replace(inbound, raw=None, raw_sha256=raw_sha)

@@ -66,7 +66,7 @@ def test_hostile_mail_is_kept_flagged_and_costs_no_good_mail(app: App, tmp_path:
     report = inbox_json("ingest", str(tmp_path / "Maildir"), "--account", "support")
 
     assert report["stored"] == len(hostile) + len(good), report
-    assert report["quarantined"] == 0
+    assert report["quarantined"] == 0 and report["flagged"] == len(hostile), report
     with Session(app.engine) as s:
         messages = {m.raw_sha256: m for m in s.scalars(sa.select(Message))}
         acks = s.scalars(sa.select(Outbox.recipient).where(Outbox.kind == "ack")).all()
