@@ -146,11 +146,14 @@ def _explain_stored(settings: Settings, ruleset: RuleSet, message_id: int,
 def _show(inbound: Inbound, facts: RouteFacts, e: Explanation, as_json: bool,
           then: dict[str, Any] | None = None) -> None:
     outcome = e.decision.summary()
+    over = e.decision.over_budget
     if as_json:
         _json({"rules": [{"rule": r.rule.name, "source": r.rule.source,
                           "matched": r.matched, "why": r.why, "then": list(r.actions)}
                          for r in e.reports],
                "outcome": outcome, "set_by": e.set_by,
+               "over_budget": {"rule": over.rule, "source": over.source, "why": over.why}
+               if over else None,
                "language": e.language[0], "language_guessed": e.language[1],
                **({"then_stored": then} if then is not None else {})})
         return
@@ -172,6 +175,8 @@ def _show(inbound: Inbound, facts: RouteFacts, e: Explanation, as_json: bool,
     typer.echo("\noutcome:")
     for line in _outcome_lines(outcome, e.set_by):
         typer.echo(f"  {line}")
+    if over:
+        typer.echo(f"\nout of time: {over.source}  {over.rule}: {over.why}")
     if then is not None and then != outcome:
         changed = [k for k in outcome if outcome[k] != then.get(k)]
         typer.echo("\nwhen it arrived the rules decided differently: "

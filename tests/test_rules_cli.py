@@ -134,6 +134,9 @@ def test_check_warns_of_patterns_that_backtrack_with_file_line(deployment: Path)
     assert "'(\\w+\\s?)+$'" in warned[0] and "backtrack" in warned[0]
     assert "'^(a|a)+$'" in warned[1]
     assert "2 warnings" in inbox("rules", "check", "--strict", code=1).stderr
+    out = inbox("rules", "explain", "--text", "hi", "--subject", "a" * 40 + "!").stdout
+    assert ("out of time: rules/60-slow.yaml:11  also runaway: the 0.5 s the rules have "
+            "for one message ran out while subject was matched against /^(a|a)+$/") in out
 
 
 def test_the_shipped_rules_give_no_warning(deployment: Path) -> None:
