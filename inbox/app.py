@@ -61,7 +61,8 @@ class App:
         from inbox.rules import Known, LiveRules
 
         s = self.settings
-        return LiveRules(s.path(s.rules_dir), Known.from_settings(s))
+        return LiveRules(s.path(s.rules_dir), Known.from_settings(s),
+                         budget=s.rules_time_budget)
 
     @cached_property
     def sla(self) -> Policies:

@@ -43,7 +43,8 @@ def _rules(settings: Settings, directory: Path | None) -> tuple[RuleSet, Path]:
     from inbox.rules import Known, load_rules
 
     where = directory or settings.path(settings.rules_dir)
-    return load_rules(where, Known.from_settings(settings)), where
+    return load_rules(where, Known.from_settings(settings),
+                      budget=settings.rules_time_budget), where
 
 
 def _json(data: Any) -> None:
@@ -52,15 +53,24 @@ def _json(data: Any) -> None:
 
 @rules_cli.command()
 @friendly
-def check(ctx: typer.Context, rules: RulesOpt = None) -> None:
-    """Validate the rules (and rules/tests): unknown keys, bad regexes, unknown names."""
+def check(ctx: typer.Context, rules: RulesOpt = None,
+          strict: Annotated[bool, typer.Option(
+              "--strict", help="Exit 1 on warnings too (a regex that can backtrack).")]
+          = False) -> None:
+    """Validate the rules (and rules/tests): unknown keys, bad regexes, unknown names;
+    warn about regexes that can backtrack without end."""
     from inbox.rules.cases import load_cases
 
     settings = _settings(ctx)
     ruleset, where = _rules(settings, rules)
     cases = load_cases(where / "tests") if (where / "tests").is_dir() else []
+    for w in ruleset.warnings:
+        typer.echo(f"{w.path}:{w.line}: warning: {w.message}", err=True)
     typer.echo(f"{where}: {len(ruleset.rules)} rules in {ruleset.files} files are valid"
                + (f"; {len(cases)} test cases read" if cases else ""))
+    if strict and ruleset.warnings:
+        count = len(ruleset.warnings)
+        raise CliError(f"{count} warning{'s' if count > 1 else ''} (--strict)")
 
 
 @rules_cli.command()
@@ -136,11 +146,14 @@ def _explain_stored(settings: Settings, ruleset: RuleSet, message_id: int,
 def _show(inbound: Inbound, facts: RouteFacts, e: Explanation, as_json: bool,
           then: dict[str, Any] | None = None) -> None:
     outcome = e.decision.summary()
+    over = e.decision.over_budget
     if as_json:
         _json({"rules": [{"rule": r.rule.name, "source": r.rule.source,
                           "matched": r.matched, "why": r.why, "then": list(r.actions)}
                          for r in e.reports],
                "outcome": outcome, "set_by": e.set_by,
+               "over_budget": {"rule": over.rule, "source": over.source, "why": over.why}
+               if over else None,
                "language": e.language[0], "language_guessed": e.language[1],
                **({"then_stored": then} if then is not None else {})})
         return
@@ -162,6 +175,8 @@ def _show(inbound: Inbound, facts: RouteFacts, e: Explanation, as_json: bool,
     typer.echo("\noutcome:")
     for line in _outcome_lines(outcome, e.set_by):
         typer.echo(f"  {line}")
+    if over:
+        typer.echo(f"\nout of time: {over.source}  {over.rule}: {over.why}")
     if then is not None and then != outcome:
         changed = [k for k in outcome if outcome[k] != then.get(k)]
         typer.echo("\nwhen it arrived the rules decided differently: "

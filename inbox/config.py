@@ -183,6 +183,9 @@ class Settings(_Strict):
     secret_key: str = Field(default="", repr=False)
     templates_dir: str = "templates"
     rules_dir: str = "rules"
+    # Seconds all the regexes of one message's rules may take together; past it they
+    # count as not matching, so a pattern that backtracks cannot stall a connector.
+    rules_time_budget: float = Field(default=0.5, gt=0, le=60)
     log_level: str = "INFO"
     ack: AckSettings = AckSettings()
     sla: SlaSettings = SlaSettings()

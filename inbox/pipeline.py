@@ -207,6 +207,9 @@ def route(w: Work) -> None:
         conv.tags = sorted({*(conv.tags or ()), *d.add_tags} - set(d.remove_tags))
     for hit in d.hits:
         w.event("rule", rule=hit.rule, source=hit.source, why=hit.why)
+    if d.over_budget:  # routed by what matched before the time for rules ran out
+        over = d.over_budget
+        w.event("rules.over-budget", rule=over.rule, source=over.source, why=over.why)
     if d.hits:
         w.event("routed", **d.summary())
     # Spam closes a new conversation, never a customer's open one that a rule happens to

@@ -58,6 +58,9 @@ class RouteDecision:
     assign_team: str | None = None
     assign_pool: tuple[str, ...] = ()
     notify: tuple[Notice, ...] = ()
+    # The rule being evaluated when the message's time for regexes ran out (its `why`
+    # says which pattern); later regex conditions counted as not matching.
+    over_budget: RuleHit | None = None
 
     def summary(self) -> dict[str, object]:
         """The outcome as plain data: stored with the `routed` event, compared by replay."""

@@ -108,3 +108,36 @@ def test_replay_shows_what_a_changed_rule_set_would_do(deployment: Path,
                for c in changed["changes"])
     out = inbox("rules", "replay", "--since", "3650d", "--rules", str(candidate)).stdout
     assert "2 would be routed differently" in out and "team: billing -> tech" in out
+
+
+def test_check_warns_of_patterns_that_backtrack_with_file_line(deployment: Path) -> None:
+    (deployment / "rules" / "60-slow.yaml").write_text("""\
+- name: runaway
+  when:
+    body:
+      regex:
+        - '\\border\\s+#?\\d+'
+        - '(\\w+\\s?)+$'
+  then: {team: billing}
+- name: fine
+  when: {subject: {regex: '(re|fw):\\s*(\\w+\\s)+'}}
+  then: {team: billing}
+- name: also runaway
+  when: {subject: {regex: '^(a|a)+$'}}
+  then: {team: billing}
+""")
+    result = inbox("rules", "check")
+    assert "15 rules in 6 files are valid" in result.stdout
+    warned = [ln for ln in result.stderr.splitlines() if "warning" in ln]
+    assert [ln.split(": warning: ")[0] for ln in warned] == [
+        "rules/60-slow.yaml:6", "rules/60-slow.yaml:12"]
+    assert "'(\\w+\\s?)+$'" in warned[0] and "backtrack" in warned[0]
+    assert "'^(a|a)+$'" in warned[1]
+    assert "2 warnings" in inbox("rules", "check", "--strict", code=1).stderr
+    out = inbox("rules", "explain", "--text", "hi", "--subject", "a" * 40 + "!").stdout
+    assert ("out of time: rules/60-slow.yaml:11  also runaway: the 0.5 s the rules have "
+            "for one message ran out while subject was matched against /^(a|a)+$/") in out
+
+
+def test_the_shipped_rules_give_no_warning(deployment: Path) -> None:
+    assert "warning" not in inbox("rules", "check", "--strict").output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -224,3 +225,32 @@ def test_open_conversations_of_the_contact_are_counted(desk: Any) -> None:
     run(app, mail("m1", subject="First question"))
     run(app, mail("m2", subject="Second question"))
     assert [c.tags for c in rows(app, Conversation)] == [[], ["repeat-contact"]]
+
+
+def test_runaway_regexes_share_one_budget_and_the_message_is_still_routed(
+        desk: Any, deployment: Path) -> None:
+    """20 rules whose pattern backtracks without end cost the message one budget (here
+    0.25 s of CPU), not 20 timeouts; what matched before is applied, and an event names
+    the rule that was running when the time ran out."""
+    config = deployment / "inbox.toml"
+    config.write_text("rules_time_budget = 0.25\n" + config.read_text())
+    slow = "".join(f"""
+- name: slow {n:02d}
+  when: {{body: {{regex: '(a|aa)+$'}}}}
+  then: {{add_tags: [slow-{n:02d}]}}
+""" for n in range(20))
+    app = desk("""
+- name: billing
+  when: {subject: [invoice]}
+  then: {team: billing, add_tags: [billing]}
+""" + slow)
+    started = time.monotonic()
+    [r] = run(app, mail("m1", subject="Invoice", text="a" * 40 + "!"))
+    took = time.monotonic() - started
+    [conv] = rows(app, Conversation)
+    assert (conv.team, conv.tags) == ("billing", ["billing"])
+    [over] = rows(app, Event, kind="rules.over-budget")
+    assert over.message_id == r.message_id
+    assert (over.detail["rule"], over.detail["source"]) == ("slow 00", "rules/10-test.yaml:6")
+    assert "0.25 s" in over.detail["why"] and "(a|aa)+$" in over.detail["why"]
+    assert took < 2.0, f"routing took {took:.1f} s"

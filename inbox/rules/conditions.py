@@ -8,7 +8,6 @@ match; None means "cannot tell, always evaluate").
 
 from __future__ import annotations
 
-import logging
 import operator
 import zoneinfo
 from collections.abc import Callable
@@ -20,6 +19,8 @@ import yaml
 from channels.base import Inbound
 from inbox.config import WEEKDAYS, BusinessHoursSettings, parse_span
 from inbox.routing import RouteFacts
+from inbox.rules.backtrack import backtracks
+from inbox.rules.budget import Budget
 from inbox.rules.source import Node, Reader, suggest
 from inbox.rules.text import (
     Joined,
@@ -34,11 +35,8 @@ from inbox.rules.text import (
     trim_quotes,
 )
 
-log = logging.getLogger(__name__)
-
 Key = tuple[str, object]
 INDEXED_FIELDS = ("subject", "body", "text", "sender_name")
-REGEX_TIMEOUT = 0.25  # seconds; an admin's runaway pattern must not stall ingest
 
 
 class Hours:
@@ -64,8 +62,10 @@ def in_span(t: time, span: tuple[time, time]) -> bool:
 class View:
     """One message as conditions see it; each part is computed once, when first asked."""
 
-    def __init__(self, inbound: Inbound, facts: RouteFacts, hours: Hours) -> None:
+    def __init__(self, inbound: Inbound, facts: RouteFacts, hours: Hours,
+                 budget: Budget | None = None) -> None:
         self.inbound, self.facts, self.hours = inbound, facts, hours
+        self.budget = budget or Budget()  # time for the regexes of all rules
         self._headers: dict[str, Text] = {}
 
     @lazy
@@ -432,7 +432,9 @@ class TextMatch(Cond):
             hay = t.nfc if self.exact else t.folded
             if not any(c in hay for c in self.contains):
                 return False
-        return not self.patterns or any(_search(p, t.nfc) is not None for p in self.patterns)
+        search = v.budget.search
+        return not self.patterns or any(search(p, t.nfc, self.label) is not None
+                                        for p in self.patterns)
 
     def explain(self, v: View) -> tuple[bool, str]:
         t, reasons = self.get(v), []
@@ -450,9 +452,14 @@ class TextMatch(Cond):
                 return False, f"{self.label} contains none of {_show_all(self.contains)}"
             reasons.append(f"{self.label} contains {_show(hit)}")
         if self.patterns:
-            m = next((m for p in self.patterns if (m := _search(p, t.nfc)) is not None), None)
+            search = v.budget.search
+            m = next((m for p in self.patterns
+                      if (m := search(p, t.nfc, self.label)) is not None), None)
             if m is None:
                 shown = ", ".join(f"/{p.pattern}/" for p in self.patterns)
+                if v.budget.out is not None:
+                    return False, (f"{self.label} not matched against {shown}: the time "
+                                   f"for this message's rules ran out")
                 return False, f"{self.label} does not match {shown}"
             reasons.append(f"{self.label} matches /{m.re.pattern}/ at {_show(m.group(0))}")
         return True, "; ".join(reasons)
@@ -479,15 +486,6 @@ class TextMatch(Cond):
                 return None
             keys.update((f"in:{self.field}", lit) for lit in literals)
         return frozenset(keys) if keys else None
-
-
-def _search(p: regex.Pattern[str], text: str) -> regex.Match[str] | None:
-    try:
-        return p.search(text, timeout=REGEX_TIMEOUT)
-    except TimeoutError:
-        log.warning("rule regex /%s/ gave up after %ss; counted as no match",
-                    p.pattern, REGEX_TIMEOUT)
-        return None
 
 
 def _show(value: object) -> str:
@@ -692,6 +690,11 @@ def _patterns(r: Reader, items: list[tuple[str, Node]], exact: bool,
         except regex.error as exc:
             r.problem(n, f"{label}: bad regex {source!r}: {exc}")
             return None
+        why = backtracks(source, ignore_case=not exact)
+        if why:
+            r.warn(n, f"{label}: the regex '{source}' can backtrack without end: {why}; "
+                      f"make each repeated part unambiguous (`\\w+(\\s+\\w+)*`, not "
+                      f"`(\\w+\\s?)+`) or use `words:`")
     return tuple(out)
 
 

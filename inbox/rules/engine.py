@@ -12,8 +12,10 @@ tests check that both ways always reach the same outcome.
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import regex
@@ -21,10 +23,13 @@ import regex
 from channels.base import Inbound
 from inbox.routing import RouteDecision, RouteFacts, RuleHit
 from inbox.rules.actions import Action, Outcome, parse_actions
+from inbox.rules.budget import DEFAULT_BUDGET, Budget, Clock
 from inbox.rules.conditions import INDEXED_FIELDS, Cond, Hours, Key, Parser, View
 from inbox.rules.known import Known
 from inbox.rules.source import Node, Problem, Reader, RulesError, compose, line
 from inbox.rules.text import primary
+
+log = logging.getLogger(__name__)
 
 RULE_KEYS = ("name", "description", "when", "then", "stop")
 SUFFIXES = (".yaml", ".yml")
@@ -87,11 +92,15 @@ class RuleSet:
     """A validated, indexed list of rules: the `Router` the pipeline calls."""
 
     def __init__(self, rules: list[Rule], hours: Hours, sources: int = 0,
-                 signature: str = "") -> None:
+                 signature: str = "", *, budget: float = DEFAULT_BUDGET,
+                 clock: Clock = time.process_time, warnings: Iterable[Problem] = ()) -> None:
         self.rules = tuple(rules)
         self.hours = hours
         self.files = sources
         self.signature = signature
+        self.budget, self.clock = budget, clock  # the regex time of one message
+        self.warnings = tuple(warnings)  # file:line of rules that may hurt (slow regexes)
+        self._over_budget: set[str] = set()  # rules logged as running out of time
         self._index()
 
     def _index(self) -> None:
@@ -145,20 +154,34 @@ class RuleSet:
         return sorted(found)
 
     def route(self, inbound: Inbound, facts: RouteFacts) -> RouteDecision:
-        v = View(inbound, facts, self.hours)
+        budget = Budget(self.budget, self.clock)
+        v = View(inbound, facts, self.hours, budget)
         o = Outcome()
         rules = self.rules
         for i in self.candidates(v):
-            rule = rules[i]
+            rule = budget.rule = rules[i]
             if rule.when.test(v):
                 rule.fire(o, rule.when.explain(v)[1])
                 if rule.stop:
                     break
-        return o.decision()
+        if budget.cut is None:
+            return o.decision()
+        self._log_once(budget.cut, budget.out or "")
+        return _cut_short(o.decision(), budget)
+
+    def _log_once(self, rule: Rule, why: str) -> None:
+        """Per rule and rule set (a reload starts afresh), not per message: one slow
+        pattern would otherwise log at every message."""
+        if rule.name not in self._over_budget:
+            self._over_budget.add(rule.name)
+            log.warning("%s: rule %r: %s (logged once until the rules change; `inbox "
+                        "rules check` warns about patterns that backtrack)", rule.source,
+                        rule.name, why)
 
     def explain(self, inbound: Inbound, facts: RouteFacts) -> Explanation:
         """Every rule, matched or not and why, and the outcome; nothing is changed."""
-        v = View(inbound, facts, self.hours)
+        budget = Budget(self.budget, self.clock)
+        v = View(inbound, facts, self.hours, budget)
         o = Outcome()
         reports: list[Report] = []
         stopped: Rule | None = None
@@ -166,13 +189,23 @@ class RuleSet:
             if stopped is not None:
                 reports.append(Report(rule, None, f"not reached: {stopped.name!r} stops"))
                 continue
+            budget.rule = rule
             ok, why = rule.when.explain(v)
             if ok:
                 rule.fire(o, why)
                 stopped = rule if rule.stop else None
             reports.append(Report(rule, ok, why,
                                   tuple(a.describe() for a in rule.actions) if ok else ()))
-        return Explanation(tuple(reports), o.decision(), dict(o.set_by), v.language)
+        return Explanation(tuple(reports), _cut_short(o.decision(), budget),
+                           dict(o.set_by), v.language)
+
+
+def _cut_short(decision: RouteDecision, budget: Budget) -> RouteDecision:
+    """The decision, naming the rule whose regexes the message's time ran out in."""
+    rule = budget.cut
+    if rule is None:
+        return decision
+    return replace(decision, over_budget=RuleHit(rule.name, rule.source, budget.out or ""))
 
 
 class Substrings:
@@ -206,13 +239,18 @@ def read_sources(directory: Path) -> list[tuple[str, Path, bytes]]:
     return [(f"{directory.name}/{p.name}", p, p.read_bytes()) for p in files]
 
 
-def load_rules(directory: Path, known: Known) -> RuleSet:
-    """Load and check every rule file; RulesError lists all problems with file:line."""
-    return build(read_sources(directory), known)
+def load_rules(directory: Path, known: Known, budget: float = DEFAULT_BUDGET,
+               clock: Clock = time.process_time) -> RuleSet:
+    """Load and check every rule file; RulesError lists all problems with file:line.
+
+    `budget` is the seconds all regexes of one message may take together."""
+    return build(read_sources(directory), known, budget, clock)
 
 
-def build(sources: list[tuple[str, Path, bytes]], known: Known) -> RuleSet:
+def build(sources: list[tuple[str, Path, bytes]], known: Known,
+          budget: float = DEFAULT_BUDGET, clock: Clock = time.process_time) -> RuleSet:
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     rules: list[Rule] = []
     digest = hashlib.sha256()
     count = 0
@@ -225,14 +263,16 @@ def build(sources: list[tuple[str, Path, bytes]], known: Known) -> RuleSet:
         if path.suffix not in SUFFIXES:
             continue
         count += 1
-        rules += _parse_file(shown, data, known, problems)
+        rules += _parse_file(shown, data, known, problems, warnings)
     _check_names(rules, problems)
     if problems:
         raise RulesError(problems)
-    return RuleSet(rules, Hours(known.hours), count, digest.hexdigest())
+    return RuleSet(rules, Hours(known.hours), count, digest.hexdigest(), budget=budget,
+                   clock=clock, warnings=sorted(warnings))
 
 
-def _parse_file(shown: str, data: bytes, known: Known, problems: list[Problem]) -> list[Rule]:
+def _parse_file(shown: str, data: bytes, known: Known, problems: list[Problem],
+                warnings: list[Problem]) -> list[Rule]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -246,6 +286,7 @@ def _parse_file(shown: str, data: bytes, known: Known, problems: list[Problem]) 
     items = r.items(root, "a rule file (a list of rules, each starting with `- name:`)")
     rules = [rule for n in items or () if (rule := _parse_rule(r, n, known)) is not None]
     problems += r.problems
+    warnings += r.warnings
     return rules
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from channels.base import Inbound
 from inbox.routing import RouteDecision, RouteFacts
+from inbox.rules.budget import DEFAULT_BUDGET
 from inbox.rules.engine import RuleSet, build, read_sources
 from inbox.rules.known import Known
 from inbox.rules.source import Problem, RulesError
@@ -28,12 +29,17 @@ log = logging.getLogger(__name__)
 
 class LiveRules:
     def __init__(self, directory: Path, known: Known, interval: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """Load the rules; a broken rule set at start raises RulesError (nothing to keep)."""
+                 clock: Callable[[], float] = time.monotonic,
+                 budget: float = DEFAULT_BUDGET) -> None:
+        """Load the rules; a broken rule set at start raises RulesError (nothing to keep).
+
+        `clock` times the reloads; `budget` is each message's time for regexes."""
         self.directory, self.known, self.interval, self.clock = directory, known, interval, clock
+        self.budget = budget
         self._lock = threading.Lock()  # connectors route from several threads
         sources = read_sources(directory)
-        self.rules: RuleSet = build(sources, known)
+        self.rules: RuleSet = build(sources, known, budget)
+        _warn(self.rules)
         self._seen = _digest(sources)
         self._checked = clock()
         self.problems: list[Problem] = []  # of the last refused edit, until a good one
@@ -64,7 +70,7 @@ class LiveRules:
 
     def _swap(self, sources: list[tuple[str, Path, bytes]]) -> bool:
         try:
-            rules = build(sources, self.known)
+            rules = build(sources, self.known, self.budget)
         except RulesError as exc:
             self.problems = exc.problems
             for p in exc.problems:
@@ -74,7 +80,14 @@ class LiveRules:
             return False
         self.rules, self.problems = rules, []
         log.info("rules reloaded: %d rules from %d files", len(rules.rules), rules.files)
+        _warn(rules)
         return True
+
+
+def _warn(rules: RuleSet) -> None:
+    """What `inbox rules check` warns about, once per load: the rules run regardless."""
+    for w in rules.warnings:
+        log.warning("rules warning: %s", w)
 
 
 def _digest(sources: list[tuple[str, Path, bytes]]) -> str:

@@ -77,9 +77,13 @@ class Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # usable, but likely to hurt (a slow regex)
 
     def problem(self, node: Node, message: str) -> None:
         self.problems.append(Problem(self.path, line(node), message))
+
+    def warn(self, node: Node, message: str) -> None:
+        self.warnings.append(Problem(self.path, line(node), message))
 
     def mapping(self, node: Node, what: str, allowed: Collection[str] | None = None
                 ) -> dict[str, tuple[Node, Node]] | None:

@@ -286,7 +286,7 @@ _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 _ARGUMENT_ESCAPES = frozenset("xuUNpPgXo")
 
 
-def _class_end(pattern: str, start: int) -> int:
+def class_end(pattern: str, start: int) -> int:
     """Index of the `]` closing the class opened at `start` (`[]a]`, `[^]a]`, `[\\]]`)."""
     i = start + 1
     if pattern[i] == "^":
@@ -315,7 +315,7 @@ def required_literals(pattern: str) -> frozenset[str] | None:
 
 def _alternatives(pattern: str) -> frozenset[str] | None:
     out: set[str] = set()
-    for branch in _split(pattern):
+    for branch in split_alternatives(pattern):
         best = _branch(branch)
         if best is None:
             return None
@@ -323,7 +323,7 @@ def _alternatives(pattern: str) -> frozenset[str] | None:
     return frozenset(out)
 
 
-def _split(pattern: str) -> list[str]:
+def split_alternatives(pattern: str) -> list[str]:
     """Top-level alternatives of a pattern."""
     parts, depth, start, i = [], 0, 0, 0
     while i < len(pattern):
@@ -331,7 +331,7 @@ def _split(pattern: str) -> list[str]:
         if c == "\\":
             i += 1
         elif c == "[":
-            i = _class_end(pattern, i)
+            i = class_end(pattern, i)
         elif c == "(":
             depth += 1
         elif c == ")":
@@ -362,7 +362,7 @@ def _branch(branch: str) -> frozenset[str] | None:
                     raise ValueError("an escape with an argument")  # \x41, \p{L}, \1
                 i += 1
             elif c == "[":
-                i = _class_end(branch, i)
+                i = class_end(branch, i)
             elif c == "(":
                 end = _close(branch, i)
                 if end + 1 >= len(branch) or branch[end + 1] not in "?*{":
@@ -384,7 +384,7 @@ def _close(branch: str, start: int) -> int:
         if c == "\\":
             i += 1
         elif c == "[":
-            i = _class_end(branch, i)
+            i = class_end(branch, i)
         elif c == "(":
             depth += 1
         elif c == ")":
