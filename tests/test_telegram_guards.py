@@ -171,3 +171,25 @@ async def test_a_megabyte_of_text_is_stored_when_polled_and_refused_by_the_webho
     else:  # not from Telegram (its messages hold 4096 characters): refused with a reason
         assert 413 in s.webhook_answers
         assert inbound(app) == [("Hello?", False)]
+
+
+async def test_an_edit_of_a_message_we_never_saw_is_stored_without_an_ack(
+        desk: TelegramDesk) -> None:
+    app = desk.configure()
+    s, bot = desk.server, desk.bot
+    bob = s.user(5552, "Bob")
+    # Bob wrote before the bot was connected, and now corrects that message twice.
+    old = {**s.send(bot, bob, "draft"), "message_id": 7}
+    bot.updates.clear()  # the original never reached us
+    s.edit(bot, old, "My parcel 0O1 is late", date=1_790_000_100)
+    s.edit(bot, old, "My parcel 001 is late", date=1_790_000_200)
+    await settle(desk, f"{ref(old)}:edit:1790000200", acks=0)
+    [message] = rows(app, Message, direction="in")
+    assert (message.text, message.external_id) == ("My parcel 001 is late", "7001:5552:7")
+    kinds = [e.kind for e in rows(app, Event, message_id=message.id)]
+    assert "edit.unseen" in kinds and kinds.count("edited") == 1
+    assert s.sent == []
+    # When he writes anew, that is acknowledged as any first message is.
+    fresh = s.send(bot, bob, "Hello, anyone there?")
+    await settle(desk, fresh, acks=1)
+    assert [m.chat_id for m in s.sent] == [5552]
