@@ -379,6 +379,9 @@ class TelegramConnector:
                                  f"could not read this update: {type(exc).__name__}: {exc}",
                                  self.clock())
 
+    def _now(self) -> datetime:
+        return self.clock()  # looked up at each call: tests move the clock
+
     async def _download(self, file_id: str) -> bytes:
         async with self._downloads:
             try:
@@ -416,7 +419,8 @@ class TelegramConnector:
 
     async def _start_webhook(self, hook: Webhook) -> None:
         inbox = wh.WebhookInbox()
-        await wh.attach(hook.host, hook.port, wh.Endpoint(hook.path, hook.secret, inbox))
+        await wh.attach(hook.host, hook.port, wh.Endpoint(hook.path, hook.secret, inbox),
+                        self._now)
         try:
             with _mapped():
                 await self.bot.set_webhook(
