@@ -14,6 +14,12 @@ is the same message again: it names the message it edits (`edit_of`) so the pipe
 changes that one. A `/start <payload>` from a deep link keeps the payload as the
 conversation's `start` attribute. In groups only messages meant for the bot count (a
 mention, a reply to the bot, a command to it) unless the operator asks for all.
+
+What we cannot take as a customer message is kept, never dropped: a message whose
+content neither we nor python-telegram-bot know (a newer Telegram feature), and an
+update whose fields have types Telegram never sends, become flagged messages with the
+update's JSON attached (`unreadable`). Only service messages (joins, pins, title and
+timer changes: PTB's own list of them) are skipped.
 """
 
 from __future__ import annotations
