@@ -153,7 +153,9 @@ def _unknown_kind(update: Update, msg: Message, account: str, me: Bot, policy: P
                   edit: bool) -> Inbound:
     """A message whose content neither we nor python-telegram-bot know (a feature newer
     than both): kept in its chat's conversation, flagged, with the update attached."""
-    kinds = ", ".join(sorted(msg.api_kwargs)) or "unknown content"
+    kinds = ", ".join(sorted(k for k, v in update.to_dict().get(
+        "edited_message" if edit else "message", {}).items()
+        if v and k not in _ENVELOPE)) or "unknown content"
     problem = f"Telegram sent a kind of message this version cannot show ({kinds})"
     return _inbound(msg, account, me, policy,
                     text=f"[a message inbox cannot show ({kinds}): the update is attached]",
@@ -300,6 +302,15 @@ _MEDIA: tuple[tuple[str, Callable[[object], tuple[str, list[FileRef]]]], ...] = 
     ("poll", _poll),
     ("dice", _dice),
 )
+# What every message carries besides its content: not a clue to what a message is.
+_ENVELOPE = frozenset({
+    "message_id", "from", "chat", "date", "edit_date", "sender_chat", "message_thread_id",
+    "is_topic_message", "reply_to_message", "external_reply", "quote", "reply_to_story",
+    "forward_origin", "is_automatic_forward", "via_bot", "author_signature",
+    "has_protected_content", "media_group_id", "entities", "caption_entities",
+    "link_preview_options", "reply_markup", "is_from_offline", "business_connection_id",
+    "sender_boost_count", "sender_business_bot", "effect_id", "show_caption_above_media",
+    "has_media_spoiler", "paid_star_count"})
 # Content a customer can send that we do not take apart: named, never dropped.
 _OTHER_CONTENT = ("story", "game", "invoice", "paid_media", "passport_data", "live_photo",
                   "giveaway", "checklist")

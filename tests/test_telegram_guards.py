@@ -89,14 +89,20 @@ async def test_a_message_of_a_kind_we_do_not_know_is_kept_flagged(
     s, bot, anna = desk.server, desk.bot, desk.anna
     # Telegram invents a new kind of message; neither we nor our library know it.
     s.raw_update(bot, {"message": private(desk, 40, hologram={"id": "h-1", "seconds": 3})})
+    # One our library knows but we do not take apart (a bot of ours sends no invoices).
+    s.raw_update(bot, {"message": private(desk, 42, successful_payment={
+        "currency": "XTR", "total_amount": 5, "invoice_payload": "p",
+        "telegram_payment_charge_id": "c", "provider_payment_charge_id": "d"})})
     # A real service message (she set the chat's auto-delete timer) stays out of the queue.
     s.raw_update(bot, {"message": private(
         desk, 41, message_auto_delete_timer_changed={"message_auto_delete_time": 86400})})
     after = s.send(bot, anna, "Did you get my hologram?")
     await settle(desk, after, acks=1)
-    assert inbound(app) == [("[a message inbox cannot show (hologram): the update is "
-                             "attached]", True), ("Did you get my hologram?", False)]
-    first = rows(app, Message, direction="in")[0]
+    assert sorted(inbound(app)) == [  # (webhook posts arrive in parallel: any order)
+        ("Did you get my hologram?", False),
+        ("[a message inbox cannot show (hologram): the update is attached]", True),
+        ("[a message inbox cannot show (successful_payment): the update is attached]", True)]
+    [first] = [m for m in rows(app, Message, direction="in") if "hologram)" in m.text]
     assert first.external_id == "7001:5551:40"
     assert kept_update(app, first)["message"]["hologram"] == {"id": "h-1", "seconds": 3}
     [conv] = rows(app, Conversation)
@@ -118,8 +124,8 @@ async def test_an_update_with_fields_of_unexpected_types_is_kept_and_the_bot_goe
     s.raw_update(bot, {"message": private(desk, 40, **odd)})
     after = s.send(bot, anna, "Hello?")
     await settle(desk, after, acks=1)
-    stored = inbound(app)
-    assert stored[-1] == ("Hello?", False) and len(stored) == 2
+    stored = inbound(app)  # (webhook posts arrive in parallel: any order)
+    assert ("Hello?", False) in stored and sorted(f for _, f in stored) == [False, True]
     assert len(s.sent) == 1
 
 
@@ -130,8 +136,8 @@ async def test_an_update_that_is_not_a_message_object_is_kept(
     odd = s.raw_update(bot, {"message": "hello as a bare string"})
     after = s.send(bot, anna, "Hello?")
     await settle(desk, after, acks=1)
-    assert inbound(app) == [("", True), ("Hello?", False)]
-    first = rows(app, Message, direction="in")[0]
+    assert sorted(inbound(app)) == [("", True), ("Hello?", False)]
+    [first] = [m for m in rows(app, Message, direction="in") if m.problems]
     assert first.external_id == f"7001:update:{odd}"
     assert kept_update(app, first)["message"] == "hello as a bare string"
 
@@ -143,7 +149,7 @@ async def test_an_update_id_far_ahead_is_stored_and_those_after_it_too(
     s.raw_update(bot, {"update_id": 2**62, "message": private(desk, 40, text="far ahead")})
     after = s.send(bot, anna, "and the next one")
     await settle(desk, after, acks=1)
-    assert inbound(app) == [("far ahead", False), ("and the next one", False)]
+    assert sorted(inbound(app)) == [("and the next one", False), ("far ahead", False)]
 
 
 async def test_a_huge_list_of_entities_is_stored(desk: TelegramDesk, mode: str) -> None:
