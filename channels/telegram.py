@@ -324,11 +324,11 @@ class TelegramConnector:
             raise
         except Exception:  # PTB cannot read one of them: read them one by one
             got = [self._parse(u) for u in await self._raw_updates(offset)]
-        if not got:
-            return [], cursor
-        last = got[-1]
-        last_id = last.update_id if isinstance(last, Update) else last["update_id"]
-        return list(got), f"{last_id}@{int(self.clock().timestamp())}"
+        ids = [u.update_id if isinstance(u, Update) else u.get("update_id") for u in got]
+        numbers = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+        if not numbers:  # nothing, or nothing Telegram could have numbered
+            return list(got), cursor
+        return list(got), f"{max(numbers)}@{int(self.clock().timestamp())}"
 
     def _offset(self, cursor: str | None) -> int | None:
         """The update after our cursor `<last update id>@<when it came>`.
@@ -366,7 +366,8 @@ class TelegramConnector:
         """The update as the core's Inbound; one we cannot read is kept, flagged."""
         if not isinstance(update, Update):
             return tu.unreadable(update, self.account, me,
-                                 "Telegram sent an update python-telegram-bot cannot read")
+                                 "Telegram sent an update python-telegram-bot cannot read",
+                                 self.clock())
         try:
             return await tu.to_inbound(update, self.account, me, self.policy, self._download)
         except ChannelError:
@@ -374,8 +375,12 @@ class TelegramConnector:
         except Exception as exc:
             log.exception("telegram/%s: cannot read update %s", self.account,
                           update.update_id)
-            return tu.unreadable(update.to_dict(), self.account, me,
-                                 f"could not read this update: {type(exc).__name__}: {exc}")
+            return tu.unreadable(_as_json(update), self.account, me,
+                                 f"could not read this update: {type(exc).__name__}: {exc}",
+                                 self.clock())
+
+    def _now(self) -> datetime:
+        return self.clock()  # looked up at each call: tests move the clock
 
     async def _download(self, file_id: str) -> bytes:
         async with self._downloads:
@@ -414,7 +419,8 @@ class TelegramConnector:
 
     async def _start_webhook(self, hook: Webhook) -> None:
         inbox = wh.WebhookInbox()
-        await wh.attach(hook.host, hook.port, wh.Endpoint(hook.path, hook.secret, inbox))
+        await wh.attach(hook.host, hook.port, wh.Endpoint(hook.path, hook.secret, inbox),
+                        self._now)
         try:
             with _mapped():
                 await self.bot.set_webhook(
@@ -481,6 +487,14 @@ class TelegramConnector:
             self._inbox.close()  # waiting requests get a 503: Telegram posts them again
             await wh.detach(self.webhook.host, self.webhook.port, self.webhook.path)
         await self.bot.shutdown()  # a no-op for a bot that never made a request
+
+
+def _as_json(update: Update) -> dict[str, Any]:
+    """The update as JSON again, or what is left of it when PTB cannot write it back."""
+    try:
+        return update.to_dict()
+    except Exception:
+        return {"update_id": update.update_id, **update.api_kwargs}
 
 
 # ------------------------------------------------------------------ building one

@@ -14,6 +14,12 @@ is the same message again: it names the message it edits (`edit_of`) so the pipe
 changes that one. A `/start <payload>` from a deep link keeps the payload as the
 conversation's `start` attribute. In groups only messages meant for the bot count (a
 mention, a reply to the bot, a command to it) unless the operator asks for all.
+
+What we cannot take as a customer message is kept, never dropped: a message whose
+content neither we nor python-telegram-bot know (a newer Telegram feature), and an
+update whose fields have types Telegram never sends, become flagged messages with the
+update's JSON attached (`unreadable`). Only service messages (joins, pins, title and
+timer changes: PTB's own list of them) are skipped.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 from telegram import Chat, Message, MessageEntity, Update, User
+from telegram.ext import filters
 from telegram.warnings import PTBDeprecationWarning
 
 from channels.base import Address, Inbound, InboundAttachment
@@ -107,12 +114,17 @@ async def to_inbound(update: Update, account: str, me: Bot, policy: Policy,
                      download: Download) -> Inbound | None:
     """The customer message in `update`, or None when it is not one for us."""
     msg = update.message or update.edited_message
-    if msg is None or not addressed_to_us(msg, me, policy.groups):
+    if msg is None:
         return None
+    check_types(msg)
+    if not addressed_to_us(msg, me, policy.groups):
+        return None
+    edit = update.edited_message is not None
     label, files = content(msg)
     if label is None:
-        return None  # a service message: someone joined, a pin, a timer change
-    edit = update.edited_message is not None
+        if filters.StatusUpdate.ALL.check_update(update):
+            return None  # a service message: someone joined, a pin, a timer change
+        return _unknown_kind(update, msg, account, me, policy, edit=edit)
     text = msg.text or msg.caption or label
     attachments: list[InboundAttachment] = []
     notes: list[str] = []
@@ -122,8 +134,38 @@ async def to_inbound(update: Update, account: str, me: Bot, policy: Policy,
                     attachments=tuple(attachments), edit=edit)
 
 
+def check_types(msg: Message) -> None:
+    """PTB takes the JSON's values as they come: a chat id that is not a number, or text
+    that is not text, would become a conversation nobody can answer. ValueError says
+    what is wrong, and the connector keeps the update flagged instead."""
+    ids = {"message_id": msg.message_id, "chat.id": msg.chat.id,
+           "from.id": msg.from_user.id if msg.from_user is not None else 0}
+    for name, value in ids.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{name} is {type(value).__name__}, not a number")
+    for name in ("text", "caption"):
+        value = getattr(msg, name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} is {type(value).__name__}, not text")
+
+
+def _unknown_kind(update: Update, msg: Message, account: str, me: Bot, policy: Policy, *,
+                  edit: bool) -> Inbound:
+    """A message whose content neither we nor python-telegram-bot know (a feature newer
+    than both): kept in its chat's conversation, flagged, with the update attached."""
+    kinds = ", ".join(sorted(k for k, v in update.to_dict().get(
+        "edited_message" if edit else "message", {}).items()
+        if v and k not in _ENVELOPE)) or "unknown content"
+    problem = f"Telegram sent a kind of message this version cannot show ({kinds})"
+    return _inbound(msg, account, me, policy,
+                    text=f"[a message inbox cannot show ({kinds}): the update is attached]",
+                    attachments=(update_json(update.to_dict()),), edit=edit,
+                    problems=(problem,))
+
+
 def _inbound(msg: Message, account: str, me: Bot, policy: Policy, *, text: str,
-             attachments: tuple[InboundAttachment, ...], edit: bool) -> Inbound:
+             attachments: tuple[InboundAttachment, ...], edit: bool,
+             problems: tuple[str, ...] = ()) -> Inbound:
     chat, sender = msg.chat, _sender(msg)
     own = ref(me.id, chat.id, msg.message_id)
     reply = msg.reply_to_message
@@ -140,6 +182,7 @@ def _inbound(msg: Message, account: str, me: Bot, policy: Policy, *, text: str,
         headers=_headers(msg), attachments=attachments,
         language=_language(msg.from_user), attributes=_start_payload(msg.text),
         reopen_window=policy.reopen_window, reachable=chat.type == Chat.PRIVATE,
+        problems=problems,
     )
 
 
@@ -158,7 +201,10 @@ def _meant_for(msg: Message, me: Bot) -> bool:
     if reply is not None and reply.from_user is not None and reply.from_user.id == me.id:
         return True
     handle = f"@{me.username}".lower()
-    entities = {**msg.parse_entities(), **msg.parse_caption_entities()}
+    # Only the kinds that can name us: a message may carry thousands of others.
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION,
+                               MessageEntity.BOT_COMMAND]
+    entities = {**msg.parse_entities(kinds), **msg.parse_caption_entities(kinds)}
     for entity, value in entities.items():
         if entity.type == MessageEntity.MENTION and value.lower() == handle:
             return True
@@ -256,6 +302,15 @@ _MEDIA: tuple[tuple[str, Callable[[object], tuple[str, list[FileRef]]]], ...] = 
     ("poll", _poll),
     ("dice", _dice),
 )
+# What every message carries besides its content: not a clue to what a message is.
+_ENVELOPE = frozenset({
+    "message_id", "from", "chat", "date", "edit_date", "sender_chat", "message_thread_id",
+    "is_topic_message", "reply_to_message", "external_reply", "quote", "reply_to_story",
+    "forward_origin", "is_automatic_forward", "via_bot", "author_signature",
+    "has_protected_content", "media_group_id", "entities", "caption_entities",
+    "link_preview_options", "reply_markup", "is_from_offline", "business_connection_id",
+    "sender_boost_count", "sender_business_bot", "effect_id", "show_caption_above_media",
+    "has_media_spoiler", "paid_star_count"})
 # Content a customer can send that we do not take apart: named, never dropped.
 _OTHER_CONTENT = ("story", "game", "invoice", "paid_media", "passport_data", "live_photo",
                   "giveaway", "checklist")
@@ -335,23 +390,39 @@ def _preview(text: str) -> str:
     return line if len(line) <= 60 else line[:59].rstrip() + "…"
 
 
-def unreadable(update: Mapping[str, Any], account: str, me: Bot, problem: str) -> Inbound:
+def unreadable(update: Mapping[str, Any], account: str, me: Bot, problem: str,
+               now: datetime) -> Inbound:
     """An update that could not be read, kept for a human: flagged (so never
-    acknowledged), with the update itself attached, in its chat's conversation if any."""
+    acknowledged), with the update itself attached, in its chat's conversation if any.
+
+    Whatever the update holds, this does not raise: it is the last resort.
+    """
     msg = _table(next((update[k] for k in ALLOWED_UPDATES if k in update), None))
     user, chat = _table(msg.get("from")), _table(msg.get("chat"))
-    date = msg.get("date")
-    when = datetime.fromtimestamp(date, UTC) if isinstance(date, int) else datetime.now(UTC)
-    private = chat.get("type") == Chat.PRIVATE and "id" in chat
+    private = chat.get("type") == Chat.PRIVATE and isinstance(chat.get("id"), int)
     return Inbound(
         channel=CHANNEL, account=account,
         external_id=f"{me.id}:update:{update.get('update_id')}",
         sender=Address(str(user.get("id", "")), str(user.get("first_name", ""))),
-        received_at=when, text=str(msg.get("text") or msg.get("caption") or ""),
+        received_at=_date(msg.get("date"), now),
+        text=str(msg.get("text") or msg.get("caption") or ""),
         thread_key=str(chat["id"]) if private else None,
-        attachments=(InboundAttachment("telegram-update.json", "application/json",
-                                       json.dumps(dict(update), indent=1).encode()),),
-        problems=(problem,))
+        attachments=(update_json(update),), problems=(problem,))
+
+
+def update_json(update: Mapping[str, Any]) -> InboundAttachment:
+    data = json.dumps(dict(update), indent=1, default=str)
+    return InboundAttachment("telegram-update.json", "application/json", data.encode())
+
+
+def _date(value: object, now: datetime) -> datetime:
+    """A Telegram date (Unix seconds), or `now` when it is none or not a possible one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
+    return now
 
 
 def _table(value: object) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 For operators with a public HTTPS address (a reverse proxy terminating TLS in front of
 the daemon's `listen` address): Telegram pushes each update at once instead of waiting
 for the next long poll. Every request must carry the secret token we gave setWebhook
-(`X-Telegram-Bot-Api-Secret-Token`); anything else is refused.
+(`X-Telegram-Bot-Api-Secret-Token`); anything else is refused with a status that says
+why (404, 403, 413 for a body over MAX_BODY, read no further; 400 for what is not an
+update), and logged in a bounded way (`Refusals`): a public URL can be posted to by
+anyone, as often as they like.
 
 The endpoint answers 200 only after the update is committed. Telegram keeps an update
 and posts it again until it gets a 2xx, so an update the daemon dies holding is
@@ -29,8 +32,9 @@ import json
 import logging
 import socket
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_BODY = 1024 * 1024  # updates are a few KB; anything this big is not from Telegram
+MAX_DEPTH = 64  # Telegram's updates nest about 6 deep; this much is not an update
+LOG_EVERY = timedelta(minutes=1)  # refusals of one kind: at most one log line this often
 # Telegram does not wait for ever; answer (503) before it gives up, so that a stuck
 # commit costs a redelivery (deduplicated), not a connection left hanging.
 COMMIT_WAIT_SECONDS = 50.0
@@ -128,27 +134,63 @@ class Endpoint:
     inbox: WebhookInbox
 
 
+@dataclass
+class _Tally:
+    logged: datetime  # when a line about this kind of refusal was last written
+    count: int = 0  # refusals since then, not yet in the log
+
+
+@dataclass
+class Refusals:
+    """Refused requests in the log, bounded: anyone can post to a public URL, as often as
+    they like, and a line per request would bury the log (and fill the disk).
+
+    The first refusal of a kind is logged at once, at WARNING; after that, at most one
+    line per `every`, with how many were refused since the last one. `now` is passed in.
+    """
+
+    every: timedelta = LOG_EVERY
+    tallies: dict[str, _Tally] = field(default_factory=dict)
+
+    def refused(self, kind: str, client: str, now: datetime) -> None:
+        tally = self.tallies.get(kind)
+        if tally is None:
+            self.tallies[kind] = _Tally(now)
+            log.warning("telegram webhook: refused %s from %s (more of these are counted: "
+                        "one line a minute at most)", kind, client)
+            return
+        tally.count += 1
+        if now - tally.logged >= self.every:
+            log.warning("telegram webhook: refused %d more %s since %s UTC (the last from %s)",
+                        tally.count, kind, f"{tally.logged:%Y-%m-%d %H:%M:%S}", client)
+            tally.logged, tally.count = now, 0
+
+
+class Refused(Exception):
+    """A request we answer with an error: its status and what to log it as."""
+
+    def __init__(self, status: int, kind: str) -> None:
+        super().__init__(kind)
+        self.status, self.kind = status, kind
+
+
 class WebhookServer:
     """One listen address: routes each bot's path to its inbox."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, clock: Callable[[], datetime]) -> None:
+        self.host, self.port, self.clock = host, port, clock
         self.endpoints: dict[str, Endpoint] = {}
+        self.refusals = Refusals()
         self.app = Starlette(routes=[Route("/{path:path}", self.receive, methods=["POST"])])
         self.server: Served | None = None
 
     async def receive(self, request: Request) -> Response:
-        endpoint = self.endpoints.get(request.url.path)
-        if endpoint is None:
-            return PlainTextResponse("no such endpoint", status_code=404)
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), endpoint.secret.encode()):
-            log.warning("telegram webhook %s: refused a request without the secret token "
-                        "from %s", endpoint.path, request.client.host if request.client else "?")
-            return PlainTextResponse("forbidden", status_code=403)
-        update = await _read_update(request)
-        if update is None:
-            return PlainTextResponse("not a Telegram update", status_code=400)
+        try:
+            endpoint, update = await self._accept(request)
+        except Refused as no:
+            client = request.client.host if request.client else "?"
+            self.refusals.refused(no.kind, client, self.clock())
+            return PlainTextResponse(no.kind, status_code=no.status)
         try:
             committed = await asyncio.wait_for(endpoint.inbox.offer(update),
                                                timeout=COMMIT_WAIT_SECONDS)
@@ -156,31 +198,66 @@ class WebhookServer:
             committed = False
         return Response(status_code=200 if committed else 503)
 
+    async def _accept(self, request: Request) -> tuple[Endpoint, dict[str, Any]]:
+        endpoint = self.endpoints.get(request.url.path)
+        if endpoint is None:
+            raise Refused(404, "a post to a path no bot listens on")
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), endpoint.secret.encode()):
+            raise Refused(403, f"a post to {endpoint.path} without the secret token")
+        return endpoint, await _read_update(request)
 
-async def _read_update(request: Request) -> dict[str, Any] | None:
-    body = b""
+
+async def _read_update(request: Request) -> dict[str, Any]:
+    """The posted update; Refused (413 or 400) for a body that cannot be one.
+
+    The body is read only up to MAX_BODY: a declared length over it is refused before
+    reading anything, and a body that grows past it is refused there.
+    """
+    too_big = Refused(413, f"a body over {MAX_BODY // 1024} KB")
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        raise too_big if declared.isdigit() else Refused(400, "a bad Content-Length")
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            return None
+            raise too_big
     try:
         update = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
-        return None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
+        raise Refused(400, "a body that is not JSON") from None
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int) \
+            or _depth(update) > MAX_DEPTH:
+        raise Refused(400, "a body that is not a Telegram update")
     return update
+
+
+def _depth(value: object) -> int:
+    """How deep JSON nests, without recursion (a hostile body may nest thousands deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else \
+            item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
+    return deepest
 
 
 _SERVERS: dict[tuple[str, int], WebhookServer] = {}
 
 
-async def attach(host: str, port: int, endpoint: Endpoint) -> None:
+async def attach(host: str, port: int, endpoint: Endpoint,
+                 clock: Callable[[], datetime]) -> None:
     """Serve `endpoint` on host:port, starting the server for the first bot there."""
     key = (host, port)
     server = _SERVERS.get(key)
     if server is None:
-        server = WebhookServer(host, port)
+        server = WebhookServer(host, port, clock)
         server.server = await serve(server.app, bind(host, port))
         _SERVERS[key] = server
         log.info("telegram webhook endpoint listening on %s:%d", host, port)

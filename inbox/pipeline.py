@@ -29,7 +29,7 @@ from inbox.ack import AUTOMATED, AckDecision, AckFacts, Part, automatic, can_ack
 from inbox.blobs import BlobStore, offload
 from inbox.bounces import record_bounce
 from inbox.config import AckSettings
-from inbox.edits import apply_edit
+from inbox.edits import apply_edit, note_unseen_edit, unseen_edit
 from inbox.models import Conversation
 from inbox.render import Renderer, TemplateError
 from inbox.routing import Notice, RouteDecision, RouteFacts, Router
@@ -265,6 +265,8 @@ def acknowledge(w: Work) -> None:
         decision = AckDecision(False, "the message could not be read reliably")
     if decision.ok and w.inbound.backfill:
         decision = AckDecision(False, "history from before the channel was connected")
+    if decision.ok and unseen_edit(w):
+        decision = AckDecision(False, "an edit of an earlier message, not a new one")
     if not decision.ok:
         w.event("ack.suppressed", reason=decision.reason)
         return
@@ -374,8 +376,8 @@ def save(w: Work) -> None:
 
 
 STEPS: tuple[Step, ...] = (apply_edit, dedupe, record_staff_reply, identify_contact,
-                           judge_automated, record_bounce, thread, store_message, route,
-                           acknowledge, stamp_sla, save)
+                           judge_automated, record_bounce, thread, store_message,
+                           note_unseen_edit, route, acknowledge, stamp_sla, save)
 
 
 def ingest(db: store.Batch, inbound: Inbound, ctx: PipelineContext, now: datetime) -> Result:

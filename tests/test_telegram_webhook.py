@@ -4,8 +4,12 @@ the endpoint answers 200 only once the update is committed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -102,3 +106,62 @@ async def test_a_batch_is_confirmed_only_by_the_cursor_it_came_with() -> None:
     assert handed == [{"update_id": 3}]
     inbox.close()  # the daemon stopped before committing it: Telegram hears 503, posts again
     assert await late is False
+
+
+async def raw_post(port: int, head: str, body: bytes) -> bytes:
+    """An HTTP request as bytes on a socket: the status line of the answer.
+
+    Sent by hand so a test controls what is declared and what is really sent.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head.encode() + b"\r\n\r\n" + body)
+        with contextlib.suppress(ConnectionError):  # refused before reading it all
+            await writer.drain()
+        return await asyncio.wait_for(reader.readline(), tg.WAIT)
+    finally:
+        writer.close()
+
+
+async def test_hostile_posts_get_a_clear_status_and_a_bounded_log(
+        desk: TelegramDesk, caplog: pytest.LogCaptureFixture) -> None:
+    app, url = webhook_bot(desk)
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    daemon, connectors = desk.daemon(app)
+    [watched] = connectors.values()
+    watched.inner.clock = lambda: now  # type: ignore[attr-defined]
+    s, port = desk.server, int(url.split(":")[2].split("/")[0])
+    async with running(daemon):
+        secret = {"X-Telegram-Bot-Api-Secret-Token":
+                  (await s.called("setWebhook")).params["secret_token"]}
+        deep = b'{"update_id": 1, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        async with httpx.AsyncClient() as client:
+            nested = await client.post(url, content=deep, headers=secret)
+            shallow_enough = await client.post(url, headers=secret, json={
+                "update_id": 2, "message": functools.reduce(lambda a, _: [a], range(80), [])})
+            caplog.clear()
+            forged = [await client.post(url, json={"update_id": 3}) for _ in range(300)]
+            later = now + timedelta(minutes=1)
+            watched.inner.clock = lambda: later  # type: ignore[attr-defined]
+            last = await client.post(url, json={"update_id": 4})
+        # 50 MB declared: refused before a byte of it is read; a chunked body that grows
+        # past the limit: refused there.
+        head = f"POST /telegram/support HTTP/1.1\r\nHost: x\r\n" \
+               f"X-Telegram-Bot-Api-Secret-Token: {secret['X-Telegram-Bot-Api-Secret-Token']}"
+        declared = await raw_post(port, head + "\r\nContent-Length: 52428800", b"{")
+        chunk = b"a" * 65536
+        chunks = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 20
+        growing = await raw_post(port, head + "\r\nTransfer-Encoding: chunked", chunks)
+        s.send(desk.bot, desk.anna, "Still there?")
+        await desk.attempted(1)
+    assert (nested.status_code, shallow_enough.status_code) == (400, 400)
+    assert {f.status_code for f in forged} == {403} and last.status_code == 403
+    refusals = [r.getMessage() for r in caplog.records
+                if r.name == "channels.telegram_webhook" and "secret token" in r.getMessage()]
+    assert refusals == [
+        "telegram webhook: refused a post to /telegram/support without the secret token "
+        "from 127.0.0.1 (more of these are counted: one line a minute at most)",
+        "telegram webhook: refused 300 more a post to /telegram/support without the secret "
+        "token since 2026-12-01 09:00:00 UTC (the last from 127.0.0.1)"]
+    assert declared.startswith(b"HTTP/1.1 413") and growing.startswith(b"HTTP/1.1 413")
+    assert texts(app) == ["Still there?"]
