@@ -26,6 +26,7 @@ database_url = "sqlite:///inbox.db"   # or postgresql://user@host/db (INBOX_DATA
 secret_key_file = "secret.key"    # signs conversation references; keep it private
 templates_dir = "templates"
 rules_dir = "rules"
+rules_time_budget = 0.5           # CPU seconds all rules' regexes may take per message
 
 [ack]
 enabled = true

@@ -1,7 +1,7 @@
 """Ingest: every inbound message passes the same steps, atomically.
 
-    edit -> dedupe -> staff reply -> contact -> bounce -> thread -> store -> route
-         -> acknowledge -> stamp SLA -> save
+    (storable) -> edit -> dedupe -> staff reply -> contact -> automated? -> bounce
+         -> thread -> store -> unseen edit? -> route -> acknowledge -> stamp SLA -> save
 
 Steps are plain functions in the ordered tuple `STEPS`; each reads and fills one `Work`
 value and may end the run early (a duplicate or a chat edit ends it at once). The SQL
