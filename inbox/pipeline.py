@@ -386,6 +386,9 @@ def ingest_batch(conn: Connection, inbounds: Iterable[Inbound], ctx: PipelineCon
 
 
 def _prefetch(db: store.Batch, items: list[Inbound], now: datetime) -> None:
+    # Another account's copy of one of these, ingested at this moment, commits first.
+    store.lock_ids(db.conn, [(i.channel, i.external_id) for i in items
+                             if i.channel in doubles.GLOBAL_ID_CHANNELS])
     db.prefetch(keys=[(i.channel, i.account, i.external_id) for i in items],
                 senders=[(i.channel, i.sender.address or UNKNOWN_SENDER) for i in items],
                 recipients=[reply_address(i.headers, i.sender).address for i in items],

@@ -10,6 +10,7 @@ transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -349,6 +350,23 @@ _RECENT_FROM = (
            message.c.direction == Direction.IN, message.c.kind == Kind.CUSTOMER,
            message.c.created_at >= _p("since"), message.c.created_at <= _p("until"))
     .order_by(message.c.id.desc()))
+
+
+_LOCK_IDS = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
+                    "AS t(k)")
+
+
+def lock_ids(conn: Connection, ids: Iterable[tuple[str, str]]) -> None:
+    """Hold (channel, external id) until the transaction ends, on PostgreSQL, so that two
+    batches with one message (two accounts' copies) run one after the other and the later
+    one finds the earlier's. SQLite needs none: it has one writer at a time. Locked in
+    one order, so that two batches cannot wait for each other."""
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({int.from_bytes(hashlib.sha256(f"{c}\0{e}".encode()).digest()[:8], "big",
+                                  signed=True) for c, e in ids})
+    if keys:
+        conn.execute(_LOCK_IDS, {"keys": keys})
 
 
 class StoredCopy(NamedTuple):

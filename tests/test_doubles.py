@@ -6,18 +6,22 @@ on a real Dovecot with two accounts.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from channels.base import Address, Inbound
 from channels.mime import parse_email
 from inbox.app import App
 from inbox.daemon import Daemon
 from inbox.models import Conversation, Message, Outbox
+from inbox.pipeline import Result, ingest_batch
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import Desk, running
@@ -53,6 +57,36 @@ def test_one_mail_to_two_of_our_accounts_is_one_message_acked_once(
     assert [r.outcome for r in again] == ["duplicate", "duplicate"]
     assert len(events(app, "also-received")) == 1
     assert len(customer_messages(app)) == 1 and len(rows(app, Outbox)) == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_two_accounts_ingesting_one_mail_at_the_same_moment_store_it_once(app: App) -> None:
+    """Two daemons' (or connector loops') batches on PostgreSQL, each in its transaction."""
+    run(app, mail("m0@example.com", subject="Earlier", text="Another question."))
+    to_support = mail("m1@example.com")  # from a customer we know: no new rows to clash
+    ctx = app.pipeline_context()
+    other: list[Result] = []
+    sales = threading.Thread(target=lambda: other.extend(run(app, replace(to_support,
+                                                                         account="sales"))))
+    with app.engine.connect() as conn, app.engine.connect() as watcher:
+        with conn.begin():
+            [first] = ingest_batch(conn, [to_support], ctx, NOW)
+            sales.start()
+            deadline = time.monotonic() + 10
+            while sales.is_alive() and not _waiting_for_a_lock(watcher):
+                assert time.monotonic() < deadline, "the other batch neither ended nor waited"
+                sales.join(timeout=0.02)
+        sales.join(timeout=10)
+    assert first.outcome == "stored"
+    assert [r.outcome for r in other] == ["duplicate"]
+    assert len(customer_messages(app)) == 2 and len(rows(app, Outbox)) == 2
+
+
+def _waiting_for_a_lock(conn: sa.Connection) -> bool:
+    query = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+    waiting = conn.execute(query).scalar_one()
+    conn.rollback()
+    return bool(waiting)
 
 
 def test_every_other_account_a_mail_reached_is_recorded(app: App) -> None:
