@@ -7,7 +7,7 @@ them. The CLI and the daemon both start here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -93,4 +93,5 @@ class App:
             team_name=s.name, our_addresses=frozenset(a.lower() for a in s.addresses),
             our_domain=s.domain, max_attachment_bytes=s.storage.max_attachment_bytes,
             send_acks=send_acks, staff=self.settings.staff_addresses(),
+            repeat_window=timedelta(minutes=s.threading.repeat_window_minutes),
         )

@@ -168,6 +168,12 @@ class OutboxSettings(_Strict):
     poll_seconds: float = Field(default=1.0, gt=0)
 
 
+class ThreadingSettings(_Strict):
+    # The same words from the same customer within this many minutes are a re-send: they
+    # join the open conversation without a second acknowledgement (0: never).
+    repeat_window_minutes: float = Field(default=15, ge=0)
+
+
 class StorageSettings(_Strict):
     blobs_dir: str = "blobs"
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
@@ -191,6 +197,7 @@ class Settings(_Strict):
     sla: SlaSettings = SlaSettings()
     outbox: OutboxSettings = OutboxSettings()
     storage: StorageSettings = StorageSettings()
+    threading: ThreadingSettings = ThreadingSettings()
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     agents: dict[str, AgentSettings] = Field(default_factory=dict)
     business_hours: BusinessHoursSettings = BusinessHoursSettings()

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
-from inbox import sla, store, threads, tokens
+from inbox import doubles, sla, store, threads, tokens
 from inbox.ack import AUTOMATED, AckDecision, AckFacts, Part, automatic, can_acknowledge
 from inbox.blobs import BlobStore, offload
 from inbox.bounces import record_bounce
@@ -60,6 +60,8 @@ class PipelineContext:
     send_acks: bool = True  # False for backfills: store and route, acknowledge nobody
     # (channel, address) -> agent name, from `[agents]`: who answered a notification
     staff: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # A customer's same words again within this long are a re-send (inbox.doubles).
+    repeat_window: timedelta = timedelta(minutes=15)
 
 
 @dataclass
@@ -109,7 +111,9 @@ Step = Callable[[Work], None]
 
 
 def dedupe(w: Work) -> None:
-    if w.db.message_exists(w.key):
+    """Stop at a message stored before: under this account, or, where ids are global
+    (e-mail), under another account; that one is recorded as `also-received`."""
+    if w.db.message_exists(w.key) or doubles.received_elsewhere(w):
         w.outcome, w.done = "duplicate", True
 
 
@@ -134,7 +138,8 @@ def _parts(i: Inbound) -> tuple[Part, ...]:
 
 
 def thread(w: Work) -> None:
-    conv = threads.find_conversation(w.db, w.inbound, w.ctx.secret)
+    found = threads.find_conversation(w)
+    conv = found.conversation
     if conv is None:
         conv = _new_conversation(w)
     elif conv.status != Status.OPEN and not w.automated:  # a robot joins, quietly
@@ -145,6 +150,7 @@ def thread(w: Work) -> None:
     if w.inbound.attributes:
         conv.attributes = {**(conv.attributes or {}), **w.inbound.attributes}
     w.conversation = conv
+    threads.record(w, found)
 
 
 def _new_conversation(w: Work) -> ConvState:
@@ -419,6 +425,9 @@ def ingest_batch(conn: Connection, inbounds: Iterable[Inbound], ctx: PipelineCon
 
 
 def _prefetch(db: store.Batch, items: list[Inbound], now: datetime) -> None:
+    # Another account's copy of one of these, ingested at this moment, commits first.
+    store.lock_ids(db.conn, [(i.channel, i.external_id) for i in items
+                             if i.channel in doubles.GLOBAL_ID_CHANNELS])
     db.prefetch(keys=[(i.channel, i.account, i.external_id) for i in items],
                 senders=[(i.channel, i.sender.address or UNKNOWN_SENDER) for i in items],
                 recipients=[reply_address(i.headers, i.sender).address for i in items],

@@ -10,6 +10,7 @@ transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -331,6 +332,86 @@ def save_cursor(conn: Connection, channel: str, account: str, value: str, *,
         set_={"value": value, "updated_at": now}))
 
 
+# The same message (a global id) stored under another account of the channel.
+_COPY_ELSEWHERE = (
+    sa.select(message.c.id, message.c.conversation_id).where(
+        message.c.channel == _p("channel"), message.c.external_id == _p("external_id"),
+        message.c.account != _p("account"), message.c.conversation_id.is_not(None))
+    .order_by(message.c.id).limit(1))
+_ALSO_RECEIVED = sa.select(event.c.detail).where(event.c.message_id == _p("mid"),
+                                                 event.c.kind == "also-received")
+_PARTICIPANTS = sa.select(message.c.sender, message.c.recipients).where(
+    message.c.conversation_id == _p("cid"))
+_RECENT_FROM = (
+    sa.select(message.c.conversation_id, message.c.external_id, message.c.subject,
+              message.c.text)
+    .where(message.c.conversation_id.in_(sa.bindparam("cids", expanding=True)),
+           message.c.channel == _p("channel"), message.c.sender == _p("sender"),
+           message.c.direction == Direction.IN, message.c.kind == Kind.CUSTOMER,
+           message.c.created_at >= _p("since"), message.c.created_at <= _p("until"))
+    .order_by(message.c.id.desc()))
+
+
+_LOCK_IDS = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
+                    "AS t(k)")
+
+
+def lock_ids(conn: Connection, ids: Iterable[tuple[str, str]]) -> None:
+    """Hold (channel, external id) until the transaction ends, on PostgreSQL, so that two
+    batches with one message (two accounts' copies) run one after the other and the later
+    one finds the earlier's. SQLite needs none: it has one writer at a time. Locked in
+    one order, so that two batches cannot wait for each other."""
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({int.from_bytes(hashlib.sha256(f"{c}\0{e}".encode()).digest()[:8], "big",
+                                  signed=True) for c, e in ids})
+    if keys:
+        conn.execute(_LOCK_IDS, {"keys": keys})
+
+
+class StoredCopy(NamedTuple):
+    message_id: int
+    conversation_id: int
+    accounts: frozenset[str]  # the other accounts it is already recorded for
+
+
+def copy_elsewhere(conn: Connection, channel: str, account: str,
+                   external_id: str) -> StoredCopy | None:
+    """The message with this id stored under another account, and the accounts its
+    `also-received` events name (for channels whose ids are global)."""
+    params = {"channel": channel, "account": account, "external_id": external_id}
+    row = conn.execute(_COPY_ELSEWHERE, params).first()
+    if row is None:
+        return None
+    details = conn.execute(_ALSO_RECEIVED, {"mid": row.id}).scalars()
+    return StoredCopy(row.id, row.conversation_id,
+                      frozenset(str(d.get("account")) for d in details))
+
+
+def participants(conn: Connection, conv_id: int) -> set[str]:
+    """Every address that sent or was sent a message of the conversation, lower-cased."""
+    found: set[str] = set()
+    for sender, recipients in conn.execute(_PARTICIPANTS, {"cid": conv_id}):
+        found.update(a.lower() for a in (sender, *(recipients or ())) if a)
+    return found
+
+
+class RecentText(NamedTuple):
+    conversation_id: int
+    external_id: str
+    subject: str | None
+    text: str
+
+
+def recent_from(conn: Connection, conv_ids: Iterable[int], channel: str, sender: str, *,
+                since: datetime, until: datetime) -> list[RecentText]:
+    """The sender's customer messages in these conversations written in [since, until],
+    newest first."""
+    params = {"cids": sorted(conv_ids), "channel": channel, "sender": sender,
+              "since": since, "until": until}
+    return [RecentText(*r) for r in conn.execute(_RECENT_FROM, params)]
+
+
 _EXISTING_IDS = sa.select(message.c.channel, message.c.account, message.c.external_id).where(
     message.c.external_id.in_(sa.bindparam("ids", expanding=True)))
 _CONTACTS_BY_ADDRESS = (
@@ -380,12 +461,14 @@ class Batch:
         # ones for the batch's ids (prefetched), and the batch's own as they come
         self.replies: dict[tuple[str, str], int] = {}
         self.notices: dict[tuple[str, str], int] = {}  # (channel, id) -> conversation
+        self.ids_seen: set[tuple[str, str]] = set()  # (channel, external id) of `seen`
 
     def prefetch(self, keys: list[MessageKey], senders: list[ContactKey],
                  recipients: list[str], references: list[str], since: datetime) -> None:
         ids = sorted({k[2] for k in keys})
         self.seen = {(r.channel, r.account, r.external_id)
                      for r in self.conn.execute(_EXISTING_IDS, {"ids": ids})}
+        self.ids_seen = {(c, e) for c, _, e in self.seen}
         wanted = set(senders)
         rows = self.conn.execute(_CONTACTS_BY_ADDRESS,
                                  {"addresses": sorted({a for _, a in senders})})
@@ -440,6 +523,22 @@ class Batch:
 
     def saw(self, key: MessageKey) -> None:
         self.seen.add(key)
+        self.ids_seen.add((key[0], key[2]))
+
+    def copy_elsewhere(self, key: MessageKey) -> StoredCopy | None:
+        """The message stored under another account with this key's id (see
+        `copy_elsewhere`); a prefetched batch asks the database only when it has one."""
+        channel, account, external_id = key
+        if self.cached and (channel, external_id) not in self.ids_seen:
+            return None
+        return copy_elsewhere(self.conn, channel, account, external_id)
+
+    def open_conversation_ids(self, contact_id: int) -> set[int]:
+        """The contact's open, pending or snoozed conversations."""
+        if self.cached:
+            return set(self.open_convs.get(contact_id, ()))
+        rows = self.conn.execute(_OPEN_OF_CONTACTS, {"ids": [contact_id]})
+        return {r.id for r in rows}
 
     def contact(self, channel: str, address: str) -> ContactRef | None:
         if self.cached:
