@@ -24,7 +24,7 @@ from inbox import tokens
 from inbox.config import ConfigError, Settings
 from inbox.models import Contact, Conversation, Identity
 from inbox.pipeline import enqueue
-from inbox.render import Renderer, TemplateError
+from inbox.render import Renderer, TemplateError, builtin
 from inbox.sla import SlaPolicy, SlaState, duration, time_left
 from inbox.vocab import Kind
 
@@ -100,9 +100,9 @@ class Notifier:
                 continue
             try:
                 rendered = self.renderer.render("sla", channel, None, context)
-            except TemplateError as exc:
-                log.error("SLA notification not sent: %s", exc)
-                continue
+            except TemplateError as exc:  # the agent is still told, in the built-in words
+                log.error("SLA notification uses the built-in text: %s", exc)
+                rendered = builtin("sla", context)
             enqueue(s.connection(), conv, Address(address), rendered.body, kind=Kind.SYSTEM,
                     now=now, domain=self.settings.domain,
                     subject=rendered.subject if channel == "email" else None,

@@ -8,13 +8,21 @@ templates written into a temporary folder; the pipeline tests run on both databa
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session
 
+from channels.base import Address, Inbound
+from inbox import tokens
+from inbox.app import App
+from inbox.models import Conversation, Event, Message, Outbox
+from inbox.pipeline import ingest_batch
 from inbox.render import Renderer, TemplateError
 
 # Hypothesis imports libcst to report a failure, and libcst warns on import: without
@@ -158,3 +166,59 @@ def test_a_long_but_reasonable_text_is_allowed(tmp_path: Path) -> None:
           "{% for i in range(500) %}{{ '%03d' % i }} {{ 'x' * 60 }}\n{% endfor %}")
     rendered = Renderer(tmp_path).render("ack", "email", None, ack_context())
     assert len(rendered.body.splitlines()) == 500
+
+
+# --- the pipeline: a template failure costs neither the message nor its routing -------
+
+def mail(external_id: str, subject: str = "Order 1234") -> Inbound:
+    return Inbound(channel="email", account="support", external_id=external_id,
+                   sender=Address("anna@example.com", "Anna Nowak"), received_at=NOW,
+                   subject=subject, text="Where is my order?",
+                   headers={"return-path": "<anna@example.com>"}, raw=b"raw")
+
+
+def rows(app: App, model: type, **where: object) -> list:  # type: ignore[type-arg]
+    with Session(app.engine) as s:
+        return list(s.scalars(sa.select(model).filter_by(**where)).all())
+
+
+@pytest.mark.parametrize("broken", ["{{ 1/0 }}", "{{ 'x' * 1000000000 }}",
+                                    "{{ range(10**7)|list }}", "{% if %}"])
+def test_a_failing_ack_template_still_stores_routes_and_acknowledges(
+        app: App, deployment: Path, broken: str) -> None:
+    (deployment / "templates" / "ack" / "email.txt").write_text(
+        f"Subject: hi\n\nHello\n{broken}\n")
+    with app.engine.begin() as conn:
+        [r] = ingest_batch(conn, [mail("m1@x")], app.pipeline_context(), NOW)
+    assert r.outcome == "stored" and r.acked
+    [conv] = rows(app, Conversation)
+    assert "needs-attention" not in (conv.tags or [])
+    [e] = rows(app, Event, kind="ack.template-error")
+    assert "ack/email.txt:4: " in e.detail["error"]
+    [ack] = rows(app, Message, kind="auto-ack")
+    reference = tokens.reference(app.secret, conv.id)
+    assert ack.subject and ack.subject.startswith(reference)
+    assert reference in ack.text and "Anna" not in ack.text
+    assert len(rows(app, Outbox)) == 1
+
+
+def test_a_failing_notification_template_still_tells_the_agent(
+        app: App, deployment: Path) -> None:
+    from inbox.routing import Notice, RouteDecision, RouteFacts
+
+    class Notifying:
+        def route(self, inbound: Inbound, facts: RouteFacts) -> RouteDecision:
+            return RouteDecision(notify=(Notice(rule="vip", channel="email",
+                                                account="support",
+                                                recipient="kim@helpdesk.test",
+                                                template="notify"),))
+
+    (deployment / "templates" / "notify" / "email.txt").write_text("Subject: x\n\n{{ 1/0 }}")
+    ctx = replace(app.pipeline_context(), router=Notifying())
+    with app.engine.begin() as conn:
+        [r] = ingest_batch(conn, [mail("m1@x")], ctx, NOW)
+    assert r.outcome == "stored"
+    [e] = rows(app, Event, kind="notify.template-error")
+    assert "notify/email.txt:3: " in e.detail["error"]
+    [note] = rows(app, Outbox, kind="notify")
+    assert note.recipient == "kim@helpdesk.test"
