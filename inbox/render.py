@@ -156,9 +156,9 @@ class _Parts:
 
 def _split_source(name: str, source: str) -> _Parts:
     """Headers are the lines above the first blank line when the first one is `Subject:`."""
-    lines = source.split("\n")
+    lines = source.removeprefix("\ufeff").split("\n")  # a BOM from a Windows editor
     if not re.match(r"subject[ \t]*:", lines[0], re.IGNORECASE):
-        return _Parts(body=source)
+        return _Parts(body="\n".join(lines))
     end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
     subject_line, subject = 0, ""
     for number, line in enumerate(lines[:end], start=1):

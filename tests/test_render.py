@@ -101,6 +101,12 @@ def test_the_body_of_a_headerless_template_may_mention_a_subject(tmp_path: Path)
     assert rendered.body == "Thanks.\nSubject: Order 1234\n"
 
 
+def test_a_subject_after_a_byte_order_mark_is_still_the_subject(tmp_path: Path) -> None:
+    write(tmp_path, "ack/email.txt", "\ufeffSubject: {{ reference }} Thanks\n\nHello\n")
+    rendered = Renderer(tmp_path).render("ack", "email", None, ack_context())
+    assert (rendered.subject, rendered.body) == ("[#1-abcde] Thanks", "Hello\n")
+
+
 # --- every failure is a TemplateError naming file:line --------------------------------
 
 @pytest.mark.parametrize(("line", "fragment"), [
