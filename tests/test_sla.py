@@ -330,7 +330,9 @@ def test_a_broken_template_still_records_the_transition_and_tells(desk: App) -> 
     assert len(notifications(desk)) == 2 and sweep_at(desk, NOW + timedelta(hours=22)) == []
     with Session(desk.engine) as s:  # in the built-in words, which name the conversation
         texts = [m.text for m in s.query(Message).filter_by(kind="system")]
+        [error] = s.query(Event).filter_by(kind="sla.template-error").all()
     assert len(texts) == 2 and all(f"#{conv_id} is at-risk" in t for t in texts)
+    assert "sla/email.txt:1: " in error.detail["error"]
 
 
 def test_answers_are_recorded_for_the_report(app: App) -> None:
