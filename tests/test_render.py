@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from channels.base import Address, Inbound
 from inbox import tokens
 from inbox.app import App
+from inbox.cli_templates import samples
 from inbox.models import Conversation, Event, Message, Outbox
 from inbox.pipeline import ingest_batch
 from inbox.render import Renderer, TemplateError
@@ -86,6 +87,20 @@ def test_email_acks_keep_their_shape_whatever_the_customer_sends(
     assert len(got.body.splitlines()) == len(plain.body.splitlines())
     greeting = plain.body.split()[0].rstrip(",")  # "Hello" or "Dzień"
     assert got.body.startswith(greeting)
+
+
+@pytest.mark.parametrize("kind", ["ack-after-hours", "notify", "sla"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(subject=hostile_text, name=hostile_text)
+def test_notices_keep_a_one_line_subject_and_their_own_first_line(
+        kind: str, subject: str, name: str) -> None:
+    usual = samples(kind, "email", "en")["usual"]
+    plain = SHIPPED_RENDERER.render(kind, "email", None, usual)
+    got = SHIPPED_RENDERER.render(kind, "email", None, usual | {
+        "subject": subject, "customer_name": name, "customer_address": name})
+    assert got.subject is not None and got.subject == " ".join(got.subject.split())
+    assert got.subject.split()[0] == (plain.subject or "").split()[0]
+    assert got.body.split()[0].rstrip(",") == plain.body.split()[0].rstrip(",")
 
 
 def test_a_template_can_only_set_the_subject(tmp_path: Path) -> None:
