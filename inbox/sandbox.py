@@ -106,6 +106,12 @@ def check_arguments(name: str, target: Any, args: Iterable[Any]) -> None:
         raise _too_big(f"{name}()")
     if name in _PADDING and any(isinstance(a, str) and len(a) > MAX_FILL for a in args):
         raise SecurityError(f"{name}(): a fill or indent over {MAX_FILL} characters")
+    if name in ("indent", "expandtabs") and isinstance(target, str) and args:
+        # every line (or tab) gets the fill: foresee lines x width
+        width = args[0] if isinstance(args[0], int) else len(str(args[0]))
+        per = target.count("\t") if name == "expandtabs" else target.count("\n") + 1
+        if len(target) + per * width > MAX_VALUE:
+            raise _too_big(f"{name}()")
     if name == "join":
         items = target if isinstance(target, list | tuple) else (args[0] if args else ())
         separator = target if isinstance(target, str) else ""
