@@ -14,6 +14,7 @@ as a `TemplateError` naming file:line.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +32,7 @@ from jinja2.visitor import NodeTransformer
 MAX_VALUE = 100_000  # characters (or items) of one value built while rendering
 MAX_INT_BITS = 10_000  # a number of about 3000 digits; more is a runaway, not a price
 MAX_ITERATIONS = 100_000  # loop turns in one render, all loops together
+MAX_LIPSUM = 1000  # paragraphs or words a paragraph of lipsum()
 MAX_FILL = 100  # characters of an indent, a wrap string or a truncation mark
 
 # A format pattern that asks for a huge width or precision, or one the caller chooses.
@@ -79,7 +81,7 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
     """Refuse an operation whose result can be foreseen to be huge."""
     ints = isinstance(left, int) and isinstance(right, int)
     if operator == "**" and ints and abs(left) > 1 and right > 0 and (
-            right * left.bit_length() > MAX_INT_BITS):
+            right * math.log2(abs(left)) > MAX_INT_BITS):
         raise SecurityError(f"a number over {MAX_INT_BITS} bits")
     if operator == "*" and ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
         raise SecurityError(f"a number over {MAX_INT_BITS} bits")
@@ -106,6 +108,9 @@ def check_arguments(name: str, target: Any, args: Iterable[Any]) -> None:
         raise _too_big(f"{name}()")
     if name in _PADDING and any(isinstance(a, str) and len(a) > MAX_FILL for a in args):
         raise SecurityError(f"{name}(): a fill or indent over {MAX_FILL} characters")
+    if name == "generate_lorem_ipsum" and any(isinstance(a, int) and a > MAX_LIPSUM
+                                              for a in args):  # lipsum(n, html, min, max)
+        raise SecurityError(f"lipsum() over {MAX_LIPSUM} paragraphs or words")
     if name in ("indent", "expandtabs") and isinstance(target, str) and args:
         # every line (or tab) gets the fill: foresee lines x width
         width = args[0] if isinstance(args[0], int) else len(str(args[0]))
