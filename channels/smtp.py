@@ -19,9 +19,10 @@ import asyncio
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from email import policy
+from email.errors import MessageError
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -46,7 +47,16 @@ UNREACHABLE_CODES = frozenset({550, 551, 553})
 # A connection unused for this long is checked with NOOP before a message is sent on it:
 # servers close idle sessions (Postfix after 300 s) and a dead one must not eat a send.
 IDLE_CHECK_SECONDS = 30.0
-_MESSAGE_ID = re.compile(r'[^\s<>"]+')
+# What we write into headers: ids that look like Message-IDs (id-left@id-right, printable
+# ASCII, at most 255 characters), the root and the last ten of a thread, one-line names
+# and subjects; so every header line fits RFC 5322's 998 characters once folded.
+_ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~."
+_MESSAGE_ID = re.compile(f"[{_ATEXT}]+@[{_ATEXT}\\[\\]]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+MAX_ID_LENGTH = 255
+MAX_REFERENCES = 11  # the root and the last ten
+MAX_SUBJECT = 500
+MAX_NAME = 200
 
 
 def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage:
@@ -56,12 +66,12 @@ def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage
     msg = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
     msg["From"] = _header_address(sender)
     msg["To"] = _header_address(to)
-    msg["Subject"] = " ".join((out.subject or "").split())
+    msg["Subject"] = _one_line(out.subject or "")[:MAX_SUBJECT]
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = f"<{out.message_ref}>"
-    if out.in_reply_to and _MESSAGE_ID.fullmatch(out.in_reply_to):
+    if out.in_reply_to and _is_message_id(out.in_reply_to):
         msg["In-Reply-To"] = f"<{out.in_reply_to}>"
-    references = [r for r in out.references if _MESSAGE_ID.fullmatch(r)]
+    references = thread_references(out.references)
     if references:
         msg["References"] = " ".join(f"<{r}>" for r in references)
     if out.auto_reply or out.kind == "notify":
@@ -75,8 +85,25 @@ def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage
     return msg
 
 
+def thread_references(ids: Iterable[str]) -> list[str]:
+    """What References we write: the ids that can be Message-IDs, once each, keeping the
+    thread's root and the last few (RFC 5322 3.6.4 allows trimming the middle)."""
+    valid = list(dict.fromkeys(r for r in ids if _is_message_id(r)))
+    return valid if len(valid) <= MAX_REFERENCES else [valid[0],
+                                                       *valid[1 - MAX_REFERENCES:]]
+
+
+def _is_message_id(value: str) -> bool:
+    return len(value) <= MAX_ID_LENGTH and _MESSAGE_ID.fullmatch(value) is not None
+
+
+def _one_line(text: str) -> str:
+    """A header value on one line: breaks and control characters become spaces."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 def _header_address(a: Address) -> HeaderAddress:
-    name = " ".join(a.name.split())
+    name = _one_line(a.name)[:MAX_NAME]
     return HeaderAddress(display_name=name, addr_spec=a.address)
 
 
@@ -100,7 +127,7 @@ class SmtpSender:
         try:
             msg = build_message(out, self.sender, self.clock())
             data = msg.as_bytes()
-        except (ValueError, TypeError) as exc:  # e.g. an address no header can hold
+        except (ValueError, TypeError, MessageError) as exc:  # an address no header holds
             raise PermanentError(f"cannot write this e-mail: {exc}") from exc
         options = ["SMTPUTF8"] if msg.policy is policy.SMTPUTF8 else []
         async with self._lock:

@@ -25,6 +25,7 @@ from inbox.app import App, utcnow
 from inbox.cli_common import CliError, friendly, opened
 from inbox.cli_rules import rules_cli
 from inbox.cli_sla import parse_when, report_cli, watch
+from inbox.cli_templates import templates_cli
 from inbox.config import find_config, load_settings
 from inbox.vocab import Status
 
@@ -40,6 +41,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(rules_cli, name="rules")
 cli.command("sla")(watch)
 cli.add_typer(report_cli, name="report")
+cli.add_typer(templates_cli, name="templates")
 
 _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]

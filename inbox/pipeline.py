@@ -31,7 +31,7 @@ from inbox.bounces import record_bounce
 from inbox.config import AckSettings
 from inbox.edits import apply_edit, note_unseen_edit, unseen_edit
 from inbox.models import Conversation
-from inbox.render import Renderer, TemplateError
+from inbox.render import Renderer, TemplateError, builtin
 from inbox.routing import Notice, RouteDecision, RouteFacts, Router
 from inbox.staff import record_staff_reply
 from inbox.storable import clean, storable
@@ -252,10 +252,10 @@ def notify(w: Work, n: Notice) -> None:
     }
     try:
         rendered = ctx.renderer.render(n.template, n.channel, None, context)
-    except TemplateError as exc:
-        log.error("notification of rule %r not sent: %s", n.rule, exc)
+    except TemplateError as exc:  # the agent is still told, in the built-in words
+        log.error("notification of rule %r uses the built-in text: %s", n.rule, exc)
         w.event("notify.template-error", rule=n.rule, error=str(exc))
-        return
+        rendered = builtin(n.template, context)
     enqueue(w.db, conv, Address(n.recipient), rendered.body, kind=Kind.SYSTEM, now=w.now,
             domain=ctx.our_domain, subject=rendered.subject if n.channel == "email" else None,
             outbox_kind="notify", channel=n.channel, account=n.account)
@@ -276,11 +276,7 @@ def acknowledge(w: Work) -> None:
     if not decision.ok:
         w.event("ack.suppressed", reason=decision.reason)
         return
-    try:
-        queue_ack(w)
-    except TemplateError as exc:
-        log.error("acknowledgement not sent for conversation %s: %s", w.conv.id, exc)
-        w.event("ack.template-error", error=str(exc))
+    queue_ack(w)
 
 
 def _ack_facts(w: Work) -> AckFacts:
@@ -306,14 +302,21 @@ def queue_ack(w: Work) -> None:
         "due_at": _when(conv.sla_due_at), "channel": i.channel,
         "language": conv.language or ctx.ack.default_language,
     }
-    rendered = ctx.renderer.render(w.decision.ack_template or "ack", i.channel,
-                                   conv.language, context, fallback="ack")
+    try:
+        rendered = ctx.renderer.render(w.decision.ack_template or "ack", i.channel,
+                                       conv.language, context, fallback="ack")
+    except TemplateError as exc:  # the customer is still acknowledged, in safe words
+        log.error("acknowledgement of conversation %s uses the built-in text: %s",
+                  conv.id, exc)
+        w.event("ack.template-error", error=str(exc))
+        rendered = builtin("ack", context)
     to = reply_address(i.headers, i.sender)
     w.db.acked(to.address)
+    thread = (*i.references, i.external_id)  # the root and the latest: RFC 5322 3.6.4
     enqueue(w.db, conv, to, rendered.body,
             kind=Kind.AUTO_ACK, now=w.now, domain=ctx.our_domain,
             subject=rendered.subject if i.channel == "email" else None,
-            in_reply_to=i.external_id, references=(*i.references, i.external_id))
+            in_reply_to=i.external_id, references=(*thread[:1], *thread[1:][-10:]))
     conv.acked = w.acked = True
     w.event("ack.queued", template=rendered.name)
 

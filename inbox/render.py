@@ -7,18 +7,45 @@ ack in Polish: `ack/email.pl.txt`, `ack/default.pl.txt`, `ack/email.txt`,
 `ack/default.txt`. A special kind chosen by a rule (`ack-after-hours`) falls back on the
 standard one in the customer's language before any English text.
 
-A template may start with header lines (`Subject: ...`) followed by a blank line; those
-become fields of the result, the rest is the body.
+A template may start with a `Subject: ...` line followed by a blank line. The *source*
+is split before anything is rendered, and the subject and the body are rendered apart:
+a customer's value can never make a header, and the subject is always one line. Every
+customer value (all context strings but `excerpt`) is made one line before it is
+inserted, so it cannot put a line above our own text in the body either.
+
+Rendering is bounded: every failure (a syntax error, `1/0`, the sandbox's refusals,
+MemoryError...) is a `TemplateError` naming file:line; operators, calls and filters
+that would build a huge value, too many loop iterations, a render over its time limit
+and output over `max_output` all fail fast. `builtin` is the safe text callers send
+when a template fails (templates/README.md).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.exceptions import SecurityError
+
+from inbox.sandbox import BoundedEnvironment, Budget, budget, check_time
+
+MAX_OUTPUT = 64 * 1024  # characters of one rendered template
+TIME_LIMIT = 1.0  # seconds for one render; a normal one takes well under a millisecond
+MAX_HEADER = 500  # characters of a rendered subject; the rest is cut
+MULTILINE = frozenset({"excerpt"})  # context values that keep their line breaks
+HEADERS = ("subject",)  # the only header a template may set
+
+# Vertical whitespace and control characters (C0, DEL, C1, the Unicode line and
+# paragraph separators): any of them may end a line in some reader.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_HEADER_LINE = re.compile(r"([A-Za-z][A-Za-z0-9-]*)[ \t]*:(.*)")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
 class TemplateError(Exception):
@@ -32,11 +59,19 @@ class Rendered:
     subject: str | None = None
 
 
+def one_line(text: str) -> str:
+    """`text` as one line: breaks and control characters become single spaces."""
+    return " ".join(_BREAKS.sub(" ", text).split())
+
+
 class Renderer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, time_limit: float = TIME_LIMIT,
+                 max_output: int = MAX_OUTPUT) -> None:
         self.directory = directory
-        self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(directory)),
+        self.time_limit, self.max_output = time_limit, max_output
+        self._subjects: dict[str, tuple[int, bool]] = {}
+        self.env = BoundedEnvironment(
+            loader=_PartLoader(str(directory)),
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # plain-text templates; HTML bodies are escaped by their senders
             keep_trailing_newline=False,
@@ -52,32 +87,163 @@ class Renderer:
         return [f"{k}/{stem}{lang}.txt" for lang in langs for k in kinds
                 for stem in (channel, "default")]
 
+    def find(self, kind: str, channel: str, language: str | None,
+             fallback: str | None = None) -> str:
+        """The first template that exists; a name that could leave the folder is skipped."""
+        names = self.candidates(kind, channel, language, fallback)
+        for name in names:
+            if all(_SAFE_NAME.fullmatch(p) for p in name.split("/")) and (
+                    self.directory / name).is_file():
+                return name
+        raise TemplateError(f"no template found in {self.directory}: tried "
+                            + ", ".join(names))
+
     def render(
-        self, kind: str, channel: str, language: str | None, context: dict[str, Any],
+        self, kind: str, channel: str, language: str | None, context: Mapping[str, Any],
         fallback: str | None = None,
     ) -> Rendered:
         """Render the first template that exists; `fallback` is a kind to fall back on."""
-        names = self.candidates(kind, channel, language, fallback)
+        return self.render_file(self.find(kind, channel, language, fallback), context)
+
+    def render_file(self, name: str, context: Mapping[str, Any]) -> Rendered:
+        """Render one template file (e.g. `ack/email.pl.txt`): subject and body apart."""
+        values = {k: one_line(v) if isinstance(v, str) and k not in MULTILINE else v
+                  for k, v in context.items()}
+        token = budget.set(Budget(time.monotonic() + self.time_limit))
         try:
-            template = self.env.select_template(names)
-            text = template.render(context)
-        except jinja2.TemplatesNotFound:
-            raise TemplateError(f"no template found in {self.directory}: tried "
-                                + ", ".join(names)) from None
-        except jinja2.TemplateError as exc:
-            raise TemplateError(_describe(exc, names[0])) from None
-        return split_headers(str(template.name), text)
+            subject = (one_line(self._run(f"{name}#subject", values))
+                       if self._has_subject(name) else None)
+            body = self._run(f"{name}#body", values).strip() + "\n"
+        except TemplateError:
+            raise
+        except Exception as exc:  # whatever a template did, the caller gets one kind
+            raise TemplateError(_describe(exc, name, self.directory)) from None
+        finally:
+            budget.reset(token)
+        return Rendered(name, body, subject[:MAX_HEADER] if subject is not None else None)
+
+    def _has_subject(self, name: str) -> bool:
+        """Whether `name` begins with a Subject line; read again when the file changes."""
+        path = self.directory / name
+        mtime = path.stat().st_mtime_ns
+        known = self._subjects.get(name)
+        if known is None or known[0] != mtime:
+            parts = _split_source(name, path.read_text(encoding="utf-8"))
+            known = self._subjects[name] = (mtime, parts.subject_line > 0)
+        return known[1]
+
+    def _run(self, part: str, values: Mapping[str, Any]) -> str:
+        out: list[str] = []
+        size = 0
+        for chunk in self.env.get_template(part).generate(values):
+            size += len(chunk)
+            if size > self.max_output:
+                raise SecurityError(f"the text is over {self.max_output} characters")
+            check_time()
+            out.append(chunk)
+        return "".join(out)
 
 
-def _describe(exc: jinja2.TemplateError, fallback: str) -> str:
+# --- the template source: header lines and body, rendered apart ----------------------
+
+@dataclass(frozen=True)
+class _Parts:
+    subject_line: int = 0  # 0: no subject
+    subject: str = ""
+    body_line: int = 1
+    body: str = ""
+
+
+def _split_source(name: str, source: str) -> _Parts:
+    """Headers are the lines above the first blank line when the first one is `Subject:`."""
+    lines = source.removeprefix("\ufeff").split("\n")  # a BOM from a Windows editor
+    if not re.match(r"subject[ \t]*:", lines[0], re.IGNORECASE):
+        return _Parts(body="\n".join(lines))
+    end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    subject_line, subject = 0, ""
+    for number, line in enumerate(lines[:end], start=1):
+        match = _HEADER_LINE.fullmatch(line.rstrip("\r"))
+        if match is None or match[1].lower() not in HEADERS:
+            what = repr(match[1]) if match else "a line that is not a header"
+            raise TemplateError(f"{name}:{number}: a template may only begin with a "
+                                f"'Subject:' line and a blank line, not {what}")
+        subject_line, subject = number, match[2]
+    return _Parts(subject_line, subject, end + 2, "\n".join(lines[end + 1:]))
+
+
+class _PartLoader(jinja2.FileSystemLoader):
+    """`ack/email.txt#subject` and `#body` are parts of `ack/email.txt`, each padded
+    with newlines so that an error in it names the file's own line."""
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str, Callable[[], bool]]:
+        name, _, part = template.partition("#")
+        source, filename, uptodate = super().get_source(environment, name)
+        if not part:
+            return source, filename, uptodate
+        parts = _split_source(name, source)
+        if part == "subject":
+            return "\n" * (parts.subject_line - 1) + parts.subject, filename, uptodate
+        return "\n" * (parts.body_line - 1) + parts.body, filename, uptodate
+
+
+def _describe(exc: BaseException, name: str, directory: Path) -> str:
     if isinstance(exc, jinja2.TemplateSyntaxError):
-        return f"{exc.name or fallback}:{exc.lineno}: {exc.message}"
-    return f"{fallback}: {exc}"
+        where = f"{(exc.name or name).partition('#')[0]}:{exc.lineno}"
+        return f"{where}: {exc.message}"
+    message = str(exc) if isinstance(exc, jinja2.TemplateError) else (
+        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    return f"{_where(exc, name, directory)}: {message[:500]}"
 
 
-def split_headers(name: str, text: str) -> Rendered:
-    """Peel `Subject:` off the top of a rendered template; other text is the body."""
-    head, sep, body = text.partition("\n\n")
-    if sep and head.lower().startswith("subject:") and "\n" not in head.strip():
-        return Rendered(name, body.strip() + "\n", head.split(":", 1)[1].strip())
-    return Rendered(name, text.strip() + "\n")
+def _where(exc: BaseException, name: str, directory: Path) -> str:
+    """file:line of the innermost template frame in the traceback (Jinja maps its
+    generated code back to template lines there)."""
+    root = os.path.normpath(str(directory))
+    where = name
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if os.path.normpath(filename).startswith(root + os.sep):
+            relative = os.path.relpath(filename, root).replace(os.sep, "/")
+            where = f"{relative}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+# --- the built-in texts sent when a template fails -----------------------------------
+
+_BUILTIN = {
+    "ack": (
+        "{reference} We have your message",
+        "Thank you for your message: it has reached us, and a person will answer by "
+        "{due_at} at the latest.\n\nYour reference is {reference}.\n"),
+    "notify": (
+        "[{priority}] {reference} conversation #{conversation_id} needs attention",
+        "The rule \"{rule}\" asked us to tell you about conversation #{conversation_id} "
+        "({channel}, priority {priority}). Its notification template failed, so this "
+        "is the built-in text; the log says why.\n\n"
+        "Open it with: inbox show {conversation_id}\n"
+        "A reply to this message is kept as an internal note; it does not reach the "
+        "customer.\n"),
+    "sla": (
+        "[SLA {state}] #{conversation_id}",
+        "Conversation #{conversation_id} is {state}: the answer is due {due_at} "
+        "({time_left}). Its SLA template failed, so this is the built-in text; the "
+        "log says why.\n\n"
+        "Answer it with: inbox reply {conversation_id}\n"
+        "A reply to this message is kept as an internal note; it does not reach the "
+        "customer.\n"),
+}
+
+
+def builtin(kind: str, context: Mapping[str, Any]) -> Rendered:
+    """The safe English text for a template of `kind` that failed: only our own values
+    (reference, due time, ids, the rule's name), never a customer's."""
+    family = "ack" if kind.startswith("ack") else "sla" if kind == "sla" else "notify"
+    subject, body = _BUILTIN[family]
+    values = {k: one_line(str(v)) for k, v in context.items()
+              if k in {"reference", "due_at", "conversation_id", "rule", "channel",
+                       "priority", "state", "time_left"}}
+    return Rendered(f"(built-in {family})", body.format_map(values),
+                    subject.format_map(values))

@@ -22,9 +22,9 @@ from sqlmodel import col
 from channels.base import Address
 from inbox import tokens
 from inbox.config import ConfigError, Settings
-from inbox.models import Contact, Conversation, Identity
+from inbox.models import Contact, Conversation, Event, Identity
 from inbox.pipeline import enqueue
-from inbox.render import Renderer, TemplateError
+from inbox.render import Rendered, Renderer, TemplateError, builtin
 from inbox.sla import SlaPolicy, SlaState, duration, time_left
 from inbox.vocab import Kind
 
@@ -92,23 +92,32 @@ class Notifier:
         """Queue one notification per recipient; returns them as "channel:address"."""
         told: list[str] = []
         context = self._context(s, conv, state, policy, now)
+        texts: dict[str, Rendered] = {}  # per channel: rendered (or failed) once
         for channel, address in self.recipients(conv, policy):
             account = self.accounts.get(channel)
             if account is None:
                 log.warning("SLA notification to %s:%s not sent: no [channels.%s] account",
                             channel, address, channel)
                 continue
-            try:
-                rendered = self.renderer.render("sla", channel, None, context)
-            except TemplateError as exc:
-                log.error("SLA notification not sent: %s", exc)
-                continue
+            if channel not in texts:
+                texts[channel] = self._render(s, conv, channel, context, now)
+            rendered = texts[channel]
             enqueue(s.connection(), conv, Address(address), rendered.body, kind=Kind.SYSTEM,
                     now=now, domain=self.settings.domain,
                     subject=rendered.subject if channel == "email" else None,
                     outbox_kind="notify", channel=channel, account=account)
             told.append(f"{channel}:{address}")
         return told
+
+    def _render(self, s: Session, conv: Conversation, channel: str,
+                context: dict[str, object], now: datetime) -> Rendered:
+        try:
+            return self.renderer.render("sla", channel, None, context)
+        except TemplateError as exc:  # the agent is still told, in the built-in words
+            log.error("SLA notification uses the built-in text: %s", exc)
+            s.add(Event(conversation_id=conv.id, kind="sla.template-error", created_at=now,
+                        detail={"channel": channel, "error": str(exc)}))
+            return builtin("sla", context)
 
     def _context(self, s: Session, conv: Conversation, state: SlaState, policy: SlaPolicy,
                  now: datetime) -> dict[str, object]:

@@ -12,6 +12,7 @@ import email.policy
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -19,18 +20,26 @@ from typing import Any
 
 import pytest
 from click.testing import Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from channels.base import Address, AuthError, Outbound, PermanentError, TransientError
 from channels.email import EmailConnector, build
+from channels.smtp import build_message
 from inbox.app import App, utcnow
 from inbox.cli import cli
 from inbox.outbox import Dispatcher
+from inbox.render import Renderer
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import SmtpSink, Tls
 
 tls = peers.tls  # a fixture of this module too
+# Hypothesis imports libcst to report a failure, and libcst warns on import: without
+# this, a failing property test ends pytest with an INTERNALERROR instead of the example.
+pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 ACK = Outbound(outbox_id=1, kind="ack", channel="email", account="support",
                recipient=Address("anna@example.com", "Anna Nowak"),
@@ -219,3 +228,93 @@ def inbox(*args: str, ok: bool = True) -> Result:
     if ok:
         assert result.exit_code == 0, result.output
     return result
+
+
+GIANT_ID = "x" * (5 * 1024 * 1024) + "@example.com"
+
+
+def well_formed(data: bytes) -> bool:
+    """RFC 5322: CRLF line ends, no line over 998 characters, headers then the body."""
+    lines = data.split(b"\r\n")
+    return b"\n" not in data.replace(b"\r\n", b"") and all(len(x) <= 998 for x in lines)
+
+
+async def test_giant_and_endless_threads_make_a_small_ack(
+        sender: EmailConnector, sink: SmtpSink) -> None:
+    chain = tuple(f"m{i}@example.com" for i in range(40))
+    await sender.send(replace(ACK, in_reply_to=GIANT_ID,
+                              references=(*chain, GIANT_ID, "not an id", "last@example.com")))
+    [got] = sink.received
+    assert len(got.data) < 4096 and well_formed(got.data)
+    msg = read(got.data)
+    assert msg["In-Reply-To"] is None  # an id no Message-ID can be is left out
+    assert str(msg["References"]).split() == [  # the root and the last ten
+        "<m0@example.com>", *(f"<m{i}@example.com>" for i in range(31, 40)),
+        "<last@example.com>"]
+
+
+async def test_a_long_thread_of_long_ids_gets_a_small_well_formed_ack(
+        app: App, sender: EmailConnector, sink: SmtpSink, tmp_path: Path) -> None:
+    def long_id(n: int) -> str:  # as long as an id may be and still be stored as it is
+        return f"{n:03d}{'x' * 237}@example.com"
+
+    mail = tmp_path / "long.eml"
+    mail.write_bytes(mc.plain_mail(sender="Anna Nowak <anna@example.com>",
+                                   to="support@helpdesk.test", message_id=f"<{long_id(99)}>",
+                                   references=[f"<{long_id(n)}>" for n in range(49)]))
+    inbox("ingest", "--account", "support", "--workers", "1", str(mail))
+    dispatcher = Dispatcher(app.engine, {("email", "support"): sender}, app.settings.outbox,
+                            utcnow)
+    assert [a.outcome for a in await dispatcher.drain_once()] == ["sent"]
+    [got] = sink.received
+    assert len(got.data) < 6000 and well_formed(got.data)
+    msg = read(got.data)
+    assert msg["In-Reply-To"] == f"<{long_id(99)}>"
+    assert str(msg["References"]).split() == [  # the root, the nearest, the mail itself
+        f"<{long_id(n)}>" for n in (0, *range(40, 49), 99)]
+    assert msg.get_content().startswith("Hello Anna Nowak,")
+
+
+OUR_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+               "Auto-Submitted", "X-Auto-Response-Suppress", "X-Inbox-Ref", "MIME-Version",
+               "Content-Type", "Content-Transfer-Encoding"}
+hostile = st.text(st.one_of(st.sampled_from("\r\n\x00\x0b\x0c\x85\u2028\u2029\u200f\u202e"
+                                            "\t :;,<>@\"\\=?Bcc: ก์אב"),
+                            st.characters(codec="utf-8")), max_size=200)
+addresses = st.builds("{}@{}".format,
+                      st.text(st.sampled_from("abc.+_-=?!#'\"\\\r\n\u2028 ก"), min_size=1,
+                              max_size=30),
+                      st.sampled_from(["example.com", "пример.рф", "x\r\nBcc: e@v.il"]))
+RENDERER = Renderer(TEMPLATES)
+
+
+@settings(max_examples=200, deadline=None)
+@given(subject=hostile, name=hostile, address=addresses)
+def test_the_ack_as_sent_has_our_headers_and_our_first_line(
+        subject: str, name: str, address: str) -> None:
+    context = {"customer_name": name, "subject": subject, "reference": "[#7-abcde]",
+               "team_name": "Acme", "due_at": "Friday 09:00 UTC", "channel": "email",
+               "language": "en"}
+    rendered = RENDERER.render("ack", "email", None, context)
+    out = replace(ACK, recipient=Address(address, name), subject=rendered.subject,
+                  text=rendered.body)
+    try:
+        data = build_message(out, Address("support@helpdesk.test", "Acme"), utcnow()
+                             ).as_bytes()
+    except (ValueError, TypeError, MessageError):  # an address no header can hold:
+        return  # the send is refused for good (PermanentError), nothing goes out
+    assert well_formed(data)
+    msg = read(data)
+    assert sorted(msg.keys()) == sorted(OUR_HEADERS)  # each once, none added
+    assert len(msg.get_all("To") or []) == 1 and msg["Bcc"] is None
+    assert str(msg["Subject"]).startswith("[#7-abcde] We have your message:")
+    assert "\n" not in str(msg["Subject"]) and "\r" not in str(msg["Subject"])
+    first = msg.get_content().split("\n")[0]
+    assert first.startswith("Hello") and first.endswith(",")
+
+
+async def test_an_address_no_header_can_hold_is_refused_for_good(
+        sender: EmailConnector, sink: SmtpSink) -> None:
+    with pytest.raises(PermanentError, match="cannot write this e-mail"):
+        await sender.send(replace(ACK, recipient=Address(" @example.com", "")))
+    assert sink.received == []

@@ -320,14 +320,19 @@ def test_two_sweeps_at_once_announce_a_transition_once(desk: App) -> None:
     assert len(notifications(desk)) == 2
 
 
-def test_a_broken_template_still_records_the_transition(desk: App) -> None:
+def test_a_broken_template_still_records_the_transition_and_tells(desk: App) -> None:
     run(desk, mail("m1@x"), ctx=routed(desk, assignee="ana"))
     for name in ("email.txt", "default.txt"):
         (desk.settings.path(desk.settings.templates_dir) / "sla" / name).write_text(
             "{{ no_such_variable }}")
-    [(_, state, told)] = sweep_at(desk, NOW + timedelta(hours=21))
-    assert (state, told) == ("at-risk", ())
-    assert notifications(desk) == [] and sweep_at(desk, NOW + timedelta(hours=22)) == []
+    [(conv_id, state, told)] = sweep_at(desk, NOW + timedelta(hours=21))
+    assert (state, told) == ("at-risk", ("email:ana@shop.example", "email:lead@shop.example"))
+    assert len(notifications(desk)) == 2 and sweep_at(desk, NOW + timedelta(hours=22)) == []
+    with Session(desk.engine) as s:  # in the built-in words, which name the conversation
+        texts = [m.text for m in s.query(Message).filter_by(kind="system")]
+        [error] = s.query(Event).filter_by(kind="sla.template-error").all()
+    assert len(texts) == 2 and all(f"#{conv_id} is at-risk" in t for t in texts)
+    assert "sla/email.txt:1: " in error.detail["error"]
 
 
 def test_answers_are_recorded_for_the_report(app: App) -> None:

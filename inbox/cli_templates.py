@@ -1,0 +1,130 @@
+"""`inbox templates check`: render every template before it goes live.
+
+Every `KIND/STEM[.LANG].txt` file in the deployment's templates folder is rendered with
+sample values of its kind, ordinary ones and hostile ones (line breaks in the subject,
+an empty name, right-to-left and Thai text, very long values), exactly as the daemon
+renders it: the same sandbox, the same limits. Each problem is one line naming
+file:line; any problem makes the exit code 1, so the check can guard a deploy.
+Which variables a file gets follows from its folder: `sla/` the SLA notice's, a folder
+whose name starts with `ack` an acknowledgement's, any other a rule notification's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from inbox.cli_common import friendly
+from inbox.config import find_config, load_settings
+
+templates_cli = typer.Typer(help="Templates: check them before they go live.",
+                            no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+_FILE = re.compile(r"(?P<kind>[A-Za-z0-9_-]+)/(?P<stem>[A-Za-z0-9_-]+)"
+                   r"(?:\.(?P<lang>[A-Za-z0-9_-]+))?\.txt")
+LONG = "Zamówienie " * 300  # 3300 characters: more than anyone types in a subject
+HOSTILE = {"customer_name": "\u202eمحمد بن سلمان\u200f\r\nBcc: boss@example.com",
+           "subject": "Hi\r\n\r\nINJECTED line\u2028สวัสดีครับ ผมมีปัญหา " + LONG,
+           "customer_address": "a\r\nb@example.com"}
+EMPTY = {"customer_name": "", "subject": "", "customer_address": ""}
+
+
+@dataclass(frozen=True)
+class Problem:
+    template: str
+    sample: str
+    error: str
+
+
+def _ack(channel: str, language: str) -> dict[str, object]:
+    return {"customer_name": "Anna Nowak", "subject": "Order 1234",
+            "reference": "[#42-k7q2m]", "team_name": "Support",
+            "due_at": "Friday 27 November 2026, 09:00 UTC", "channel": channel,
+            "language": language}
+
+
+def _notify(channel: str, language: str) -> dict[str, object]:
+    return {"rule": "vip", "conversation_id": 42, "subject": "Order 1234",
+            "reference": "[#42-k7q2m]", "channel": channel, "customer_name": "Anna Nowak",
+            "customer_address": "anna@example.com", "team": "billing", "assignee": "ana",
+            "priority": "high", "excerpt": "Where is my order?\nIt was due on Monday.",
+            "team_name": "Support"}
+
+
+def _sla(channel: str, language: str) -> dict[str, object]:
+    return _notify(channel, language) | {
+        "state": "at-risk", "policy": "default", "calendar": "business hours",
+        "due_at": "Fri 27 Nov 09:00 CET", "time_left": "3h 00m",
+        "waiting_since": "Thu 26 Nov 09:00 CET"}
+
+
+def samples(kind: str, channel: str, language: str) -> dict[str, dict[str, object]]:
+    """Named sets of values for a template of `kind`: usual, empty, hostile (and, for
+    SLA notices, breached)."""
+    make = _sla if kind == "sla" else _ack if kind.startswith("ack") else _notify
+    usual = make(channel, language)
+    found = {"usual": usual, "empty": usual | EMPTY,
+             "hostile": usual | HOSTILE | {"excerpt": ("Line\r\n" + LONG)[:500]}}
+    if kind == "sla":
+        found["breached"] = usual | {"state": "breached", "time_left": "overdue 1h 20m"}
+    return found
+
+
+def check_templates(directory: Path) -> tuple[list[str], list[Problem]]:
+    """Render every template file in `directory` with every sample; the names checked
+    and the problems found (one per file and error)."""
+    from inbox.render import Renderer, TemplateError
+
+    renderer = Renderer(directory)
+    names = sorted(p.relative_to(directory).as_posix() for p in directory.glob("*/*.txt"))
+    problems: list[Problem] = []
+    for name in names:
+        match = _FILE.fullmatch(name)
+        if match is None:
+            problems.append(Problem(name, "-", f"{name}: not a template name "
+                                    "(KIND/CHANNEL[.LANGUAGE].txt); it is never used"))
+            continue
+        stem = match["stem"]
+        channel = "email" if stem == "default" else stem
+        seen: set[str] = set()
+        for label, values in samples(match["kind"], channel, match["lang"] or "en").items():
+            try:
+                renderer.render_file(name, values)
+            except TemplateError as exc:
+                if str(exc) not in seen:
+                    seen.add(str(exc))
+                    problems.append(Problem(name, label, str(exc)))
+    return names, problems
+
+
+@templates_cli.command()
+@friendly
+def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Render every template with sample values (hostile ones too); file:line problems."""
+    config = ctx.find_root().params.get("config")
+    settings = load_settings(find_config(config, os.environ))
+    directory = settings.path(settings.templates_dir)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no templates folder (templates_dir)")
+    names, problems = check_templates(directory)
+    if as_json:
+        _json({"directory": str(directory), "templates": names,
+               "problems": [asdict(p) for p in problems]})
+    else:
+        for p in problems:
+            typer.echo(f"{directory}/{p.error} (with {p.sample} values)")
+        typer.echo(f"{directory}: {len(names)} templates, "
+                   + (f"{len(problems)} problems" if problems else "all render"))
+    if problems:
+        raise typer.Exit(1)
+
+
+def _json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
