@@ -157,8 +157,9 @@ def _list_notices() -> list[Sample]:
 # ------------------------------------------------------------------ vacation markers
 
 def _away(name: str, why: str, header: str, subject: str = "Thank you") -> Sample:
+    # Bodies differ (the header is the point): the same text again would be a re-send.
     return _plain("vacation", name, "Bob Away <bob@example.org>", subject, why,
-                  extra=header + "\n", body="I am away until Monday.\n")
+                  extra=header + "\n", body=f"I am away until Monday ({name}).\n")
 
 
 def _vacation_headers() -> list[Sample]:

@@ -36,9 +36,6 @@ from tests import peers
 from tests.peers import SmtpSink, Tls
 
 tls = peers.tls  # a fixture of this module too
-# Hypothesis imports libcst to report a failure, and libcst warns on import: without
-# this, a failing property test ends pytest with an INTERNALERROR instead of the example.
-pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 ACK = Outbound(outbox_id=1, kind="ack", channel="email", account="support",

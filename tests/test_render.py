@@ -26,9 +26,6 @@ from inbox.models import Conversation, Event, Message, Outbox
 from inbox.pipeline import ingest_batch
 from inbox.render import Renderer, TemplateError
 
-# Hypothesis imports libcst to report a failure, and libcst warns on import: without
-# this, a failing property test ends pytest with an INTERNALERROR instead of the example.
-pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")
 SHIPPED = Path(__file__).resolve().parents[1] / "templates"
 SHIPPED_RENDERER = Renderer(SHIPPED)
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

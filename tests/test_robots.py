@@ -81,10 +81,11 @@ def test_a_robot_starts_no_clock_and_stays_out_of_the_queue(app: App) -> None:
 
 
 def test_a_person_writing_after_a_robot_starts_the_clock(app: App) -> None:
-    [auto] = [s.raw for s in rc.ROBOTS if s.name == "exim-failed-recipients"]
-    [robot] = ingest(app, auto)
+    # Anna's own autoresponder wrote first; then Anna herself, in that thread.
+    [robot] = ingest(app, mc.auto_reply_mail(sender="Anna Nowak <anna@example.com>",
+                                             message_id="<anna-away@example.com>"))
     [person] = ingest(app, customer("anna-2@example.com",
-                                    in_reply_to="<exim-failed-recipients@robots.example>"),
+                                    in_reply_to="<anna-away@example.com>"),
                       now=NOW + timedelta(hours=1))
     assert person.conversation_id == robot.conversation_id
     joined = conv(app, person.conversation_id)
