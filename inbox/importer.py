@@ -9,7 +9,6 @@ bad message costs nothing but itself.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -63,11 +62,7 @@ def _parse_chunk(chunk: _Chunk) -> list[Inbound]:
 
 
 def _parse_one(source: MailSource, chunk: _Chunk) -> Inbound:
-    raw = source.read()
-    inbound = parse_email(raw, chunk.account, chunk.now)
-    if source.immutable:  # store the raw message by linking its file, not copying it
-        raw_sha = chunk.blobs.put(raw, same_as=source.path)
-        inbound = dataclasses.replace(inbound, raw=None, raw_sha256=raw_sha)
+    inbound = parse_email(source.read(), chunk.account, chunk.now)
     return offload(inbound, chunk.blobs, chunk.max_attachment_bytes)
 
 
