@@ -51,3 +51,13 @@ def test_dedupe_stays_per_account_when_a_batch_is_rerun_message_by_message(
                   mail("m1@x"), ctx=ctx)
     assert [r.outcome for r in results] == ["quarantined", "stored", "duplicate"]
     assert ("email", "sales", "m1@x") in stored_ids(app)
+
+
+def test_a_reply_chain_never_crosses_channels(app: App) -> None:
+    """A chat message replying to id "m1@x" is not a reply to the e-mail of that id."""
+    [email] = run(app, mail("m1@x"))
+    [chat] = run(app, replace(mail("c2@x", sender="bob@example.org", subject="Hi"),
+                              channel="telegram", account="bot", references=("m1@x",)))
+    [follow_up] = run(app, mail("m3@x", sender="bob@example.org", references=("m1@x",)))
+    assert chat.outcome == "stored" and chat.conversation_id != email.conversation_id
+    assert follow_up.conversation_id == email.conversation_id
