@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from channels.base import TransientError
+from inbox import tokens
 from inbox.ack import AckFacts, can_acknowledge
 from inbox.app import App
-from inbox.models import Message
-from tests.test_pipeline import Exploding, mail, rows, run
+from inbox.models import Message, Outbox
+from tests.test_outbox import Channel, Clock, dispatcher
+from tests.test_pipeline import NOW, Exploding, mail, rows, run
 
 
 def test_an_empty_return_path_is_a_robot_and_not_answered() -> None:
@@ -61,3 +64,44 @@ def test_a_reply_chain_never_crosses_channels(app: App) -> None:
     [follow_up] = run(app, mail("m3@x", sender="bob@example.org", references=("m1@x",)))
     assert chat.outcome == "stored" and chat.conversation_id != email.conversation_id
     assert follow_up.conversation_id == email.conversation_id
+
+
+def test_a_token_signed_for_one_conversation_opens_no_other(app: App) -> None:
+    """The signature binds the number: Eve, holding her own `[#1-xxxxx]`, cannot reach
+    conversation 2 by changing the number and keeping her signature."""
+    [eve] = run(app, mail("m1@x", sender="eve@example.org", subject="Mine"))
+    [anna] = run(app, mail("m2@x", sender="anna@example.com", subject="Private"))
+    assert eve.conversation_id is not None and anna.conversation_id is not None
+    signature = tokens.reference(app.secret, eve.conversation_id).strip("[]").split("-")[1]
+    [probe] = run(app, mail("m3@x", sender="eve@example.org",
+                            subject=f"Hi [#{anna.conversation_id}-{signature}]"))
+    assert probe.conversation_id != anna.conversation_id
+
+
+def test_a_token_signed_by_another_deployment_is_not_ours(app: App) -> None:
+    """The deployment's secret keys the signature: a reference minted with another
+    secret (another installation's mail, a guessed default) joins nothing here."""
+    [first] = run(app, mail("m1@x"))
+    assert first.conversation_id is not None
+    foreign = tokens.reference("another deployment's secret", first.conversation_id)
+    assert foreign != tokens.reference(app.secret, first.conversation_id)
+    [probe] = run(app, mail("m2@x", sender="eve@example.org", subject=f"Hi {foreign}"))
+    assert probe.conversation_id != first.conversation_id
+
+
+async def test_retries_wait_the_configured_doubling_delays_up_to_the_cap(app: App) -> None:
+    """base 15 s, doubling, capped at an hour: what an operator reads in inbox.toml."""
+    settings = app.settings.outbox
+    assert (settings.backoff_base_seconds, settings.backoff_cap_seconds,
+            settings.max_attempts) == (15, 3600, 10)
+    run(app, mail("m1@example.com"))
+    clock = Clock(NOW)
+    d = dispatcher(app, Channel(*[TransientError("421 later")] * settings.max_attempts), clock)
+    waits = []
+    for _ in range(settings.max_attempts - 1):
+        assert [a.outcome for a in await d.drain_once()] == ["retry"]
+        [row] = rows(app, Outbox)
+        waits.append((row.next_attempt_at - clock.now).total_seconds())
+        clock.now = row.next_attempt_at
+    assert waits == [15, 30, 60, 120, 240, 480, 960, 1920, 3600]
+    assert [a.outcome for a in await d.drain_once()] == ["dead"]
