@@ -51,9 +51,6 @@ class MailSource:
     label: str
     path: Path | None = None
     data: bytes | None = None
-    # A Maildir file: by the format's rules never rewritten once delivered, so a copy
-    # of it may share its storage (see inbox.blobs.BlobStore.put).
-    immutable: bool = False
 
     def read(self) -> bytes:
         if self.data is not None:
@@ -136,7 +133,7 @@ def _mbox_messages(path: Path) -> Iterator[MailSource]:
 def _one_path(path: Path) -> Iterator[MailSource]:
     if path.is_dir():
         if _is_maildir(path):
-            yield from (MailSource(str(p), path=p, immutable=True)
+            yield from (MailSource(str(p), path=p)
                         for p in _maildir_files(path))
         else:
             for child in _visible(path):

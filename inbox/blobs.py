@@ -4,18 +4,35 @@ Blobs are named by their SHA-256, so the same attachment sent twice is stored on
 replayed ingest rewrites nothing. A blob is written (temp file + rename) before the
 transaction that refers to it commits: a crash leaves at most an unreferenced file, never
 a reference to a missing one.
+
+Every blob is a file of our own: never a link to a file someone else may edit (a Maildir
+message truncated or rewritten later would change our copy too). Reading a blob checks
+its SHA-256 and refuses one that changed on disk (`BlobCorrupted`), so what we serve is
+what we stored.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from channels.base import Inbound, InboundAttachment
+
+
+class BlobCorrupted(OSError):
+    """A stored blob whose bytes no longer match the SHA-256 it is named by."""
+
+    def __init__(self, digest: str, path: Path) -> None:
+        super().__init__(f"blob {digest} ({path}) changed on disk: its bytes no longer "
+                         f"match its SHA-256; refusing to use it")
+        self.digest = digest
+        self.path = path
+
+    def __reduce__(self) -> tuple[type[BlobCorrupted], tuple[str, Path]]:
+        return BlobCorrupted, (self.digest, self.path)
 
 
 class BlobStore:
@@ -25,37 +42,33 @@ class BlobStore:
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
 
-    def put(self, data: bytes, same_as: Path | None = None) -> str:
-        """Store `data`; returns its SHA-256.
+    def put(self, data: bytes) -> str:
+        """Store `data` in a file of our own; returns its SHA-256.
 
-        `same_as` names a file that holds exactly `data` and is never rewritten (a
-        Maildir message: the format renames, never edits). It is then hard-linked
-        rather than copied: a Maildir import does not store its mail twice, and on
-        this project's machines writing costs more than anything else an import does.
-        Across file systems, or wherever a link is refused, the bytes are written.
+        The bytes written are the bytes hashed, so a blob always matches its name. A blob
+        that is already there is kept, unless it shares its inode with another file (an
+        older version hard-linked Maildir messages): that one is replaced by our own copy.
         """
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
-        if target.exists():
-            return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if target.stat().st_nlink == 1:
+                return digest
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
         # Unique per writer: parser processes and connector threads may put one blob at once.
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        if same_as is None or not _linked(same_as, tmp):
-            tmp.write_bytes(data)
+        tmp.write_bytes(data)
         tmp.replace(target)
         return digest
 
     def get(self, digest: str) -> bytes:
-        return self.path(digest).read_bytes()
-
-
-def _linked(source: Path, tmp: Path) -> bool:
-    try:
-        os.link(source, tmp)
-    except OSError:
-        return False
-    return True
+        """The blob's bytes; `BlobCorrupted` if they no longer match its SHA-256."""
+        path = self.path(digest)
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise BlobCorrupted(digest, path)
+        return data
 
 
 def offload(inbound: Inbound, blobs: BlobStore, max_attachment_bytes: int) -> Inbound:

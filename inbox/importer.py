@@ -9,7 +9,6 @@ bad message costs nothing but itself.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -64,11 +63,7 @@ def _parse_chunk(chunk: _Chunk) -> list[Inbound]:
 
 
 def _parse_one(source: MailSource, chunk: _Chunk) -> Inbound:
-    raw = source.read()
-    inbound = storable(parse_email(raw, chunk.account, chunk.now))  # flags count it
-    if source.immutable:  # store the raw message by linking its file, not copying it
-        raw_sha = chunk.blobs.put(raw, same_as=source.path)
-        inbound = dataclasses.replace(inbound, raw=None, raw_sha256=raw_sha)
+    inbound = storable(parse_email(source.read(), chunk.account, chunk.now))  # flags count
     return offload(inbound, chunk.blobs, chunk.max_attachment_bytes)
 
 

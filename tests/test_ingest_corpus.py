@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from inbox.app import App
 from tests import mailcorpus as mc
 from tests.test_cli import inbox, inbox_json
 
@@ -139,3 +140,21 @@ def test_mbox_and_single_files_feed_the_same_pipeline(tmp_path: Path) -> None:
     subjects = {c["subject"] for c in inbox_json("queue")}
     assert subjects == {"From the archive", "Single file"}
     assert inbox("outbox", ok=True).stderr.strip() == "the outbox is empty"
+
+
+def test_our_copy_of_a_maildir_message_outlives_changes_to_its_file(app: App,
+                                                                    tmp_path: Path) -> None:
+    """The Maildir is the customer's mail server's, not ours: whatever later happens to
+    its files (a client rewriting a message, a truncating restore), what we stored stays."""
+    mails = write_maildir(tmp_path / "Maildir")
+    assert inbox_json("ingest", str(tmp_path / "Maildir"))["stored"] == len(mails)
+    sources = [p for sub in ("new", "cur") for p in (tmp_path / "Maildir" / sub).iterdir()]
+    assert len(sources) == len(mails)
+    for source in sources:
+        with source.open("r+b") as handle:  # in place: the same inode, new bytes
+            handle.truncate(0)
+            handle.write(b"From: someone@else.example\r\n\r\nrewritten\r\n")
+    for raw in mails.values():
+        assert app.blobs.get(hashlib.sha256(raw).hexdigest()) == raw
+    bob = next(c for c in conversations() if c["contact"]["address"] == "bob@buyers.example")
+    assert bob["messages"][0]["raw_sha256"] == hashlib.sha256(mails["bob"]).hexdigest()

@@ -234,24 +234,6 @@ def test_open_conversations_are_counted_within_a_batch_too(app: App) -> None:
     assert router.seen == [0, 1, 2, 2]
 
 
-def test_a_maildir_import_links_raw_messages_instead_of_copying(app: App,
-                                                               tmp_path: Path) -> None:
-    import mailbox
-
-    from inbox.importer import import_paths
-    from tests import mailcorpus as mc
-
-    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
-    box.add(mc.plain_mail(sender="dora@example.com"))
-    [source] = list((tmp_path / "Maildir" / "new").iterdir())
-    import_paths(app.engine, [tmp_path / "Maildir"], app.pipeline_context(), NOW, workers=0)
-    [msg] = rows(app, Message, kind="customer")
-    assert msg.raw_sha256 is not None
-    blob = app.blobs.path(msg.raw_sha256)
-    assert blob.read_bytes() == source.read_bytes()
-    assert blob.stat().st_ino == source.stat().st_ino  # one copy on disk, not two
-
-
 def test_a_signed_plus_address_threads_like_the_subject_token(app: App) -> None:
     [first] = run(app, mail("m1@example.com"))
     assert first.conversation_id is not None

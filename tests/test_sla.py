@@ -273,9 +273,12 @@ def test_priority_and_rule_choose_the_promise_and_the_ack_does_not_stop_it(
     assert by_id[urgent.conversation_id].sla_due_at == NOW + timedelta(hours=2)
     assert by_id[urgent.conversation_id].sla_warn_at == NOW + timedelta(hours=1.5)
     assert by_id[vip.conversation_id].sla_due_at == NOW + timedelta(hours=4)
-    # the acknowledgements promise the real due times
-    assert sorted("11:00 UTC" in m.text or "13:00 UTC" in m.text
-                  for m in rows(desk, Message, kind="auto-ack")) == [True, True]
+    # each acknowledgement promises its own conversation's due time, and only that one
+    promised = {m.conversation_id: m.text for m in rows(desk, Message, kind="auto-ack")}
+    assert "by Thursday 26 November 2026, 11:00 UTC" in promised[urgent.conversation_id]
+    assert "13:00 UTC" not in promised[urgent.conversation_id]
+    assert "by Thursday 26 November 2026, 13:00 UTC" in promised[vip.conversation_id]
+    assert "11:00 UTC" not in promised[vip.conversation_id]
 
 
 def test_each_transition_is_flagged_once_and_its_people_told(desk: App) -> None:
@@ -315,6 +318,10 @@ def test_two_sweeps_at_once_announce_a_transition_once(desk: App) -> None:
         # locked rows, SQLite makes it wait for the commit; either way it finds nothing.
         rival = threading.Thread(target=lambda: other.append(sweep_at(desk, at)))
         rival.start()
+        if desk.engine.dialect.name == "postgresql":
+            # The rival must be done before we commit: otherwise it only looked after us.
+            rival.join(30)
+            assert not rival.is_alive(), "the rival sweep waited for our transaction"
     rival.join(30)
     assert len(mine.transitions) == 1 and other == [[]]
     assert len(notifications(desk)) == 2
