@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from channels.base import TransientError
+from channels.base import Inbound, TransientError
 from inbox import tokens
 from inbox.ack import AckFacts, can_acknowledge
 from inbox.app import App
@@ -32,37 +32,41 @@ def stored_ids(app: App) -> list[tuple[str, str, str]]:
                   for m in rows(app, Message, kind="customer"))
 
 
-def test_a_message_id_seen_on_another_account_or_channel_is_a_new_message(app: App) -> None:
-    """Dedupe is per (channel, account): two mailboxes may well hold the same mail."""
+def chat(external_id: str, bot: str) -> Inbound:
+    return replace(mail(external_id), channel="telegram", account=bot)
+
+
+def test_dedupe_is_per_account_except_where_ids_are_global(app: App) -> None:
+    """A Message-ID names one mail at every account: stored once, the other account
+    recorded. A chat's ids are per bot: the same id on two bots is two messages."""
     [first] = run(app, mail("m1@x"))
-    sales = replace(mail("m1@x"), account="sales")
-    chat = replace(mail("m1@x"), channel="telegram", account="bot")
-    results = run(app, sales, chat, replace(mail("m1@x"), account="sales"))
+    results = run(app, replace(mail("m1@x"), account="sales"), chat("m1@x", "bot-a"),
+                  chat("m1@x", "bot-b"), chat("m1@x", "bot-a"))
     assert first.outcome == "stored"
-    assert [r.outcome for r in results] == ["stored", "stored", "duplicate"]
-    assert stored_ids(app) == [("email", "sales", "m1@x"), ("email", "support", "m1@x"),
-                               ("telegram", "bot", "m1@x")]
+    assert [r.outcome for r in results] == ["duplicate", "stored", "stored", "duplicate"]
+    assert stored_ids(app) == [("email", "support", "m1@x"), ("telegram", "bot-a", "m1@x"),
+                               ("telegram", "bot-b", "m1@x")]
 
 
 def test_dedupe_stays_per_account_when_a_batch_is_rerun_message_by_message(
         app: App) -> None:
     """A failing message makes its batch run again without the prefetched lookups;
     the other messages must still be told apart by channel and account."""
-    run(app, mail("m1@x"))
+    run(app, chat("m1@x", "bot-a"))
     ctx = replace(app.pipeline_context(), router=Exploding())
-    results = run(app, mail("bad@x", text="boom"), replace(mail("m1@x"), account="sales"),
-                  mail("m1@x"), ctx=ctx)
+    results = run(app, mail("bad@x", text="boom"), chat("m1@x", "bot-b"),
+                  chat("m1@x", "bot-a"), ctx=ctx)
     assert [r.outcome for r in results] == ["quarantined", "stored", "duplicate"]
-    assert ("email", "sales", "m1@x") in stored_ids(app)
+    assert ("telegram", "bot-b", "m1@x") in stored_ids(app)
 
 
 def test_a_reply_chain_never_crosses_channels(app: App) -> None:
     """A chat message replying to id "m1@x" is not a reply to the e-mail of that id."""
     [email] = run(app, mail("m1@x"))
-    [chat] = run(app, replace(mail("c2@x", sender="bob@example.org", subject="Hi"),
+    [talk] = run(app, replace(mail("c2@x", sender="bob@example.org", subject="Hi"),
                               channel="telegram", account="bot", references=("m1@x",)))
-    [follow_up] = run(app, mail("m3@x", sender="bob@example.org", references=("m1@x",)))
-    assert chat.outcome == "stored" and chat.conversation_id != email.conversation_id
+    [follow_up] = run(app, mail("m3@x", subject="More", references=("m1@x",)))
+    assert talk.outcome == "stored" and talk.conversation_id != email.conversation_id
     assert follow_up.conversation_id == email.conversation_id
 
 
