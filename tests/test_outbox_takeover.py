@@ -1,0 +1,118 @@
+"""A daemon killed mid-send: its sends go again as soon as it is known dead, not after
+the lease; a live daemon's sends are left alone; one daemon per SQLite database.
+
+Real `inbox run` processes against the local Bot API server, which holds a
+sendMessage until the test lets it go, so the test kills the daemon inside the send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from inbox.app import App, utcnow
+from inbox.connectors import build_connectors
+from inbox.liveness import acquire
+from inbox.models import Outbox
+from inbox.outbox import Dispatcher
+from tests import telegram_server as tg
+from tests.telegram_server import WAIT, TelegramDesk, TelegramServer
+from tests.test_telegram_crash import START_SECONDS, inbox_run, kill, recorded, rows
+
+telegram, desk = tg.telegram, tg.desk
+
+
+def only_on(app: App, dialect: str) -> None:
+    if app.engine.dialect.name != dialect:
+        pytest.skip(f"a {dialect} matter")
+
+
+async def killed_while_sending(desk: TelegramDesk) -> App:
+    """Anna writes; a daemon claims her ack and is killed while Telegram holds the send,
+    which then fails: her ack never got through."""
+    app = desk.configure()  # the default lease: 300 s
+    s = desk.server
+    s.send(desk.bot, desk.anna, "My order has not arrived")
+    sending = s.hold("sendMessage")
+    daemon = await inbox_run(desk.deployment)
+    await asyncio.wait_for(sending.reached.wait(), START_SECONDS)
+    await kill(daemon)
+    s.fail("sendMessage", 502, "Bad Gateway")
+    sending.release.set()
+    await recorded(lambda: not s.failures["sendMessage"])  # the held send has failed
+    [row] = rows(app, Outbox)
+    assert row.state == "sending" and s.sent == []
+    return app
+
+
+async def test_a_send_left_by_a_killed_daemon_goes_as_soon_as_a_daemon_starts(
+        desk: TelegramDesk) -> None:
+    app = await killed_while_sending(desk)
+    daemon = await inbox_run(desk.deployment)
+    # Within seconds of the start, not when the 300 s lease runs out.
+    [ack] = await desk.server.sent_messages(1, timeout=START_SECONDS)
+    daemon.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(daemon.wait(), WAIT) == 0
+    assert ack.chat_id == desk.anna["id"] and len(desk.server.sent) == 1
+    [row] = rows(app, Outbox)
+    assert row.state == "sent" and row.claimed_by is None and row.attempts == 2
+
+
+async def test_a_second_daemon_on_one_sqlite_database_refuses_to_start(
+        desk: TelegramDesk) -> None:
+    app = desk.configure()
+    only_on(app, "sqlite")
+    first = await inbox_run(desk.deployment)
+    await desk.server.called("getUpdates", timeout=START_SECONDS)
+    second = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "inbox", "run", cwd=desk.deployment,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "INBOX_CONFIG": str(desk.deployment / "inbox.toml")})
+    _, err = await asyncio.wait_for(second.communicate(), START_SECONDS)
+    assert second.returncode == 1
+    lock = Path(str(app.engine.url.database) + ".lock")
+    assert err.decode().strip().splitlines() == [
+        f"inbox: another daemon (pid {first.pid}) is running on this database: "
+        f"it holds {lock}"]
+    desk.server.send(desk.bot, desk.anna, "Hello?")  # the first one works on unharmed
+    await desk.server.sent_messages(1, timeout=START_SECONDS)
+    first.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(first.wait(), WAIT) == 0
+
+
+async def test_on_postgresql_a_second_daemon_leaves_live_sends_and_takes_dead_ones(
+        desk: TelegramDesk) -> None:
+    app = desk.configure()
+    only_on(app, "postgresql")
+    s: TelegramServer = desk.server
+    s.send(desk.bot, desk.anna, "My order has not arrived")
+    sending = s.hold("sendMessage")
+    first = await inbox_run(desk.deployment)
+    await asyncio.wait_for(sending.reached.wait(), START_SECONDS)
+
+    connectors = build_connectors(app.settings)
+    second = Dispatcher(app.engine, connectors, app.settings.outbox, utcnow,
+                        liveness=acquire(app.engine))
+    try:
+        assert second.take_over(utcnow()) == 0  # the first daemon is alive: its send
+        assert await second.drain_once() == []  # stays its own
+        [row] = rows(app, Outbox)
+        assert row.state == "sending" and row.claimed_by not in (None, second.owner)
+
+        await kill(first)
+        s.fail("sendMessage", 502, "Bad Gateway")
+        sending.release.set()
+        # PostgreSQL ends the dead daemon's session (and its lock) as its socket closes.
+        await recorded(lambda: second.take_over(utcnow()) == 1)
+        assert [a.outcome for a in await second.drain_once()] == ["sent"]
+    finally:
+        assert second.liveness is not None
+        second.liveness.close()
+        for c in connectors.values():
+            await c.close()
+    assert [m.chat_id for m in s.sent] == [desk.anna["id"]]
