@@ -43,6 +43,7 @@ from channels.base import (
     SendResult,
     TransientError,
 )
+from inbox import store
 from inbox.config import OutboxSettings
 from inbox.liveness import Liveness, new_instance_id
 from inbox.models import Conversation, Event, Identity, Message, Outbox
@@ -67,6 +68,23 @@ class Attempt:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What recording a send needs of its row, read by the claim."""
+
+    message_id: int
+    conversation_id: int
+    kind: str
+    recipient: str
+    attempts: int
+
+
+_o = store.outbox.c
+_SENT = (sa.update(store.outbox).where(_o.id == sa.bindparam("oid"))
+         .values(state=OutboxState.SENT, sent_at=sa.bindparam("now"), claimed_until=None,
+                 claimed_by=None, attempts=_o.attempts + 1))
+
+
 def backoff(attempts: int, settings: OutboxSettings) -> timedelta:
     """Delay before try number `attempts + 1`: doubling from the base, capped."""
     seconds = settings.backoff_base_seconds * 2 ** max(attempts - 1, 0)
@@ -85,6 +103,7 @@ class Dispatcher:
         self.liveness = liveness  # the daemon sets it; without it, only leases free claims
         self._own_id = new_instance_id()
         self._next_takeover: datetime | None = None
+        self._claims: dict[int, Claimed] = {}  # outbox id -> what the claim read
         self.stopped_accounts: dict[AccountKey, str] = {}
         self.wake = asyncio.Event()
         # The dispatcher's own database thread: recording a send that a channel accepted
@@ -140,6 +159,9 @@ class Dispatcher:
             for row in rows:
                 row.state, row.claimed_until = OutboxState.SENDING, lease
                 row.claimed_by = self.owner
+                assert row.id is not None
+                self._claims[row.id] = Claimed(row.message_id, row.conversation_id, row.kind,
+                                               row.recipient, row.attempts)
             return [to_outbound(s, row) for row in rows]
 
     def take_over_if_due(self, now: datetime) -> int:
@@ -209,22 +231,24 @@ class Dispatcher:
         return await self._db(self._sent, out, result)
 
     def _sent(self, out: Outbound, result: SendResult) -> Attempt:
-        now = self.clock()
-        with Session(self.engine) as s, s.begin():
-            row, msg = _load(s, out.outbox_id)
-            row.state, row.sent_at, row.claimed_until = OutboxState.SENT, now, None
-            row.claimed_by = None
-            row.attempts += 1
-            msg.delivery, msg.sent_at = Delivery.SENT, now
-            if result.external_id:
-                msg.external_id = result.external_id
-            s.add(Event(conversation_id=row.conversation_id, message_id=msg.id,
-                        kind=f"{row.kind}.sent", created_at=now,
-                        detail={"recipient": row.recipient, "attempts": row.attempts}))
+        """Record a send the channel accepted: until this commits, a crash sends it twice,
+        so it is three prepared statements with what the claim already read."""
+        now, c = self.clock(), self._claims.pop(out.outbox_id)
+        delivered: dict[str, object] = {"delivery": Delivery.SENT, "sent_at": now}
+        if result.external_id:
+            delivered["external_id"] = result.external_id
+        with self.engine.begin() as conn:
+            conn.execute(_SENT, {"oid": out.outbox_id, "now": now})
+            conn.execute(sa.update(store.message)
+                         .where(store.message.c.id == c.message_id).values(delivered))
+            store.add_event(conn, f"{c.kind}.sent", now, conversation_id=c.conversation_id,
+                            message_id=c.message_id, recipient=c.recipient,
+                            attempts=c.attempts + 1)
         return Attempt(out.outbox_id, "sent")
 
     def _retry(self, out: Outbound, error: str, retry_after: float | None) -> Attempt:
         now = self.clock()
+        self._claims.pop(out.outbox_id, None)
         with Session(self.engine) as s, s.begin():
             row, msg = _load(s, out.outbox_id)
             row.attempts += 1
@@ -239,6 +263,7 @@ class Dispatcher:
         return Attempt(out.outbox_id, "retry", error)
 
     def _dead(self, out: Outbound, error: str, unreachable: bool) -> Attempt:
+        self._claims.pop(out.outbox_id, None)
         with Session(self.engine) as s, s.begin():
             row, msg = _load(s, out.outbox_id)
             row.attempts += 1
@@ -258,6 +283,7 @@ class Dispatcher:
         return Attempt(row.id or 0, "dead", error)
 
     def _release(self, out: Outbound, error: str) -> Attempt:
+        self._claims.pop(out.outbox_id, None)
         with Session(self.engine) as s, s.begin():
             row, _ = _load(s, out.outbox_id)
             row.state, row.claimed_until, row.claimed_by = OutboxState.PENDING, None, None
