@@ -20,6 +20,7 @@ import logging
 import signal
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,7 +35,8 @@ from channels.base import (
 )
 from inbox.app import App, utcnow
 from inbox.db import check_schema
-from inbox.liveness import acquire
+from inbox.journal import SentJournal, journal_path
+from inbox.liveness import FileLock, acquire
 from inbox.models import Cursor
 from inbox.outbox import AccountKey, Dispatcher
 from inbox.pipeline import ingest_batch
@@ -73,12 +75,18 @@ class Daemon:
         """Be known alive while running (AlreadyRunning when another daemon may not
         share the database), and take over the sends of the dead."""
         liveness = acquire(self.app.engine)
-        self.dispatcher.liveness = liveness
+        d = self.dispatcher
+        d.liveness = liveness
+        if isinstance(liveness, FileLock):  # SQLite: see inbox.journal
+            d.journal = SentJournal(journal_path(Path(str(self.app.engine.url.database))))
         try:
-            self.dispatcher.take_over(utcnow())
+            d.settle_journal()  # first: what it holds was accepted, must not go again
+            d.take_over(utcnow())
             yield
         finally:
-            self.dispatcher.liveness = None
+            if d.journal is not None:
+                d.journal.close()
+            d.liveness, d.journal = None, None
             liveness.close()
 
     async def _run(self, stop: asyncio.Event) -> None:

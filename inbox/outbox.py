@@ -45,6 +45,7 @@ from channels.base import (
 )
 from inbox import store
 from inbox.config import OutboxSettings
+from inbox.journal import SentJournal
 from inbox.liveness import Liveness, new_instance_id
 from inbox.models import Conversation, Event, Identity, Message, Outbox
 from inbox.vocab import Delivery, OutboxState
@@ -101,6 +102,7 @@ class Dispatcher:
         self.clock = clock
         self.batch = batch
         self.liveness = liveness  # the daemon sets it; without it, only leases free claims
+        self.journal: SentJournal | None = None  # the daemon sets it on SQLite
         self._own_id = new_instance_id()
         self._next_takeover: datetime | None = None
         self._claims: dict[int, Claimed] = {}  # outbox id -> what the claim read
@@ -228,6 +230,8 @@ class Dispatcher:
         except Exception as exc:  # unknown failures are treated as passing ones
             log.warning("%s/%s: send failed: %r", *key, exc)
             return await self._db(self._retry, out, f"{type(exc).__name__}: {exc}", None)
+        if self.journal is not None:  # before any await: see inbox.journal
+            self.journal.write(out.outbox_id, result.external_id, self.clock())
         return await self._db(self._sent, out, result)
 
     def _sent(self, out: Outbound, result: SendResult) -> Attempt:
@@ -244,7 +248,36 @@ class Dispatcher:
             store.add_event(conn, f"{c.kind}.sent", now, conversation_id=c.conversation_id,
                             message_id=c.message_id, recipient=c.recipient,
                             attempts=c.attempts + 1)
+        if self.journal is not None:  # sends are recorded one at a time: all are in
+            self.journal.clear()
         return Attempt(out.outbox_id, "sent")
+
+    def settle_journal(self) -> int:
+        """Record the sends a dead daemon's journal says were accepted (before taking
+        over its claims, which would send them again); how many were still unrecorded."""
+        if self.journal is None:
+            return 0
+        settled = 0
+        with Session(self.engine) as s, s.begin():
+            for item in self.journal.accepted():
+                row = s.get(Outbox, item.outbox_id)
+                if row is None or row.state != OutboxState.SENDING:
+                    continue  # committed before the crash
+                _, msg = _load(s, item.outbox_id)
+                row.state, row.sent_at, row.claimed_until = OutboxState.SENT, item.at, None
+                row.claimed_by, row.attempts = None, row.attempts + 1
+                msg.delivery, msg.sent_at = Delivery.SENT, item.at
+                msg.external_id = item.external_id or msg.external_id
+                s.add(Event(conversation_id=row.conversation_id, message_id=msg.id,
+                            kind=f"{row.kind}.sent", created_at=item.at,
+                            detail={"recipient": row.recipient, "attempts": row.attempts,
+                                    "recorded": "from the send journal, after a crash"}))
+                settled += 1
+        self.journal.clear()
+        if settled:
+            log.warning("outbox: %d send(s) accepted before a crash recorded from %s",
+                        settled, self.journal.path)
+        return settled
 
     def _retry(self, out: Outbound, error: str, retry_after: float | None) -> Attempt:
         now = self.clock()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from inbox.app import App, utcnow
 from inbox.connectors import build_connectors
+from inbox.journal import journal_path
 from inbox.liveness import acquire
 from inbox.models import Outbox
 from inbox.outbox import Dispatcher
@@ -116,3 +118,37 @@ async def test_on_postgresql_a_second_daemon_leaves_live_sends_and_takes_dead_on
         for c in connectors.values():
             await c.close()
     assert [m.chat_id for m in s.sent] == [desk.anna["id"]]
+
+
+async def test_on_sqlite_a_send_accepted_just_before_a_kill_is_not_sent_again(
+        desk: TelegramDesk) -> None:
+    """Killed after Telegram accepted the ack, while recording it waited for the
+    database (an ingest holding SQLite's write lock): Anna still gets one ack."""
+    app = desk.configure()
+    only_on(app, "sqlite")
+    s = desk.server
+    s.send(desk.bot, desk.anna, "My order has not arrived")
+    sending = s.hold("sendMessage")
+    daemon = await inbox_run(desk.deployment)
+    await asyncio.wait_for(sending.reached.wait(), START_SECONDS)
+    database = Path(str(app.engine.url.database))
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the database is busy when the answer comes
+    sending.release.set()
+    await s.sent_messages(1)
+    journal = journal_path(database)
+    await recorded(lambda: journal.exists() and journal.stat().st_size > 0)
+    await kill(daemon)
+    writer.rollback()
+    writer.close()
+
+    daemon = await inbox_run(desk.deployment)
+    await recorded(lambda: [r.state for r in rows(app, Outbox)] == ["sent"], START_SECONDS)
+    bob = s.user(5552, "Bob")
+    s.send(desk.bot, bob, "Hello?")
+    await s.sent_messages(2, timeout=START_SECONDS)
+    daemon.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(daemon.wait(), WAIT) == 0
+    assert sorted(m.chat_id for m in s.sent) == [desk.anna["id"], bob["id"]]
+    anna_ack = next(r for r in rows(app, Outbox) if r.recipient == str(desk.anna["id"]))
+    assert anna_ack.attempts == 1

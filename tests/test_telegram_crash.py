@@ -44,9 +44,9 @@ async def inbox_run(deployment: Path) -> asyncio.subprocess.Process:
             env={**os.environ, "INBOX_CONFIG": str(deployment / "inbox.toml")})
 
 
-async def recorded(condition: Callable[[], bool]) -> None:
+async def recorded(condition: Callable[[], bool], timeout: float = WAIT) -> None:
     """Poll the database until `condition` holds (the daemon is another process)."""
-    async with asyncio.timeout(WAIT):
+    async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
 
