@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from inbox.app import App, utcnow
 from inbox.connectors import build_connectors
@@ -24,6 +26,8 @@ from inbox.models import Outbox
 from inbox.outbox import Dispatcher
 from tests import telegram_server as tg
 from tests.telegram_server import WAIT, TelegramDesk, TelegramServer
+from tests.test_outbox import Channel, Clock
+from tests.test_pipeline import NOW, mail, run
 from tests.test_telegram_crash import START_SECONDS, inbox_run, kill, recorded, rows
 
 telegram, desk = tg.telegram, tg.desk
@@ -152,3 +156,24 @@ async def test_on_sqlite_a_send_accepted_just_before_a_kill_is_not_sent_again(
     assert sorted(m.chat_id for m in s.sent) == [desk.anna["id"], bob["id"]]
     anna_ack = next(r for r in rows(app, Outbox) if r.recipient == str(desk.anna["id"]))
     assert anna_ack.attempts == 1
+
+
+async def test_a_send_claimed_before_claims_named_their_daemon(app: App) -> None:
+    """A row an older daemon (before migration 0003) left claimed has no owner: on SQLite
+    it is surely dead (we are the only daemon); on PostgreSQL it waits for its lease."""
+    run(app, mail("m1@example.com"))
+    [claimed] = Dispatcher(app.engine, {("email", "support"): Channel()},
+                           app.settings.outbox, Clock(NOW))._claim(NOW)
+    with Session(app.engine) as s, s.begin():
+        s.execute(sa.update(Outbox).values(claimed_by=None))
+    liveness = acquire(app.engine)
+    try:
+        ch = Channel()
+        d = Dispatcher(app.engine, {("email", "support"): ch}, app.settings.outbox,
+                       Clock(NOW), liveness=liveness)
+        sqlite = app.engine.dialect.name == "sqlite"
+        assert d.take_over(NOW) == (1 if sqlite else 0)
+        assert [a.outcome for a in await d.drain_once()] == (["sent"] if sqlite else [])
+        assert [o.outbox_id for o in ch.sent] == ([claimed.outbox_id] if sqlite else [])
+    finally:
+        liveness.close()
