@@ -103,6 +103,7 @@ class Dispatcher:
         self.batch = batch
         self.liveness = liveness  # the daemon sets it; without it, only leases free claims
         self.journal: SentJournal | None = None  # the daemon sets it on SQLite
+        self.journal_unsettled = False  # an accepted send failed to be recorded
         self._own_id = new_instance_id()
         self._next_takeover: datetime | None = None
         self._claims: dict[int, Claimed] = {}  # outbox id -> what the claim read
@@ -127,6 +128,8 @@ class Dispatcher:
     async def drain_once(self) -> list[Attempt]:
         """Send everything due now, once (tests and `inbox run --once` use this)."""
         attempts: list[Attempt] = []
+        if self.journal_unsettled:
+            await self._db(self.settle_journal)
         while True:
             claimed = await self._db(self._claim, self.clock())
             if not claimed:
@@ -232,7 +235,11 @@ class Dispatcher:
             return await self._db(self._retry, out, f"{type(exc).__name__}: {exc}", None)
         if self.journal is not None:  # before any await: see inbox.journal
             self.journal.write(out.outbox_id, result.external_id, self.clock())
-        return await self._db(self._sent, out, result)
+        try:
+            return await self._db(self._sent, out, result)
+        except Exception:
+            self.journal_unsettled = True  # keep its line; drain_once records it later
+            raise
 
     def _sent(self, out: Outbound, result: SendResult) -> Attempt:
         """Record a send the channel accepted: until this commits, a crash sends it twice,
@@ -248,8 +255,8 @@ class Dispatcher:
             store.add_event(conn, f"{c.kind}.sent", now, conversation_id=c.conversation_id,
                             message_id=c.message_id, recipient=c.recipient,
                             attempts=c.attempts + 1)
-        if self.journal is not None:  # sends are recorded one at a time: all are in
-            self.journal.clear()
+        if self.journal is not None and not self.journal_unsettled:
+            self.journal.clear()  # sends are recorded one at a time: all are in
         return Attempt(out.outbox_id, "sent")
 
     def settle_journal(self) -> int:
@@ -274,6 +281,7 @@ class Dispatcher:
                                     "recorded": "from the send journal, after a crash"}))
                 settled += 1
         self.journal.clear()
+        self.journal_unsettled = False
         if settled:
             log.warning("outbox: %d send(s) accepted before a crash recorded from %s",
                         settled, self.journal.path)
