@@ -41,11 +41,12 @@ def _expected() -> tuple[type[Exception], ...]:
     from inbox.actions import ActionError
     from inbox.app import SecretMissing
     from inbox.config import ConfigError
+    from inbox.liveness import AlreadyRunning
     from inbox.migrations import SchemaError
     from inbox.rawdb import ReadError
 
     return (CliError, ConfigError, SchemaError, ActionError, SecretMissing, MailFileError,
-            OperationalError, ReadError, OSError, ValueError)
+            OperationalError, ReadError, OSError, ValueError, AlreadyRunning)
 
 
 def friendly(fn: Callable[P, R]) -> Callable[P, R]:

@@ -4,7 +4,12 @@ Each connector runs its own loop: fetch a batch, ingest it and save the connecto
 cursor in one transaction, wake the dispatcher. A connector whose credentials are
 refused stops alone and loudly; other failures back off (capped) and retry, so a
 server that is down costs time, never messages. SIGTERM/SIGINT stop everything between
-steps: nothing half-done is left except an in-flight send, whose lease expires.
+steps: nothing half-done is left except an in-flight send.
+
+A daemon is alive for others to see (inbox.liveness): on SQLite it is the only one on
+its database, or it refuses to start; on PostgreSQL it holds an advisory lock. At start
+it takes over the sends a dead daemon had claimed, so they go at once, not after their
+lease.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,6 +35,8 @@ from channels.base import (
 )
 from inbox.app import App, utcnow
 from inbox.db import check_schema
+from inbox.journal import SentJournal, journal_path
+from inbox.liveness import FileLock, acquire
 from inbox.models import Cursor
 from inbox.outbox import AccountKey, Dispatcher
 from inbox.pipeline import ingest_batch
@@ -59,6 +67,29 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         check_schema(self.app.engine)
+        with self._alive():
+            await self._run(stop)
+
+    @contextlib.contextmanager
+    def _alive(self) -> Iterator[None]:
+        """Be known alive while running (AlreadyRunning when another daemon may not
+        share the database), and take over the sends of the dead."""
+        liveness = acquire(self.app.engine)
+        d = self.dispatcher
+        d.liveness = liveness
+        if isinstance(liveness, FileLock):  # SQLite: see inbox.journal
+            d.journal = SentJournal(journal_path(Path(str(self.app.engine.url.database))))
+        try:
+            d.settle_journal()  # first: what it holds was accepted, must not go again
+            d.take_over(utcnow())
+            yield
+        finally:
+            if d.journal is not None:
+                d.journal.close()
+            d.liveness, d.journal = None, None
+            liveness.close()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         log.info("inbox daemon started: %d connector(s), database %s", len(self.connectors),
                  self.app.engine.url.render_as_string(hide_password=True))
         if not self.connectors:
@@ -82,10 +113,11 @@ class Daemon:
     async def run_once(self) -> None:
         """Burst mode: fetch what is there, send what is due, sweep, return."""
         check_schema(self.app.engine)
-        for key, c in self.connectors.items():
-            await self._fetch_and_ingest(key, c, wait=0)
-        await asyncio.to_thread(self._sweep)  # first, so its notifications go out below
-        await self.dispatcher.drain_once()
+        with self._alive():
+            for key, c in self.connectors.items():
+                await self._fetch_and_ingest(key, c, wait=0)
+            await asyncio.to_thread(self._sweep)  # first, so its notifications go out below
+            await self.dispatcher.drain_once()
 
     async def _connector_loop(self, key: AccountKey, c: Connector, stop: asyncio.Event) -> None:
         delay = BACKOFF_START

@@ -7,10 +7,16 @@ capped exponential backoff, or the server's own Retry-After), fails for good
 account's credentials refused (`AuthError`: the account is stopped loudly and its rows
 wait untouched until an operator fixes it and restarts).
 
-Rows are claimed with a lease (`claimed_until`): a daemon that dies mid-send leaves rows
-that another claim picks up after the lease, so a send is at least once, never lost; the
-stable Message-ID we put on e-mail lets mail clients fold the rare repeat. On PostgreSQL
-the claim uses FOR UPDATE SKIP LOCKED, so several daemons share the queue.
+Rows are claimed a few at a time, with the claimer's instance id (`claimed_by`) and a
+lease (`claimed_until`). A daemon that dies mid-send leaves its claims behind: as soon
+as another daemon knows it is dead (inbox.liveness: at start, then every
+TAKEOVER_SECONDS) they go again; a claim whose owner cannot be judged (no id) waits for
+its lease. So a send is at least once, never lost. The duplicate window is the time
+between the channel accepting a send and our commit recording it: each send is
+recorded at once, in its own short transaction, on the dispatcher's own database
+thread (never queued behind an ingest's), with no other await in between. The stable
+Message-ID we put on e-mail lets mail clients fold the rare repeat. On PostgreSQL the
+claim uses FOR UPDATE SKIP LOCKED, so several daemons share the queue.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -35,13 +43,23 @@ from channels.base import (
     SendResult,
     TransientError,
 )
+from inbox import store
 from inbox.config import OutboxSettings
+from inbox.journal import SentJournal
+from inbox.liveness import Liveness, new_instance_id
 from inbox.models import Conversation, Event, Identity, Message, Outbox
 from inbox.vocab import Delivery, OutboxState
 
 log = logging.getLogger(__name__)
 
 AccountKey = tuple[str, str]  # (channel, account)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Rows claimed per transaction: a dead daemon strands few, and daemons sharing one
+# PostgreSQL share the work instead of one of them holding a long queue.
+CLAIM_BATCH = 10
+TAKEOVER_SECONDS = 30.0  # how often a running daemon looks for dead claimers
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,23 @@ class Attempt:
     outbox_id: int
     outcome: str  # "sent", "retry", "dead", "auth"
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What recording a send needs of its row, read by the claim."""
+
+    message_id: int
+    conversation_id: int
+    kind: str
+    recipient: str
+    attempts: int
+
+
+_o = store.outbox.c
+_SENT = (sa.update(store.outbox).where(_o.id == sa.bindparam("oid"))
+         .values(state=OutboxState.SENT, sent_at=sa.bindparam("now"), claimed_until=None,
+                 claimed_by=None, attempts=_o.attempts + 1))
 
 
 def backoff(attempts: int, settings: OutboxSettings) -> timedelta:
@@ -60,14 +95,32 @@ def backoff(attempts: int, settings: OutboxSettings) -> timedelta:
 class Dispatcher:
     def __init__(self, engine: Engine, connectors: Mapping[AccountKey, Connector],
                  settings: OutboxSettings, clock: Callable[[], datetime],
-                 batch: int = 50) -> None:
+                 *, batch: int = CLAIM_BATCH, liveness: Liveness | None = None) -> None:
         self.engine = engine
         self.connectors = dict(connectors)
         self.settings = settings
         self.clock = clock
         self.batch = batch
+        self.liveness = liveness  # the daemon sets it; without it, only leases free claims
+        self.journal: SentJournal | None = None  # the daemon sets it on SQLite
+        self.journal_unsettled = False  # an accepted send failed to be recorded
+        self._own_id = new_instance_id()
+        self._next_takeover: datetime | None = None
+        self._claims: dict[int, Claimed] = {}  # outbox id -> what the claim read
         self.stopped_accounts: dict[AccountKey, str] = {}
         self.wake = asyncio.Event()
+        # The dispatcher's own database thread: recording a send that a channel accepted
+        # must not queue behind an ingest or a sweep in the shared default pool.
+        self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+
+    @property
+    def owner(self) -> str:
+        """The instance id our claims carry."""
+        return self.liveness.id if self.liveness is not None else self._own_id
+
+    async def _db(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.db_thread, lambda: fn(*args, **kwargs))
 
     def active_accounts(self) -> list[AccountKey]:
         return [k for k in self.connectors if k not in self.stopped_accounts]
@@ -75,8 +128,10 @@ class Dispatcher:
     async def drain_once(self) -> list[Attempt]:
         """Send everything due now, once (tests and `inbox run --once` use this)."""
         attempts: list[Attempt] = []
+        if self.journal_unsettled:
+            await self._db(self.settle_journal)
         while True:
-            claimed = await asyncio.to_thread(self._claim, self.clock())
+            claimed = await self._db(self._claim, self.clock())
             if not claimed:
                 return attempts
             for outbound in claimed:
@@ -89,6 +144,7 @@ class Dispatcher:
             # at once instead of waiting out the poll interval.
             self.wake.clear()
             try:
+                await self._db(self.take_over_if_due, self.clock())
                 await self.drain_once()
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("outbox dispatcher: drain failed; retrying")
@@ -107,7 +163,44 @@ class Dispatcher:
             lease = now + timedelta(seconds=self.settings.claim_seconds)
             for row in rows:
                 row.state, row.claimed_until = OutboxState.SENDING, lease
+                row.claimed_by = self.owner
+                assert row.id is not None
+                self._claims[row.id] = Claimed(row.message_id, row.conversation_id, row.kind,
+                                               row.recipient, row.attempts)
             return [to_outbound(s, row) for row in rows]
+
+    def take_over_if_due(self, now: datetime) -> int:
+        if self._next_takeover is not None and now < self._next_takeover:
+            return 0
+        return self.take_over(now)
+
+    def take_over(self, now: datetime) -> int:
+        """Free the claims of daemons known dead, so they go now; how many were freed.
+
+        They may have been sent already (killed after the channel accepted, before the
+        commit): that is the at-least-once window, so the try is counted and said.
+        """
+        if self.liveness is None:
+            return 0
+        self._next_takeover = now + timedelta(seconds=TAKEOVER_SECONDS)
+        sending = col(Outbox.state) == OutboxState.SENDING
+        with Session(self.engine) as s, s.begin():
+            owners = set(s.scalars(sa.select(col(Outbox.claimed_by)).where(sending)
+                                   .distinct()).all())
+            dead = self.liveness.dead(owners - {self.owner})
+            if not dead:
+                return 0
+            ids = [o for o in dead if o is not None]
+            whose: sa.ColumnElement[bool] = col(Outbox.claimed_by).in_(ids)
+            if None in dead:
+                whose = sa.or_(whose, col(Outbox.claimed_by).is_(None))
+            freed = s.connection().execute(sa.update(Outbox).where(sending, whose).values(
+                state=OutboxState.PENDING, claimed_until=None, claimed_by=None,
+                attempts=col(Outbox.attempts) + 1, next_attempt_at=now,
+                last_error="taken over from a daemon that died while sending "
+                           "(it may have gone out once already)")).rowcount
+        log.warning("outbox: %d send(s) of %d dead daemon(s) taken over", freed, len(dead))
+        return int(freed)
 
     def _due_query(self, accounts: list[AccountKey], now: datetime) -> sa.Select[Outbox]:
         pending = sa.and_(col(Outbox.state) == OutboxState.PENDING,
@@ -126,39 +219,77 @@ class Dispatcher:
     async def _send(self, out: Outbound) -> Attempt:
         key = (out.channel, out.account)
         if key in self.stopped_accounts:  # stopped by an earlier row of this same claim
-            return await asyncio.to_thread(self._release, out, self.stopped_accounts[key])
+            return await self._db(self._release, out, self.stopped_accounts[key])
         try:
             result = await self.connectors[key].send(out)
         except AuthError as exc:
             self.stopped_accounts[key] = str(exc)
             log.error("%s/%s: credentials refused, account stopped: %s", *key, exc)
-            return await asyncio.to_thread(self._release, out, str(exc))
+            return await self._db(self._release, out, str(exc))
         except PermanentError as exc:
-            return await asyncio.to_thread(self._dead, out, str(exc), exc.unreachable)
+            return await self._db(self._dead, out, str(exc), exc.unreachable)
         except TransientError as exc:
-            return await asyncio.to_thread(self._retry, out, str(exc), exc.retry_after)
+            return await self._db(self._retry, out, str(exc), exc.retry_after)
         except Exception as exc:  # unknown failures are treated as passing ones
             log.warning("%s/%s: send failed: %r", *key, exc)
-            return await asyncio.to_thread(self._retry, out, f"{type(exc).__name__}: {exc}",
-                                           None)
-        return await asyncio.to_thread(self._sent, out, result)
+            return await self._db(self._retry, out, f"{type(exc).__name__}: {exc}", None)
+        if self.journal is not None:  # before any await: see inbox.journal
+            self.journal.write(out.outbox_id, result.external_id, self.clock())
+        try:
+            return await self._db(self._sent, out, result)
+        except Exception:
+            self.journal_unsettled = True  # keep its line; drain_once records it later
+            raise
 
     def _sent(self, out: Outbound, result: SendResult) -> Attempt:
-        now = self.clock()
-        with Session(self.engine) as s, s.begin():
-            row, msg = _load(s, out.outbox_id)
-            row.state, row.sent_at, row.claimed_until = OutboxState.SENT, now, None
-            row.attempts += 1
-            msg.delivery, msg.sent_at = Delivery.SENT, now
-            if result.external_id:
-                msg.external_id = result.external_id
-            s.add(Event(conversation_id=row.conversation_id, message_id=msg.id,
-                        kind=f"{row.kind}.sent", created_at=now,
-                        detail={"recipient": row.recipient, "attempts": row.attempts}))
+        """Record a send the channel accepted: until this commits, a crash sends it twice,
+        so it is three prepared statements with what the claim already read."""
+        now, c = self.clock(), self._claims.pop(out.outbox_id)
+        delivered: dict[str, object] = {"delivery": Delivery.SENT, "sent_at": now}
+        if result.external_id:
+            delivered["external_id"] = result.external_id
+        with self.engine.begin() as conn:
+            conn.execute(_SENT, {"oid": out.outbox_id, "now": now})
+            conn.execute(sa.update(store.message)
+                         .where(store.message.c.id == c.message_id).values(delivered))
+            store.add_event(conn, f"{c.kind}.sent", now, conversation_id=c.conversation_id,
+                            message_id=c.message_id, recipient=c.recipient,
+                            attempts=c.attempts + 1)
+        if self.journal is not None and not self.journal_unsettled:
+            self.journal.clear()  # sends are recorded one at a time: all are in
         return Attempt(out.outbox_id, "sent")
+
+    def settle_journal(self) -> int:
+        """Record the sends a dead daemon's journal says were accepted (before taking
+        over its claims, which would send them again); how many were still unrecorded."""
+        if self.journal is None:
+            return 0
+        settled = 0
+        with Session(self.engine) as s, s.begin():
+            for item in self.journal.accepted():
+                row = s.get(Outbox, item.outbox_id)
+                if row is None or row.state != OutboxState.SENDING:
+                    continue  # committed before the crash
+                _, msg = _load(s, item.outbox_id)
+                row.state, row.sent_at, row.claimed_until = OutboxState.SENT, item.at, None
+                row.claimed_by, row.attempts = None, row.attempts + 1
+                msg.delivery, msg.sent_at = Delivery.SENT, item.at
+                msg.external_id = item.external_id or msg.external_id
+                s.add(Event(conversation_id=row.conversation_id, message_id=msg.id,
+                            kind=f"{row.kind}.sent", created_at=item.at,
+                            detail={"recipient": row.recipient, "attempts": row.attempts,
+                                    "recorded": "from the send journal, after a crash"}))
+                settled += 1
+        self.journal.clear()
+        self.journal_unsettled = False
+        if settled:
+            log.warning("outbox: %d send(s) accepted before a crash recorded from %s",
+                        settled, self.journal.path)
+        return settled
 
     def _retry(self, out: Outbound, error: str, retry_after: float | None) -> Attempt:
         now = self.clock()
+        self._claims.pop(out.outbox_id, None)
         with Session(self.engine) as s, s.begin():
             row, msg = _load(s, out.outbox_id)
             row.attempts += 1
@@ -167,12 +298,13 @@ class Dispatcher:
             delay = backoff(row.attempts, self.settings)
             if retry_after is not None:
                 delay = max(delay, timedelta(seconds=retry_after))
-            row.state, row.claimed_until = OutboxState.PENDING, None
+            row.state, row.claimed_until, row.claimed_by = OutboxState.PENDING, None, None
             row.next_attempt_at, row.last_error = now + delay, error[:2000]
             msg.delivery = Delivery.FAILED
         return Attempt(out.outbox_id, "retry", error)
 
     def _dead(self, out: Outbound, error: str, unreachable: bool) -> Attempt:
+        self._claims.pop(out.outbox_id, None)
         with Session(self.engine) as s, s.begin():
             row, msg = _load(s, out.outbox_id)
             row.attempts += 1
@@ -183,6 +315,7 @@ class Dispatcher:
     def _bury(self, s: Session, row: Outbox, msg: Message, error: str) -> Attempt:
         now = self.clock()
         row.state, row.claimed_until, row.last_error = OutboxState.DEAD, None, error[:2000]
+        row.claimed_by = None
         msg.delivery = Delivery.DEAD
         s.add(Event(conversation_id=row.conversation_id, message_id=msg.id, created_at=now,
                     kind=f"{row.kind}.dead", detail={"recipient": row.recipient,
@@ -191,9 +324,10 @@ class Dispatcher:
         return Attempt(row.id or 0, "dead", error)
 
     def _release(self, out: Outbound, error: str) -> Attempt:
+        self._claims.pop(out.outbox_id, None)
         with Session(self.engine) as s, s.begin():
             row, _ = _load(s, out.outbox_id)
-            row.state, row.claimed_until = OutboxState.PENDING, None
+            row.state, row.claimed_until, row.claimed_by = OutboxState.PENDING, None, None
             row.last_error = f"account stopped: {error}"[:2000]
         return Attempt(out.outbox_id, "auth", error)
 

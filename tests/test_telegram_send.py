@@ -79,8 +79,8 @@ async def test_flood_control_is_honoured(desk: TelegramDesk) -> None:
     too_soon = Dispatcher(app.engine, connectors, app.settings.outbox,
                           lambda: before + timedelta(seconds=20))
     assert await too_soon.drain_once() == []
-    later = Dispatcher(app.engine, connectors, app.settings.outbox,
-                       lambda: before + timedelta(seconds=31))
+    later = Dispatcher(app.engine, connectors, app.settings.outbox,  # when it said
+                       lambda: row.next_attempt_at)
     assert [a.outcome for a in await later.drain_once()] == ["sent"]
     assert len(s.sent) == 1
 

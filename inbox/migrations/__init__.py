@@ -2,7 +2,7 @@
 
 # The newest revision in versions/; bump it with every new migration
 # (tests/test_migrations.py checks it against what alembic finds).
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 class SchemaError(Exception):
