@@ -33,11 +33,6 @@ from tests.test_telegram_crash import START_SECONDS, inbox_run, kill, recorded, 
 telegram, desk = tg.telegram, tg.desk
 
 
-def only_on(app: App, dialect: str) -> None:
-    if app.engine.dialect.name != dialect:
-        pytest.skip(f"a {dialect} matter")
-
-
 async def killed_while_sending(desk: TelegramDesk) -> App:
     """Anna writes; a daemon claims her ack and is killed while Telegram holds the send,
     which then fails: her ack never got through."""
@@ -69,10 +64,10 @@ async def test_a_send_left_by_a_killed_daemon_goes_as_soon_as_a_daemon_starts(
     assert row.state == "sent" and row.claimed_by is None and row.attempts == 2
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_a_second_daemon_on_one_sqlite_database_refuses_to_start(
         desk: TelegramDesk) -> None:
     app = desk.configure()
-    only_on(app, "sqlite")
     first = await inbox_run(desk.deployment)
     await desk.server.called("getUpdates", timeout=START_SECONDS)
     second = await asyncio.create_subprocess_exec(
@@ -91,10 +86,10 @@ async def test_a_second_daemon_on_one_sqlite_database_refuses_to_start(
     assert await asyncio.wait_for(first.wait(), WAIT) == 0
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_on_postgresql_a_second_daemon_leaves_live_sends_and_takes_dead_ones(
         desk: TelegramDesk) -> None:
     app = desk.configure()
-    only_on(app, "postgresql")
     s: TelegramServer = desk.server
     s.send(desk.bot, desk.anna, "My order has not arrived")
     sending = s.hold("sendMessage")
@@ -124,12 +119,12 @@ async def test_on_postgresql_a_second_daemon_leaves_live_sends_and_takes_dead_on
     assert [m.chat_id for m in s.sent] == [desk.anna["id"]]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_on_sqlite_a_send_accepted_just_before_a_kill_is_not_sent_again(
         desk: TelegramDesk) -> None:
     """Killed after Telegram accepted the ack, while recording it waited for the
     database (an ingest holding SQLite's write lock): Anna still gets one ack."""
     app = desk.configure()
-    only_on(app, "sqlite")
     s = desk.server
     s.send(desk.bot, desk.anna, "My order has not arrived")
     sending = s.hold("sendMessage")
