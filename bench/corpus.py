@@ -135,6 +135,7 @@ class _Thread:
     subject: str
     language: Language
     references: list[str]
+    sender: str  # replies come from the person who wrote, as in a real mailbox
 
 
 class _Generator:
@@ -187,10 +188,10 @@ class _Generator:
 
     def _new(self, index: int) -> bytes:
         lang = self.rng.choice(LANGUAGES)
-        subject = self.rng.choice(lang.subjects)
-        message_id, head = self._headers(index, lang, self._sender(lang),
+        subject, sender = self.rng.choice(lang.subjects), self._sender(lang)
+        message_id, head = self._headers(index, lang, sender,
                                          _word(subject, lang.charset, self.rng), [])
-        self.threads.append((message_id, _Thread(subject, lang, [message_id])))
+        self.threads.append((message_id, _Thread(subject, lang, [message_id], sender)))
         return head + self._content(lang)
 
     def _reply(self, index: int) -> bytes:
@@ -199,8 +200,9 @@ class _Generator:
         subject = _word(lang.reply_prefix + thread.subject, lang.charset, self.rng)
         refs = thread.references[-10:]
         extra = [f"In-Reply-To: {parent_id}", "References: " + "\n ".join(refs)]
-        message_id, head = self._headers(index, lang, self._sender(lang), subject, extra)
-        self.threads.append((message_id, _Thread(thread.subject, lang, [*refs, message_id])))
+        message_id, head = self._headers(index, lang, thread.sender, subject, extra)
+        self.threads.append((message_id, _Thread(thread.subject, lang, [*refs, message_id],
+                                                 thread.sender)))
         return head + self._content(lang)
 
     def _robot(self, index: int) -> bytes:

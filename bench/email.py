@@ -268,7 +268,7 @@ def main() -> None:
     ap.add_argument("--acks", type=int, default=200)
     ap.add_argument("--wakes", type=int, default=20)
     args = ap.parse_args()
-    corpus = OUT / f"corpus-{args.count}"
+    corpus = OUT / f"corpus-v2-{args.count}"  # v2: replies come from the thread's sender
     if not corpus.exists():
         generate_corpus(corpus, count=args.count, seed=1)
     report(args.count, asyncio.run(measure(args, corpus)))

@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--workers", type=int, default=default_workers())
     args = ap.parse_args()
-    corpus = OUT / f"corpus-{args.count}"
+    corpus = OUT / f"corpus-v2-{args.count}"  # v2: replies come from the thread's sender
     if not corpus.exists():
         generate_corpus(corpus, count=args.count, seed=1)
     ceiling = parse_ceiling(corpus, args.workers)

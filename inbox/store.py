@@ -344,9 +344,12 @@ _PARTICIPANTS = sa.select(message.c.sender, message.c.recipients).where(
     message.c.conversation_id == _p("cid"))
 _RECENT_FROM = (
     sa.select(message.c.conversation_id, message.c.external_id, message.c.subject,
-              message.c.text)
+              message.c.text, message.c.channel)
+    # No `channel = ?` here: SQLite would then read the whole channel through
+    # ix_message_channel_external instead of these conversations' messages (the caller
+    # keeps the channel's rows).
     .where(message.c.conversation_id.in_(sa.bindparam("cids", expanding=True)),
-           message.c.channel == _p("channel"), message.c.sender == _p("sender"),
+           message.c.sender == _p("sender"),
            message.c.direction == Direction.IN, message.c.kind == Kind.CUSTOMER,
            message.c.created_at >= _p("since"), message.c.created_at <= _p("until"))
     .order_by(message.c.id.desc()))
@@ -407,9 +410,10 @@ def recent_from(conn: Connection, conv_ids: Iterable[int], channel: str, sender:
                 since: datetime, until: datetime) -> list[RecentText]:
     """The sender's customer messages in these conversations written in [since, until],
     newest first."""
-    params = {"cids": sorted(conv_ids), "channel": channel, "sender": sender,
+    params = {"cids": sorted(conv_ids), "sender": sender,
               "since": since, "until": until}
-    return [RecentText(*r) for r in conn.execute(_RECENT_FROM, params)]
+    return [RecentText(*r[:4]) for r in conn.execute(_RECENT_FROM, params)
+            if r.channel == channel]
 
 
 _EXISTING_IDS = sa.select(message.c.channel, message.c.account, message.c.external_id).where(
