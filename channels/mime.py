@@ -880,16 +880,16 @@ def _head_end(raw: bytes) -> tuple[int, int]:
     return (start - 1 if start and raw[start - 1:start] == b"\r" else start), body
 
 
-def _fields(head: bytes) -> Iterator[bytes]:
-    """Header fields, each with its folded continuation lines."""
+def _fields(raw: bytes, end: int) -> Iterator[tuple[int, int]]:
+    """Where each header field (with its folded continuation lines) of raw[:end] lies."""
     start = pos = 0
-    while (nl := head.find(b"\n", pos)) >= 0:
+    while (nl := raw.find(b"\n", pos, end)) >= 0:
         pos = nl + 1
-        if head[pos:pos + 1] not in (b" ", b"\t"):
-            yield head[start:nl].rstrip(b"\r")
+        if raw[pos:pos + 1] not in (b" ", b"\t"):
+            yield start, nl - (raw[nl - 1:nl] == b"\r")
             start = pos
-    if start < len(head):
-        yield head[start:]
+    if start < end:
+        yield start, end
 
 
 _ID_FIELD = re.compile(rb"(message-id|in-reply-to|references)[ \t]*:", re.IGNORECASE)
@@ -905,11 +905,13 @@ def _bounded_ids(field: bytes) -> bytes:
     return name + b": " + " ".join(f"<{i}>" for i in ids).encode("utf-8")
 
 
-def _shrunk(value: bytes) -> bytes:
+def _shrunk(raw: bytes, start: int, end: int) -> bytes:
     """An over-long field without what it can lose: runs of blanks (they mean nothing and
-    cost much; unfolded, as reading does) and giant ids (kept as their digests)."""
-    value = b" ".join(value.split())
-    return _bounded_ids(value) if _ID_FIELD.match(value) else value
+    cost much; unfolded, as reading does) and giant ids (kept as their digests). Only
+    ids must be read whole; of any other field a few times the limit is enough."""
+    if _ID_FIELD.match(raw, start, min(end, start + 64)):
+        return _bounded_ids(b" ".join(raw[start:end].split()))
+    return b" ".join(raw[start:min(end, start + 4 * _MAX_FIELD)].split())
 
 
 def _bounded_head(raw: bytes) -> tuple[bytes, list[str]]:
@@ -923,8 +925,8 @@ def _bounded_head(raw: bytes) -> tuple[bytes, list[str]]:
         return raw, []
     kept: list[bytes] = []
     size, cut = 0, False
-    for line in _fields(raw[:head_end]):
-        f = _shrunk(line) if len(line) > _MAX_FIELD else line
+    for start, end in _fields(raw, head_end):
+        f = _shrunk(raw, start, end) if end - start > _MAX_FIELD else raw[start:end]
         cut = cut or len(f) > _MAX_FIELD
         size += min(len(f), _MAX_FIELD)
         if size > _MAX_HEAD:
