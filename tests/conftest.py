@@ -14,12 +14,19 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlmodel import SQLModel
 
 from inbox.app import App
 from inbox.config import load_settings
 from inbox.db import upgrade
 from inbox.deployment import init_deployment
+
+# Property tests explore new examples on a developer's machine; CI replays the same ones
+# every run, so that a red run can be reproduced (and a green one is not luck).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 PG_ADMIN = os.environ.get("INBOX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -11,7 +11,6 @@ both databases accept (the database itself is the judge: PostgreSQL refuses NUL)
 from __future__ import annotations
 
 import base64
-import os
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -27,9 +26,8 @@ from inbox.storable import storable
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
-# CI runs the same examples every time (a red run must be reproducible); a developer's
-# run explores new ones.
-PROPERTY = settings(max_examples=60, deadline=None, derandomize=bool(os.environ.get("CI")),
+# (CI replays the same examples every run: the "ci" profile in tests/conftest.py.)
+PROPERTY = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 
