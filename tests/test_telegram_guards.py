@@ -181,8 +181,8 @@ async def test_a_megabyte_of_text_is_stored_when_polled_and_refused_by_the_webho
 
 
 async def test_an_edit_of_a_message_we_never_saw_is_stored_without_an_ack(
-        desk: TelegramDesk) -> None:
-    app = desk.configure()
+        desk: TelegramDesk, mode: str) -> None:
+    app = configure(desk, mode)
     s, bot = desk.server, desk.bot
     bob = s.user(5552, "Bob")
     # Bob wrote before the bot was connected, and now corrects that message twice.
@@ -199,4 +199,17 @@ async def test_an_edit_of_a_message_we_never_saw_is_stored_without_an_ack(
     # When he writes anew, that is acknowledged as any first message is.
     fresh = s.send(bot, bob, "Hello, anyone there?")
     await settle(desk, fresh, acks=1)
+    assert [m.chat_id for m in s.sent] == [5552]
+
+
+async def test_nul_in_a_chat_is_stored_flagged_and_the_next_customer_is_acked(
+        desk: TelegramDesk, mode: str) -> None:
+    """JSON may carry `\\u0000`, which PostgreSQL's text type refuses: such an update
+    stalled the bot there, as NUL mail did, until stored forms were made safe."""
+    app = configure(desk, mode)
+    s, bot = desk.server, desk.bot
+    s.send(bot, desk.anna, "hel\x00lo there")
+    after = s.send(bot, s.user(5552, "Ben", "Tran", language_code="en"), "Where is my parcel?")
+    await settle(desk, after, acks=1)
+    assert inbound(app) == [("hel\ufffdlo there", True), ("Where is my parcel?", False)]
     assert [m.chat_id for m in s.sent] == [5552]
