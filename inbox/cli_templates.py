@@ -121,7 +121,8 @@ def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         for p in problems:
             typer.echo(f"{directory}/{p.error} (with {p.sample} values)")
         typer.echo(f"{directory}: {len(names)} templates, "
-                   + (f"{len(problems)} problems" if problems else "all render"))
+                   + (f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+                      if problems else "all render"))
     if problems:
         raise typer.Exit(1)
 

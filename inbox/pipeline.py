@@ -157,12 +157,17 @@ def _new_conversation(w: Work) -> ConvState:
     i = w.inbound
     assert w.contact is not None
     conv = ConvState(channel=i.channel, account=i.account, contact_id=w.contact.id,
-                     subject=(i.subject or "").strip()[:500], language=i.language,
+                     subject=title(i.subject), language=i.language,
                      thread_key=i.thread_key, created_at=w.now, updated_at=w.now,
                      tags=[AUTOMATED] if w.automated else [])
     w.db.save_conversation(conv)  # the id is needed for the reference token
     w.new_conversation = True
     return conv
+
+
+def title(subject: str | None) -> str:
+    """A conversation's title: one line (a decoded Subject may hold line breaks), bounded."""
+    return " ".join((subject or "").split())[:500]
 
 
 def store_message(w: Work) -> None:
@@ -467,7 +472,7 @@ def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: da
     inbound = storable(inbound)
     contact = find_or_create_contact(store.Batch(conn), inbound.channel, inbound.sender, now)
     conv = ConvState(channel=inbound.channel, account=inbound.account, contact_id=contact.id,
-                     subject=(inbound.subject or "")[:500], tags=["needs-attention"],
+                     subject=title(inbound.subject), tags=["needs-attention"],
                      created_at=now, updated_at=now)
     sla.start_clock(conv, inbound.received_at, ctx.sla.of(conv))
     store.save_conversation(conn, conv)
