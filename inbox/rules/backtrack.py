@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from re import _parser  # type: ignore[attr-defined]  # no stub; stable since Python 3.11
 from typing import Any
 
-from inbox.rules.text import class_end, split_alternatives
+from inbox.rules.text import split_alternatives, structure
 
 Node = tuple[Any, Any]  # (opcode, argument) as re._parser gives them
 
@@ -279,21 +279,16 @@ def _branches_in(body: Sequence[Node]) -> list[Sequence[Sequence[Node]]]:
 
 def _repeated_groups(pattern: str) -> list[str]:
     """The contents of the capturing and `(?:` groups that a quantifier repeats often."""
-    found, opened, i = [], [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 1
-        elif c == "[":
-            i = class_end(pattern, i)
-        elif c == "(":
+    found: list[str] = []
+    opened: list[int] = []
+    for i, c in structure(pattern):
+        if c == "(":
             opened.append(i)
         elif c == ")" and opened:
             start = opened.pop()
             content = _plain_group(pattern[start + 1:i])
             if content is not None and _often(pattern, i + 1):
                 found.append(content)
-        i += 1
     return found
 
 

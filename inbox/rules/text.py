@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
 S = TypeVar("S")
@@ -323,23 +323,32 @@ def _alternatives(pattern: str) -> frozenset[str] | None:
     return frozenset(out)
 
 
-def split_alternatives(pattern: str) -> list[str]:
-    """Top-level alternatives of a pattern."""
-    parts, depth, start, i = [], 0, 0, 0
+def structure(pattern: str) -> Iterator[tuple[int, str]]:
+    """The characters that shape a pattern, with their positions: escaped characters and
+    whole character classes are passed over, so `(`, `)` and `|` here are real ones."""
+    i = 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
             i += 1
         elif c == "[":
             i = class_end(pattern, i)
-        elif c == "(":
+        else:
+            yield i, c
+        i += 1
+
+
+def split_alternatives(pattern: str) -> list[str]:
+    """Top-level alternatives of a pattern."""
+    parts, depth, start = [], 0, 0
+    for i, c in structure(pattern):
+        if c == "(":
             depth += 1
         elif c == ")":
             depth -= 1
         elif c == "|" and depth == 0:
             parts.append(pattern[start:i])
             start = i + 1
-        i += 1
     return [*parts, pattern[start:]]
 
 
