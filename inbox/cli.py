@@ -26,7 +26,7 @@ from inbox.cli_common import CliError, friendly, opened
 from inbox.cli_rules import rules_cli
 from inbox.cli_sla import parse_when, report_cli, watch
 from inbox.cli_templates import templates_cli
-from inbox.config import find_config, load_settings
+from inbox.config import CONFIG_NAME, find_config, load_settings
 from inbox.vocab import Status
 
 if TYPE_CHECKING:
@@ -56,6 +56,13 @@ def _main(config: Annotated[Path | None, typer.Option(
 
 def _app() -> App:
     path = find_config(_state["config"], os.environ)
+    if path is None and not os.environ.get("INBOX_DATABASE_URL"):
+        # Without a deployment the defaults would make ./inbox.db here: a second, empty
+        # deployment in the wrong place. Say where we looked instead.
+        raise CliError(f"no inbox.toml: looked at --config, $INBOX_CONFIG and "
+                       f"{Path.cwd() / CONFIG_NAME}; run this in a deployment, point at "
+                       "one with --config FILE or INBOX_CONFIG=FILE, or make one with "
+                       "`inbox init DIR`")
     return opened(App(load_settings(path)))
 
 

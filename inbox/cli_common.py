@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
@@ -55,9 +56,13 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, where it can be handled
+            return result
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:
+            _reader_gone()
         except Exception as exc:
             return _explain(exc)
         finally:
@@ -65,6 +70,14 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
                 _opened.pop().close()
 
     return wrapper
+
+
+def _reader_gone() -> NoReturn:
+    """`inbox queue | head -1`: the reader has what it wanted. Nothing to report; what is
+    still buffered goes nowhere, so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(1)
 
 
 def _explain(exc: Exception) -> NoReturn:

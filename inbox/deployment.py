@@ -124,4 +124,23 @@ def init_deployment(directory: Path, force: bool = False) -> Path:
     if not key.exists():
         key.touch(mode=0o600)
         key.write_text(secrets.token_urlsafe(32) + "\n")
+    ignore = directory / ".gitignore"
+    if not ignore.exists():  # an admin's own additions are theirs to keep
+        ignore.write_text(GITIGNORE)
     return config
+
+
+# A deployment is meant to live in version control (its config, templates and rules are
+# what admins edit); its secrets, database and stored mail never are.
+GITIGNORE = """\
+# Written by `inbox init`: what must never reach version control.
+secret.key
+*.token
+*.key
+*.pem
+inbox.db
+inbox.db-*
+*.db.lock
+*.db.sent
+blobs/
+"""

@@ -1,0 +1,66 @@
+"""What a new operator meets in the first hour, followed step by step in a real shell."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inbox.app import App
+from inbox.deployment import init_deployment
+from tests import mailcorpus as mc
+from tests.test_cli import inbox_json
+
+INBOX = [sys.executable, "-m", "inbox"]
+
+
+def bare_env() -> dict[str, str]:
+    """The operator's shell: no INBOX_* variables set by a test fixture."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("INBOX_")}
+
+
+def test_a_deployment_keeps_its_secrets_and_data_out_of_git(tmp_path: Path) -> None:
+    desk = tmp_path / "desk"
+    init_deployment(desk)
+    (desk / "inbox.db").write_bytes(b"")
+    (desk / "inbox.db-wal").write_bytes(b"")
+    (desk / "blobs" / "ab").mkdir(parents=True)
+    (desk / "blobs" / "ab" / "cdef").write_bytes(b"raw mail")
+    (desk / "telegram.token").write_text("7001:secret\n")
+    subprocess.run(["git", "init", "-q", str(desk)], check=True)
+    status = subprocess.run(["git", "-C", str(desk), "status", "--porcelain",
+                             "--untracked-files=all", "--ignored"],
+                            check=True, capture_output=True, text=True).stdout.splitlines()
+    ignored = {line[3:] for line in status if line.startswith("!! ")}
+    tracked = {line[3:] for line in status if line.startswith("?? ")}
+    assert {"secret.key", "inbox.db", "inbox.db-wal", "blobs/ab/cdef",
+            "telegram.token"} <= ignored
+    assert {"inbox.toml", ".gitignore", "rules/10-spam.yaml"} <= tracked
+
+
+def test_outside_a_deployment_a_command_says_where_it_looked_and_creates_nothing(
+        tmp_path: Path) -> None:
+    done = subprocess.run([*INBOX, "queue"], cwd=tmp_path, env=bare_env(),
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "no inbox.toml" in done.stderr and str(tmp_path / "inbox.toml") in done.stderr
+    assert "inbox init" in done.stderr and "--config" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no ./inbox.db, no second deployment
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the database is not the point
+def test_a_queue_piped_into_head_ends_quietly(app: App, tmp_path: Path) -> None:
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    for n in range(150):  # ~100 kB of listing: more than a pipe holds, so head must close it
+        box.add(mc.plain_mail(sender=f"c{n}@example.com", message_id=f"<q{n}@example.com>",
+                              subject=f"Question {n} " + "about my order " * 40))
+    inbox_json("ingest", str(tmp_path / "Maildir"), "--no-ack")
+    shell = f"{sys.executable} -m inbox queue --limit 500 | head -1"
+    done = subprocess.run(["bash", "-c", shell], cwd=app.settings.base_dir, capture_output=True,
+                          text=True, check=False)
+    assert len(done.stdout.splitlines()) == 1
+    assert done.stderr == ""  # before: "inbox: [Errno 32] Broken pipe"
