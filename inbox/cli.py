@@ -134,7 +134,8 @@ def run(once: Annotated[bool, typer.Option(
 def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox files, Maildirs")],
            no_ack: Annotated[bool, typer.Option(
                "--no-ack", help="Backfill: acknowledge nobody.")] = False,
-           account: Annotated[str, typer.Option(help="Account name to file under.")] = "import",
+           account: Annotated[str | None, typer.Option(
+               help="E-mail account to file under (default: the one configured).")] = None,
            workers: Annotated[int | None, typer.Option(help="Parser processes.")] = None,
            progress: Annotated[bool | None, typer.Option(
                help="Progress bar (default: when stderr is a terminal).")] = None,
@@ -148,8 +149,8 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox fi
     ctx = app.pipeline_context(send_acks=not no_ack)
     show = sys.stderr.isatty() if progress is None else progress
     bar = _progress_bar(paths) if show else None
-    report = import_paths(app.engine, paths, ctx,
-                          utcnow(), account=account, workers=workers,
+    report = import_paths(app.engine, paths, ctx, utcnow(),
+                          account=_ingest_account(app, account), workers=workers,
                           progress=bar.update if bar else None)
     if bar:
         bar.close()
@@ -341,18 +342,33 @@ def outbox(state: Annotated[list[str], typer.Option(
         raise CliError(f"unknown outbox state {sorted(unknown)[0]!r}; "
                        f"use {', '.join(views.OUTBOX_STATES)} or all")
     app = _app()
+    served = frozenset((channel, account) for channel, accounts in app.settings.channels.items()
+                       for account in accounts)
     with _session(app) as s:
-        rows = views.outbox(s, states)
+        rows = views.outbox(s, states, served=served)
     if as_json:
         _print_json(rows)
         return
     for r in rows:
         err = f"  {r['last_error']}" if r["last_error"] else ""
+        err += f"  blocked: {r['blocked']}" if r["blocked"] else ""
         typer.echo(f"{r['id']:>6}  #{r['conversation_id']:<6} {r['kind']:<6} {r['state']:<8} "
                    f"{r['channel']}/{r['account']} -> {r['recipient']} "
                    f"tries {r['attempts']}{err}")
     if not rows:
         typer.echo("the outbox is empty", err=True)
+
+
+def _ingest_account(app: App, asked: str | None) -> str:
+    """Mail is filed under an account that sends its acks: the only e-mail account, or the
+    one named; without any, `import` (its acks wait, and `inbox outbox` says why)."""
+    configured = sorted(app.settings.channels.get("email", {}))
+    if asked is not None:
+        return asked
+    if len(configured) > 1:
+        raise CliError(f"several e-mail accounts ({', '.join(configured)}): say which "
+                       "one the mail came to with --account")
+    return configured[0] if configured else "import"
 
 
 @db_cli.command("upgrade")

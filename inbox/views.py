@@ -191,20 +191,28 @@ def message(m: Message, attachments: list[JSON]) -> JSON:
 OUTBOX_STATES = ("pending", "failed", "sending", "sent", "dead")
 
 
-def outbox(s: Session, states: tuple[str, ...], limit: int = 200) -> list[JSON]:
-    """Sends in the public states of OUTBOX_STATES (`failed` = pending after a failed try)."""
+def outbox(s: Session, states: tuple[str, ...], limit: int = 200,
+           served: frozenset[tuple[str, str]] | None = None) -> list[JSON]:
+    """Sends in the public states of OUTBOX_STATES (`failed` = pending after a failed try).
+
+    `served`: the (channel, account) pairs the configuration has; a waiting send for any
+    other can never leave, and says so in `blocked`."""
     stored = {OutboxState.PENDING if st == "failed" else OutboxState(st) for st in states}
     rows = s.scalars(sa.select(Outbox).where(col(Outbox.state).in_(stored))
                      .order_by(col(Outbox.id)).limit(limit)).all()
-    return [_outbox_row(r) for r in rows if _outbox_state(r) in states]
+    return [_outbox_row(r, served) for r in rows if _outbox_state(r) in states]
 
 
-def _outbox_row(r: Outbox) -> JSON:
+def _outbox_row(r: Outbox, served: frozenset[tuple[str, str]] | None = None) -> JSON:
+    waiting = r.state in (OutboxState.PENDING, OutboxState.SENDING)
+    blocked = (f"no channel serves {r.channel}/{r.account}"
+               if waiting and served is not None and (r.channel, r.account) not in served
+               else None)
     return {"id": r.id, "conversation_id": r.conversation_id, "message_id": r.message_id,
             "kind": r.kind, "channel": r.channel, "account": r.account,
             "recipient": r.recipient, "state": _outbox_state(r), "attempts": r.attempts,
             "next_attempt_at": iso(r.next_attempt_at), "last_error": r.last_error,
-            "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)}
+            "blocked": blocked, "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)}
 
 
 def _outbox_state(r: Outbox) -> str:

@@ -13,7 +13,7 @@ import pytest
 from inbox.app import App
 from inbox.deployment import init_deployment
 from tests import mailcorpus as mc
-from tests.test_cli import inbox_json
+from tests.test_cli import inbox, inbox_json
 
 INBOX = [sys.executable, "-m", "inbox"]
 
@@ -64,3 +64,52 @@ def test_a_queue_piped_into_head_ends_quietly(app: App, tmp_path: Path) -> None:
                           text=True, check=False)
     assert len(done.stdout.splitlines()) == 1
     assert done.stderr == ""  # before: "inbox: [Errno 32] Broken pipe"
+
+
+def add_email_accounts(app: App, *names: str) -> None:
+    """E-mail accounts in the deployment's inbox.toml, as an operator writes them."""
+    config = app.settings.base_dir / "inbox.toml"
+    text = config.read_text()
+    for name in names:
+        text += (f'\n[channels.email.{name}]\naddress = "{name}@shop.example"\n'
+                 f'[channels.email.{name}.imap]\nhost = "imap.shop.example"\n'
+                 f'password_env = "IMAP_PASSWORD"\n'
+                 f'[channels.email.{name}.smtp]\nhost = "smtp.shop.example"\n')
+    config.write_text(text)
+
+
+def one_mail(tmp_path: Path) -> str:
+    path = tmp_path / "new.eml"
+    path.write_bytes(mc.plain_mail(sender="anna@example.com", message_id="<n1@example.com>"))
+    return str(path)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_ingest_files_new_mail_under_the_one_email_account(
+        app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAP_PASSWORD", "x")
+    add_email_accounts(app, "support")
+    inbox_json("ingest", one_mail(tmp_path))
+    [row] = inbox_json("outbox")
+    assert (row["channel"], row["account"], row["blocked"]) == ("email", "support", None)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_with_several_accounts_ingest_asks_which_and_names_them(
+        app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAP_PASSWORD", "x")
+    add_email_accounts(app, "support", "sales")
+    refused = inbox("ingest", one_mail(tmp_path), ok=False)
+    assert refused.exit_code == 1
+    assert "--account" in refused.stderr and "sales, support" in refused.stderr
+    assert inbox_json("outbox") == []
+    inbox_json("ingest", one_mail(tmp_path), "--account", "sales")
+    assert [r["account"] for r in inbox_json("outbox")] == ["sales"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_outbox_says_why_a_send_cannot_leave(app: App, tmp_path: Path) -> None:
+    inbox_json("ingest", one_mail(tmp_path))  # no e-mail account: filed under `import`
+    [row] = inbox_json("outbox")
+    assert row["blocked"] == "no channel serves email/import"
+    assert "no channel serves email/import" in inbox("outbox").stdout
