@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import aiosmtplib
 
 from channels.base import (
+    MAX_KEY,
     Address,
     AuthError,
     ChannelError,
@@ -48,12 +49,11 @@ UNREACHABLE_CODES = frozenset({550, 551, 553})
 # servers close idle sessions (Postfix after 300 s) and a dead one must not eat a send.
 IDLE_CHECK_SECONDS = 30.0
 # What we write into headers: ids that look like Message-IDs (id-left@id-right, printable
-# ASCII, at most 255 characters), the root and the last ten of a thread, one-line names
+# ASCII, at most MAX_KEY characters), the root and the last ten of a thread, one-line names
 # and subjects; so every header line fits RFC 5322's 998 characters once folded.
 _ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~."
 _MESSAGE_ID = re.compile(f"[{_ATEXT}]+@[{_ATEXT}\\[\\]]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-MAX_ID_LENGTH = 255
 MAX_REFERENCES = 11  # the root and the last ten
 MAX_SUBJECT = 500
 MAX_NAME = 200
@@ -94,7 +94,7 @@ def thread_references(ids: Iterable[str]) -> list[str]:
 
 
 def _is_message_id(value: str) -> bool:
-    return len(value) <= MAX_ID_LENGTH and _MESSAGE_ID.fullmatch(value) is not None
+    return len(value) <= MAX_KEY and _MESSAGE_ID.fullmatch(value) is not None
 
 
 def _one_line(text: str) -> str:

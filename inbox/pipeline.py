@@ -317,11 +317,10 @@ def queue_ack(w: Work) -> None:
         rendered = builtin("ack", context)
     to = reply_address(i.headers, i.sender)
     w.db.acked(to.address)
-    thread = (*i.references, i.external_id)  # the root and the latest: RFC 5322 3.6.4
     enqueue(w.db, conv, to, rendered.body,
             kind=Kind.AUTO_ACK, now=w.now, domain=ctx.our_domain,
             subject=rendered.subject if i.channel == "email" else None,
-            in_reply_to=i.external_id, references=(*thread[:1], *thread[1:][-10:]))
+            in_reply_to=i.external_id, references=(*i.references, i.external_id))
     conv.acked = w.acked = True
     w.event("ack.queued", template=rendered.name)
 
@@ -349,7 +348,7 @@ def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to
         "conversation_id": conv.id, "channel": channel, "account": account,
         "external_id": external_id, "direction": Direction.OUT, "kind": kind, "sender": "",
         "sender_name": "", "recipients": [to.address], "subject": subject, "text": text,
-        "html": None, "references": [r for r in references if r][-20:], "raw_sha256": None,
+        "html": None, "references": [r for r in references if r], "raw_sha256": None,
         "delivery": Delivery.QUEUED, "author": author, "created_at": now, "sent_at": None,
         "problems": [], "headers": {"in-reply-to": in_reply_to} if in_reply_to else {}}
     send = {"conversation_id": conv.id,
