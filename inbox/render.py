@@ -69,7 +69,6 @@ class Renderer:
                  max_output: int = MAX_OUTPUT) -> None:
         self.directory = directory
         self.time_limit, self.max_output = time_limit, max_output
-        self._subjects: dict[str, tuple[int, bool]] = {}
         self.env = BoundedEnvironment(
             loader=_PartLoader(str(directory)),
             undefined=jinja2.StrictUndefined,
@@ -111,8 +110,8 @@ class Renderer:
                   for k, v in context.items()}
         token = budget.set(Budget(time.monotonic() + self.time_limit))
         try:
-            subject = (one_line(self._run(f"{name}#subject", values))
-                       if self._has_subject(name) else None)
+            # A template without a Subject line has an empty subject part: None.
+            subject = one_line(self._run(f"{name}#subject", values)) or None
             body = self._run(f"{name}#body", values).strip() + "\n"
         except TemplateError:
             raise
@@ -121,16 +120,6 @@ class Renderer:
         finally:
             budget.reset(token)
         return Rendered(name, body, subject[:MAX_HEADER] if subject is not None else None)
-
-    def _has_subject(self, name: str) -> bool:
-        """Whether `name` begins with a Subject line; read again when the file changes."""
-        path = self.directory / name
-        mtime = path.stat().st_mtime_ns
-        known = self._subjects.get(name)
-        if known is None or known[0] != mtime:
-            parts = _split_source(name, path.read_text(encoding="utf-8"))
-            known = self._subjects[name] = (mtime, parts.subject_line > 0)
-        return known[1]
 
     def _run(self, part: str, values: Mapping[str, Any]) -> str:
         out: list[str] = []
@@ -182,7 +171,7 @@ class _PartLoader(jinja2.FileSystemLoader):
         if not part:
             return source, filename, uptodate
         parts = _split_source(name, source)
-        if part == "subject":
+        if part == "subject":  # (none: an empty part)
             return "\n" * (parts.subject_line - 1) + parts.subject, filename, uptodate
         return "\n" * (parts.body_line - 1) + parts.body, filename, uptodate
 
