@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from channels.base import InboundAttachment
 
 # The tag of a conversation only robots have written to: it stays out of the default queue.
 AUTOMATED = "automated"
 
 # (content type, file name) of each attached part: reports hide in multipart/mixed too.
 Part = tuple[str, str]
+
+
+def parts_of(attachments: Iterable[InboundAttachment]) -> tuple[Part, ...]:
+    """What `automatic` looks at of a message's attachments."""
+    return tuple((a.content_type, a.filename) for a in attachments)
 
 _ROBOT_LOCALPARTS = re.compile(
     r"^(mailer[-_.]?daemon|mail[-_.]?daemon|mdaemon|postmaster|no[-_.]?reply"

@@ -25,7 +25,14 @@ from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
 from inbox import doubles, sla, store, threads, tokens
-from inbox.ack import AUTOMATED, AckDecision, AckFacts, Part, automatic, can_acknowledge
+from inbox.ack import (
+    AUTOMATED,
+    AckDecision,
+    AckFacts,
+    automatic,
+    can_acknowledge,
+    parts_of,
+)
 from inbox.blobs import BlobStore, offload
 from inbox.bounces import record_bounce
 from inbox.config import AckSettings
@@ -130,11 +137,7 @@ def judge_automated(w: Work) -> None:
     """
     i = w.inbound
     if not i.problems:
-        w.automated = automatic(i.sender.address, i.headers, i.subject, _parts(i))
-
-
-def _parts(i: Inbound) -> tuple[Part, ...]:
-    return tuple((a.content_type, a.filename) for a in i.attachments)
+        w.automated = automatic(i.sender.address, i.headers, i.subject, parts_of(i.attachments))
 
 
 def thread(w: Work) -> None:
@@ -293,7 +296,7 @@ def _ack_facts(w: Work) -> AckFacts:
         acks_to_sender_today=w.db.acks_today(to, w.now - timedelta(days=1)),
         daily_cap=ctx.ack.per_sender_daily_cap, our_addresses=ctx.our_addresses,
         our_domain=ctx.our_domain, enabled=ctx.ack.enabled,
-        skipped_by_rule=w.decision.skip_ack, subject=i.subject, parts=_parts(i),
+        skipped_by_rule=w.decision.skip_ack, subject=i.subject, parts=parts_of(i.attachments),
     )
 
 

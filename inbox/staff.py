@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inbox import store
-from inbox.ack import automatic
+from inbox.ack import automatic, parts_of
 from inbox.blobs import offload
 from inbox.vocab import Delivery, Direction, Kind
 
@@ -37,8 +37,7 @@ def record_staff_reply(w: Work) -> None:
         return
     about, conv_id = found
     w.conversation = w.db.load_conversation(conv_id)
-    robot = automatic(i.sender.address, i.headers, i.subject,
-                      tuple((a.content_type, a.filename) for a in i.attachments))
+    robot = automatic(i.sender.address, i.headers, i.subject, parts_of(i.attachments))
     author = None if robot else _author(w)
     w.message_id = _store(w, conv_id, author)
     w.event("staff-reply", about=about, sender=i.sender.address, author=author,
