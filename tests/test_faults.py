@@ -19,12 +19,11 @@ It is slow (about two minutes per database), so it runs only when asked for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import signal
-import sys
-import time
 import tomllib
 import uuid
 from collections import Counter
@@ -46,6 +45,7 @@ from tests import telegram_server as tg
 from tests.conftest import PG_ADMIN
 from tests.peers import PASSWORD, PASSWORD_ENV, Desk, Dovecot, SmtpSink, toml
 from tests.telegram_server import TOKEN, TOKEN_ENV, TelegramDesk, TelegramServer
+from tests.test_telegram_crash import START_SECONDS, inbox_run, kill, recorded
 
 pytestmark = pytest.mark.faults
 
@@ -53,7 +53,6 @@ pytestmark = pytest.mark.faults
 dovecot, smtp_sink, tls, telegram = peers.dovecot, peers.smtp_sink, peers.tls, tg.telegram
 
 KILLS = int(os.environ.get("INBOX_FAULT_KILLS", "20"))
-START_SECONDS = 20.0
 DONE_SECONDS = 180.0
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"
 
@@ -119,31 +118,17 @@ async def world(app: App, dovecot: Dovecot, smtp_sink: SmtpSink, telegram: Teleg
     await chat.close()
 
 
-async def inbox_run(deployment: Path) -> asyncio.subprocess.Process:
-    with (deployment / "daemon.log").open("ab") as log:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "inbox", "run", cwd=deployment, stdout=log, stderr=log,
-            env={**os.environ, "INBOX_CONFIG": str(deployment / "inbox.toml")})
-
-
-async def kill(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGKILL)
-    await asyncio.wait_for(proc.wait(), 10)
-
-
 async def first_start(w: World, deployment: Path) -> None:
     """The mailbox's first start reads only what arrives after it (`start = "now"`):
     traffic begins once the daemon has saved its first cursor."""
     daemon = await inbox_run(deployment)
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
+
+    def has_cursor() -> bool:
         with Session(w.app.engine) as s:
-            if s.scalars(sa.select(Cursor).where(col(Cursor.channel) == "email")).first():
-                break
-        await asyncio.sleep(0.1)  # polling the database for the first cursor
-    else:
-        raise TimeoutError("the daemon saved no e-mail cursor")
+            return s.scalars(sa.select(Cursor).where(col(Cursor.channel) == "email")
+                             ).first() is not None
+
+    await recorded(has_cursor, START_SECONDS)
     await kill(daemon)
 
 
@@ -185,7 +170,6 @@ async def during(w: World, round_: int, url: str) -> None:
 
 def settled(w: World) -> bool:
     """Everything stored and everyone who can be acknowledged acknowledged."""
-    w.app.engine.dispose()  # its pooled connections may have been cut
     with Session(w.app.engine) as s:
         stored = s.scalar(sa.select(sa.func.count()).select_from(Message)
                           .where(col(Message.direction) == "in")) or 0
@@ -230,9 +214,9 @@ async def test_kills_and_faults_lose_nothing_and_answer_no_robot(world: World,
         await kill(daemon)
     w.mail.sink.handler.reject.clear()
     daemon = await inbox_run(deployment)
-    deadline = time.monotonic() + DONE_SECONDS
-    while not settled(w) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)  # polling the database for the end state
+    w.app.engine.dispose()  # our pooled connections may have been cut with the others
+    with contextlib.suppress(TimeoutError):  # what is missing then, the figures say
+        await recorded(lambda: settled(w), DONE_SECONDS)
     daemon.send_signal(signal.SIGTERM)
     await asyncio.wait_for(daemon.wait(), 20)
     figures = tally(w, KILLS)
