@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from channels.base import MAX_KEY, Address, Inbound, InboundAttachment, bounded_key
 
@@ -66,7 +67,8 @@ class _Fixer:
         return self.text(value, MAX_KEY, what)
 
     def address(self, a: Address) -> Address:
-        return Address(self.key(a.address, "address"), self.text(a.name, MAX_NAME, "name"))
+        address, name = self.key(a.address, "address"), self.text(a.name, MAX_NAME, "name")
+        return a if (address, name) == (a.address, a.name) else Address(address, name)
 
     def references(self, refs: Iterable[str]) -> tuple[str, ...]:
         found = list(dict.fromkeys(self.key(r, "referenced id") for r in refs))
@@ -81,10 +83,13 @@ class _Fixer:
                 for k, v in values.items()}
 
     def attachment(self, a: InboundAttachment) -> InboundAttachment:
-        return dataclasses.replace(
-            a, filename=self.text(a.filename, MAX_NAME, "file name"),
-            content_type=self.text(a.content_type, MAX_KEY, "content type"),
-            content_id=self.optional(a.content_id, MAX_KEY, "content id"))
+        fixed = (self.text(a.filename, MAX_NAME, "file name"),
+                 self.text(a.content_type, MAX_KEY, "content type"),
+                 self.optional(a.content_id, MAX_KEY, "content id"))
+        if fixed == (a.filename, a.content_type, a.content_id):
+            return a
+        return dataclasses.replace(a, filename=fixed[0], content_type=fixed[1],
+                                   content_id=fixed[2])
 
 
 def storable(i: Inbound) -> Inbound:
@@ -96,8 +101,7 @@ def storable(i: Inbound) -> Inbound:
         f.problems[f"more than {MAX_RECIPIENTS} recipients: the rest are in the raw "
                    "message"] = None
         recipients = recipients[:MAX_RECIPIENTS]
-    fixed = dataclasses.replace(
-        i,
+    fields: dict[str, Any] = dict(
         account=f.text(i.account, MAX_KEY, "account"),
         external_id=f.key(i.external_id, "message id"),
         sender=f.address(i.sender),
@@ -113,6 +117,6 @@ def storable(i: Inbound) -> Inbound:
         edit_of=None if i.edit_of is None else f.key(i.edit_of, "edited message id"),
         attributes=f.mapping(i.attributes, MAX_NAME),
     )
-    if not f.problems:
+    if not f.problems:  # the common case: nothing built, the message itself returned
         return i
-    return dataclasses.replace(fixed, problems=(*earlier, *f.problems))
+    return dataclasses.replace(i, **fields, problems=(*earlier, *f.problems))
