@@ -27,8 +27,8 @@ from pathlib import Path
 
 from bench.common import pg_database
 from bench.corpus import generate_corpus
-from channels.mailfiles import MailSource, iter_mail_sources
-from channels.mime import parse_email
+from channels.email.mailfiles import MailSource, iter_mail_sources
+from channels.email.mime import parse_email
 from inbox.importer import CHUNK_MESSAGES, bounded_map, default_workers
 
 ROOT = Path(__file__).resolve().parent.parent

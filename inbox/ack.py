@@ -219,7 +219,7 @@ def _ours(f: AckFacts) -> str | None:
         return f"sender {f.sender} is one of our own addresses"
     # Exactly the form `pipeline.enqueue` gives our ids, 32 hex digits @ our domain: the
     # domain alone is not enough, as a customer's mail without a Message-ID gets a
-    # synthetic id (channels.mime) in the default domain `inbox.invalid` too.
+    # synthetic id (channels.email.mime) in the default domain `inbox.invalid` too.
     local, _, domain = f.external_id.lower().rpartition("@")
     if f.our_domain and domain == f.our_domain.lower() and re.fullmatch("[0-9a-f]{32}", local):
         return "the message carries one of our own Message-IDs"

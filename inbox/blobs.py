@@ -105,7 +105,7 @@ def attachment_data(blobs: BlobStore, sha256: str, stored: bool,
         return blobs.get(sha256)
     if raw_sha256 is None:
         return None
-    from channels.mime import parse_email  # only e-mail keeps attachments inside raw
+    from channels.email.mime import parse_email  # only e-mail keeps attachments inside raw
 
     parsed = parse_email(blobs.get(raw_sha256), "", datetime.now(UTC))
     return next((a.data for a in parsed.attachments

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from channels.base import Inbound
-from channels.mime import parse_email
+from channels.email.mime import parse_email
 from inbox import store
 from inbox.blobs import offload
 from inbox.vocab import Delivery, Direction, Kind

@@ -166,7 +166,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox fi
 def _progress_bar(paths: list[Path]) -> Any:
     from tqdm import tqdm
 
-    from channels.mailfiles import count_mail_files
+    from channels.email.mailfiles import count_mail_files
 
     return tqdm(total=count_mail_files(paths), unit="msg", file=sys.stderr)
 

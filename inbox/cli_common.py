@@ -38,7 +38,7 @@ def opened(app: App) -> App:
 def _expected() -> tuple[type[Exception], ...]:
     from sqlalchemy.exc import OperationalError
 
-    from channels.mailfiles import MailFileError
+    from channels.email.mailfiles import MailFileError
     from inbox.actions import ActionError
     from inbox.app import SecretMissing
     from inbox.config import ConfigError

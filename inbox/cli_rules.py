@@ -96,7 +96,7 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
             rules: RulesOpt = None, as_json: JsonOpt = False) -> None:
     """Show every rule, whether it matched and why, and the outcome; changes nothing."""
     from channels.base import Address, Inbound
-    from channels.mime import parse_email
+    from channels.email.mime import parse_email
     from inbox.app import utcnow
     from inbox.routing import RouteFacts
 

@@ -21,7 +21,9 @@ FACTORIES: dict[str, Factory] = {}
 
 
 def _email(account: str, options: dict[str, Any], settings: Settings) -> Connector:
-    from channels import email  # imapclient and aiosmtplib load only when e-mail is used
+    # imapclient and aiosmtplib load only when e-mail is used
+    from channels.email import connector as email
+    from channels.email.settings import EmailConfigError
 
     # Raw bytes go to the blob store in the connector's thread, beside the next IMAP
     # read, rather than on the ingest transaction's (the importer's parsers do the same).
@@ -31,7 +33,7 @@ def _email(account: str, options: dict[str, Any], settings: Settings) -> Connect
     try:
         return email.build(account, options, name=settings.name, base_dir=settings.base_dir,
                            prepare=store)
-    except email.EmailConfigError as exc:
+    except EmailConfigError as exc:
         raise ConfigError(f"[channels.email.{account}]: {exc}") from None
 
 
@@ -39,7 +41,8 @@ FACTORIES["email"] = _email
 
 
 def _telegram(account: str, options: dict[str, Any], settings: Settings) -> Connector:
-    from channels import telegram  # python-telegram-bot loads only when a bot is configured
+    # python-telegram-bot loads only when a bot is configured
+    from channels.telegram import connector as telegram
 
     try:
         return telegram.build(account, options, base_dir=settings.base_dir,

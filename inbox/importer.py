@@ -21,8 +21,8 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 
 from channels.base import Inbound
-from channels.mailfiles import MailSource, iter_mail_sources
-from channels.mime import parse_email
+from channels.email.mailfiles import MailSource, iter_mail_sources
+from channels.email.mime import parse_email
 from inbox.blobs import BlobStore, offload
 from inbox.pipeline import PipelineContext, Result, ingest_batch
 from inbox.storable import storable

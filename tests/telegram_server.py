@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from channels.telegram_webhook import Served, bind, serve
+from channels.telegram.webhook import Served, bind, serve
 from inbox.app import App
 from inbox.config import load_settings
 from inbox.connectors import build_connectors

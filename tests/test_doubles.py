@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from channels.base import Address, Inbound
-from channels.mime import parse_email
+from channels.email.mime import parse_email
 from inbox.app import App
 from inbox.daemon import Daemon
 from inbox.models import Conversation, Message, Outbox

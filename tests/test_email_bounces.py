@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from channels.mime import parse_email
+from channels.email.mime import parse_email
 from inbox import actions
 from inbox.app import App
 from inbox.bounces import read_report

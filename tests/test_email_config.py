@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.email import EmailConnector
+from channels.email.connector import EmailConnector
 from inbox.config import ConfigError, load_settings
 from inbox.connectors import build_connectors
 

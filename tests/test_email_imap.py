@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from channels import imap
 from channels.base import FetchResult
+from channels.email import imap
 from inbox.app import App
 from inbox.daemon import Daemon
 from inbox.models import Conversation, Event, Identity, Message, Outbox

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from channels.base import Address, AuthError, Outbound, PermanentError, TransientError
-from channels.email import EmailConnector, build
-from channels.smtp import build_message
+from channels.email.connector import EmailConnector, build
+from channels.email.smtp import build_message
 from inbox.app import App, utcnow
 from inbox.cli import cli
 from inbox.outbox import Dispatcher

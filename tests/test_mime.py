@@ -1,6 +1,6 @@
 """E-mail bytes -> Inbound: what an agent, a rule or loop protection would see.
 
-Covers channels.mime (both body engines), channels.mailfiles and the benchmark corpus.
+Covers channels.email.mime (both body engines), channels.email.mailfiles and the benchmark corpus.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 
 from bench.corpus import generate_corpus
 from channels.base import Address, Inbound
-from channels.mailfiles import MailFileError, count_mail_files, iter_mail_files
-from channels.mime import parse_email
+from channels.email.mailfiles import MailFileError, count_mail_files, iter_mail_files
+from channels.email.mime import parse_email
 from tests import mailcorpus as mc
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -609,7 +609,7 @@ def test_bench_corpus_is_deterministic_and_clean(tmp_path: Path) -> None:
 
 
 def test_maildir_messages_come_in_delivery_order(tmp_path: Path) -> None:
-    from channels.mailfiles import iter_mail_files
+    from channels.email.mailfiles import iter_mail_files
 
     box = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):

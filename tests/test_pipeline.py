@@ -193,7 +193,7 @@ def test_backfilled_history_is_stored_but_not_acknowledged(app: App) -> None:
 
 
 def test_attachments_are_found_again_by_their_content_hash(app: App) -> None:
-    from channels.mime import parse_email
+    from channels.email.mime import parse_email
     from inbox.blobs import attachment_data
     from inbox.models import Attachment
     from tests import mailcorpus as mc

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from channels.mime import parse_email
+from channels.email.mime import parse_email
 from inbox.app import App
 from inbox.models import Message
 from inbox.pipeline import ingest_batch

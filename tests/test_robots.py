@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from channels.mime import parse_email
+from channels.email.mime import parse_email
 from inbox import actions, views
 from inbox.app import App
 from inbox.models import Conversation, Event, Message, Outbox

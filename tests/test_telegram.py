@@ -314,7 +314,7 @@ async def test_groups_can_be_heard_in_full_or_not_at_all(desk: TelegramDesk) -> 
 ])
 def test_configuration_mistakes_are_named(options: dict[str, Any], env: dict[str, str],
                                           error: str, tmp_path: Path) -> None:
-    from channels.telegram import TelegramConfigError, build
+    from channels.telegram.connector import TelegramConfigError, build
 
     with pytest.raises(TelegramConfigError) as raised:
         build("support", options, base_dir=tmp_path, env=env)
@@ -323,7 +323,7 @@ def test_configuration_mistakes_are_named(options: dict[str, Any], env: dict[str
 
 
 def test_the_token_can_come_from_a_file(tmp_path: Path) -> None:
-    from channels.telegram import build
+    from channels.telegram.connector import build
 
     (tmp_path / "support.token").write_text(TOKEN + "\n")
     connector = build("support", {"token_file": "support.token"}, base_dir=tmp_path, env={})

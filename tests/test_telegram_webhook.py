@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from channels.telegram_webhook import WebhookInbox
+from channels.telegram.webhook import WebhookInbox
 from inbox.app import App
 from inbox.models import Message
 from tests import telegram_server as tg
@@ -157,7 +157,7 @@ async def test_hostile_posts_get_a_clear_status_and_a_bounded_log(
     assert (nested.status_code, shallow_enough.status_code) == (400, 400)
     assert {f.status_code for f in forged} == {403} and last.status_code == 403
     refusals = [r.getMessage() for r in caplog.records
-                if r.name == "channels.telegram_webhook" and "secret token" in r.getMessage()]
+                if r.name == "channels.telegram.webhook" and "secret token" in r.getMessage()]
     assert refusals == [
         "telegram webhook: refused a post to /telegram/support without the secret token "
         "from 127.0.0.1 (more of these are counted: one line a minute at most)",

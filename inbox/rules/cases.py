@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from channels.base import Address, Inbound, InboundAttachment
-from channels.mime import parse_email
+from channels.email.mime import parse_email
 from inbox.routing import RouteDecision, RouteFacts
 from inbox.rules.engine import RuleSet
 from inbox.rules.source import Node, Problem, Reader, RulesError, compose, line

@@ -5,7 +5,7 @@ Telegram (the next getUpdates with a higher offset) before we have stored them; 
 the offset is our cursor: `fetch` asks for updates after the cursor the daemon saved in
 the same transaction as the messages, so an update is confirmed only by the first fetch
 after its commit. A crash anywhere before that gets the same updates again; dedupe
-makes the replay harmless. Webhook mode (channels/telegram_webhook.py) keeps the same
+makes the replay harmless. Webhook mode (channels/telegram/webhook.py) keeps the same
 promise by answering Telegram only after the commit.
 
 Sending: acks and agent replies go out with sendMessage as a reply to the customer's
@@ -54,8 +54,6 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from channels import telegram_updates as tu
-from channels import telegram_webhook as wh
 from channels.base import (
     AuthError,
     ChannelError,
@@ -66,6 +64,8 @@ from channels.base import (
     SendResult,
     TransientError,
 )
+from channels.telegram import updates as tu
+from channels.telegram import webhook as wh
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from imapclient.exceptions import LoginError
 from channels.base import AuthError, FetchResult, Inbound, TransientError
 
 if TYPE_CHECKING:
-    from channels.email import Endpoint
+    from channels.email.settings import Endpoint
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from channels.base import (
 )
 
 if TYPE_CHECKING:
-    from channels.email import Endpoint
+    from channels.email.settings import Endpoint
 
 # Recipients refused for good: the address itself is gone or invalid.
 UNREACHABLE_CODES = frozenset({550, 551, 553})
