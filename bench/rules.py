@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from channels.base import Address, Inbound, InboundAttachment
-from inbox.routing import RouteDecision, RouteFacts
+from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.rules import Known, RuleSet, load_rules
 from inbox.rules.actions import Outcome
 from inbox.rules.conditions import View

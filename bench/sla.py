@@ -43,7 +43,7 @@ from sqlmodel import SQLModel
 from bench.common import pg_database
 from inbox import views
 from inbox.app import App
-from inbox.config import load_settings
+from inbox.core.config import load_settings
 from inbox.db import upgrade
 from inbox.rawdb import reading
 from inbox.risk import at_risk

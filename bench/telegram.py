@@ -39,7 +39,7 @@ from typing import Any
 
 from bench.common import pg_database
 from inbox.app import App
-from inbox.config import load_settings
+from inbox.core.config import load_settings
 from inbox.db import upgrade
 from inbox.deployment import init_deployment
 from tests.peers import merged, toml

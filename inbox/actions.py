@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from channels.base import Address
-from inbox import sla, tokens
+from inbox import sla
+from inbox.core import tokens
+from inbox.core.vocab import Direction, Kind, Status
 from inbox.models import Conversation, Event, Identity, Message
 from inbox.pipeline import enqueue, reply_address
-from inbox.vocab import Direction, Kind, Status
 
 
 class ActionError(Exception):

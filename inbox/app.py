@@ -12,14 +12,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from inbox.blobs import BlobStore
-from inbox.config import Settings
+from inbox.core.config import Settings
 
 if TYPE_CHECKING:  # imported where used: every CLI command starts here, most need few
     from sqlalchemy.engine import Engine
 
+    from inbox.core.routing import Router
     from inbox.pipeline import PipelineContext
     from inbox.render import Renderer
-    from inbox.routing import Router
     from inbox.sla import Policies
 
 

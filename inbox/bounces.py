@@ -29,7 +29,7 @@ from channels.base import Inbound
 from channels.email.mime import parse_email
 from inbox import store
 from inbox.blobs import offload
-from inbox.vocab import Delivery, Direction, Kind
+from inbox.core.vocab import Delivery, Direction, Kind
 
 if TYPE_CHECKING:
     from inbox.pipeline import Work

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
-from inbox.config import WEEKDAYS, BusinessHoursSettings, parse_span
+from inbox.core.config import WEEKDAYS, BusinessHoursSettings, parse_span
 
 ZERO = timedelta(0)
 ONE_DAY = timedelta(days=1)

@@ -26,8 +26,8 @@ from inbox.cli_common import CliError, friendly, opened
 from inbox.cli_rules import rules_cli
 from inbox.cli_sla import parse_when, report_cli, watch
 from inbox.cli_templates import templates_cli
-from inbox.config import CONFIG_NAME, find_config, load_settings
-from inbox.vocab import Status
+from inbox.core.config import CONFIG_NAME, find_config, load_settings
+from inbox.core.vocab import Status
 
 if TYPE_CHECKING:
     # Each command imports what it needs: SQLAlchemy alone takes 0.15 s to load, and

@@ -41,7 +41,7 @@ def _expected() -> tuple[type[Exception], ...]:
     from channels.email.mailfiles import MailFileError
     from inbox.actions import ActionError
     from inbox.app import SecretMissing
-    from inbox.config import ConfigError
+    from inbox.core.config import ConfigError
     from inbox.liveness import AlreadyRunning
     from inbox.migrations import SchemaError
     from inbox.rawdb import ReadError

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from inbox.cli_common import CliError, friendly
-from inbox.config import Settings, find_config, load_settings
+from inbox.core.config import Settings, find_config, load_settings
 
 if TYPE_CHECKING:  # the rest is imported by the command that needs it: a quick start
     from channels.base import Inbound
-    from inbox.routing import RouteFacts
+    from inbox.core.routing import RouteFacts
     from inbox.rules import Explanation, RuleSet
     from inbox.rules.replay import Change
 
@@ -98,7 +98,7 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
     from channels.base import Address, Inbound
     from channels.email.mime import parse_email
     from inbox.app import utcnow
-    from inbox.routing import RouteFacts
+    from inbox.core.routing import RouteFacts
 
     if sum(x is not None for x in (file, message, text)) != 1:
         raise CliError("give one of: FILE.eml, --message ID, --text TEXT")

@@ -80,7 +80,7 @@ def parse_since(text: str, now: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
 
 def _app(ctx: typer.Context) -> App:
     from inbox.app import App
-    from inbox.config import find_config, load_settings
+    from inbox.core.config import find_config, load_settings
 
     return App(load_settings(find_config(ctx.find_root().params.get("config"), os.environ)))
 

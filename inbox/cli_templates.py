@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from inbox.cli_common import friendly
-from inbox.config import find_config, load_settings
+from inbox.core.config import find_config, load_settings
 
 templates_cli = typer.Typer(help="Templates: check them before they go live.",
                             no_args_is_help=True)

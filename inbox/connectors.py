@@ -12,7 +12,7 @@ from typing import Any
 
 from channels.base import Connector
 from inbox.blobs import BlobStore, offload
-from inbox.config import ConfigError, Settings
+from inbox.core.config import ConfigError, Settings
 from inbox.outbox import AccountKey
 
 Factory = Callable[[str, dict[str, Any], Settings], Connector]

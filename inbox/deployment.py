@@ -13,7 +13,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from inbox.config import CONFIG_NAME, ConfigError
+from inbox.core.config import CONFIG_NAME, ConfigError
 
 CONFIG_TEMPLATE = """\
 # inbox configuration. Secrets do not belong here: use the environment

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from inbox.vocab import Delivery, OutboxState, Status
+from inbox.core.vocab import Delivery, OutboxState, Status
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -44,11 +44,11 @@ from channels.base import (
     TransientError,
 )
 from inbox import store
-from inbox.config import OutboxSettings
+from inbox.core.config import OutboxSettings
+from inbox.core.vocab import Delivery, OutboxState
 from inbox.journal import SentJournal
 from inbox.liveness import Liveness, new_instance_id
 from inbox.models import Conversation, Event, Identity, Message, Outbox
-from inbox.vocab import Delivery, OutboxState
 
 log = logging.getLogger(__name__)
 

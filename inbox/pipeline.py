@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
-from inbox import doubles, sla, store, threads, tokens
+from inbox import doubles, sla, store, threads
 from inbox.ack import (
     AUTOMATED,
     AckDecision,
@@ -35,15 +35,16 @@ from inbox.ack import (
 )
 from inbox.blobs import BlobStore, offload
 from inbox.bounces import record_bounce
-from inbox.config import AckSettings
+from inbox.core import tokens
+from inbox.core.config import AckSettings
+from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
+from inbox.core.vocab import Delivery, Direction, Kind, OutboxState, Status
 from inbox.edits import apply_edit, note_unseen_edit, unseen_edit
 from inbox.models import Conversation
 from inbox.render import Renderer, TemplateError, builtin
-from inbox.routing import Notice, RouteDecision, RouteFacts, Router
 from inbox.staff import record_staff_reply
 from inbox.storable import clean, storable
 from inbox.store import ContactRef, ConvState
-from inbox.vocab import Delivery, Direction, Kind, OutboxState, Status
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from inbox.core.vocab import iso
 from inbox.models import Conversation, Event
-from inbox.vocab import iso
 
 JSON = dict[str, Any]
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from inbox import sla, tokens
+from inbox import sla
+from inbox.core import tokens
+from inbox.core.vocab import Status, iso
 from inbox.rawdb import Reader
-from inbox.vocab import Status, iso
 
 JSON = dict[str, Any]
 

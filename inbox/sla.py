@@ -25,14 +25,14 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from inbox.calendar import ALWAYS, BusinessHours, Calendar, CalendarError
-from inbox.config import (
+from inbox.core.config import (
     BusinessHoursSettings,
     ConfigError,
     Settings,
     SlaPolicySettings,
     SlaSettings,
 )
-from inbox.vocab import Status
+from inbox.core.vocab import Status
 
 ZERO = timedelta(0)
 T = TypeVar("T")

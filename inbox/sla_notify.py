@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from channels.base import Address
-from inbox import tokens
-from inbox.config import ConfigError, Settings
+from inbox.core import tokens
+from inbox.core.config import ConfigError, Settings
+from inbox.core.vocab import Kind
 from inbox.models import Contact, Conversation, Event, Identity
 from inbox.pipeline import enqueue
 from inbox.render import Rendered, Renderer, TemplateError, builtin
 from inbox.sla import SlaPolicy, SlaState, duration, time_left
-from inbox.vocab import Kind
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from inbox import store
 from inbox.ack import automatic, parts_of
 from inbox.blobs import offload
-from inbox.vocab import Delivery, Direction, Kind
+from inbox.core.vocab import Delivery, Direction, Kind
 
 if TYPE_CHECKING:
     from inbox.pipeline import Work

@@ -23,8 +23,8 @@ from sqlmodel import SQLModel
 
 from channels.base import InboundAttachment
 from inbox import models
-from inbox.routing import LEAST_LOADED
-from inbox.vocab import Direction, Kind, Status
+from inbox.core.routing import LEAST_LOADED
+from inbox.core.vocab import Direction, Kind, Status
 
 _T = SQLModel.metadata.tables
 assert models.Conversation.__tablename__ in _T  # the tables are declared by inbox.models

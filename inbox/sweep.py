@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from inbox.core.vocab import Status
 from inbox.models import Conversation, Event
 from inbox.sla import Policies, SlaPolicy, SlaState, follow_status, iso, next_look, sla_state
-from inbox.vocab import Status
 
 # Queue notifications for a transition inside the sweep's transaction; returns who
 # ("channel:address") will be told.

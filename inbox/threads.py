@@ -3,7 +3,7 @@
 In order of trust: the channel's own reply chain (Message-ID / In-Reply-To / References
 for e-mail, the replied-to message for chats; the nearest reference wins), then a
 channel-native thread key (a Telegram chat), then our own reference token `[#42-k7q2m]`
-in the subject or a plus-address `support+42-k7q2m@...` (inbox.tokens: signed, so a
+in the subject or a plus-address `support+42-k7q2m@...` (inbox.core.tokens: signed, so a
 customer cannot join someone else's conversation by typing a number), then the reply
 chain read backwards (a message that arrives after a reply to it joins the reply's
 conversation), then a re-send of a recent message (inbox.doubles). Never by subject
@@ -30,10 +30,10 @@ from sqlalchemy.engine import Connection
 
 from channels.base import Inbound
 from inbox import store
+from inbox.core.tokens import tokens_in
+from inbox.core.vocab import Status
 from inbox.doubles import GLOBAL_ID_CHANNELS, repeat_of
 from inbox.store import ConvState
-from inbox.tokens import tokens_in
-from inbox.vocab import Status
 
 if TYPE_CHECKING:
     from inbox.pipeline import Work

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox import sla, tokens
+from inbox import sla
 from inbox.ack import AUTOMATED
+from inbox.core import tokens
+from inbox.core.vocab import OutboxState, Status, iso
 from inbox.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
-from inbox.vocab import OutboxState, Status, iso
 
 JSON = dict[str, Any]
 

@@ -18,7 +18,7 @@ from hypothesis import settings
 from sqlmodel import SQLModel
 
 from inbox.app import App
-from inbox.config import load_settings
+from inbox.core.config import load_settings
 from inbox.db import upgrade
 from inbox.deployment import init_deployment
 

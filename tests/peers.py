@@ -54,8 +54,8 @@ from imapclient import IMAPClient
 
 from channels.base import Connector, FetchResult, Outbound, SendResult
 from inbox.app import App
-from inbox.config import load_settings
 from inbox.connectors import build_connectors
+from inbox.core.config import load_settings
 from inbox.daemon import Daemon
 from inbox.db import upgrade
 from inbox.deployment import init_deployment

@@ -42,8 +42,8 @@ from starlette.routing import Route
 
 from channels.telegram.webhook import Served, bind, serve
 from inbox.app import App
-from inbox.config import load_settings
 from inbox.connectors import build_connectors
+from inbox.core.config import load_settings
 from inbox.daemon import Daemon
 from inbox.outbox import Attempt
 from tests.peers import Watched, merged, toml

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from inbox.calendar import ALWAYS, BusinessHours, CalendarError
-from inbox.config import BusinessHoursSettings
+from inbox.core.config import BusinessHoursSettings
 
 WARSAW = zoneinfo.ZoneInfo("Europe/Warsaw")
 OFFICE = BusinessHours.from_settings(BusinessHoursSettings(

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from channels.email.connector import EmailConnector
-from inbox.config import ConfigError, load_settings
 from inbox.connectors import build_connectors
+from inbox.core.config import ConfigError, load_settings
 
 ACCOUNT = """
 [channels.email.support]

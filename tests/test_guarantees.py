@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from channels.base import Inbound, TransientError
-from inbox import tokens
 from inbox.ack import AckFacts, can_acknowledge
 from inbox.app import App
+from inbox.core import tokens
 from inbox.models import Message, Outbox
 from tests.test_outbox import Channel, Clock, dispatcher
 from tests.test_pipeline import NOW, Exploding, mail, rows, run

@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 from bench.common import pg_database
 from inbox import store
 from inbox.app import App
-from inbox.config import load_settings
+from inbox.core.config import load_settings
 from inbox.db import MIGRATIONS, head_revision, upgrade
 from inbox.deployment import init_deployment
 from inbox.store import ConvState

@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound, InboundAttachment
-from inbox import store, tokens
+from inbox import store
 from inbox.app import App
+from inbox.core import tokens
+from inbox.core.routing import RouteDecision, RouteFacts
+from inbox.core.vocab import Status
 from inbox.models import Conversation, Cursor, Event, Message, Outbox
 from inbox.pipeline import PipelineContext, Result, ingest, ingest_batch
-from inbox.routing import RouteDecision, RouteFacts
-from inbox.vocab import Status
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

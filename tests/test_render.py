@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox import tokens
 from inbox.app import App
 from inbox.cli_templates import samples
+from inbox.core import tokens
 from inbox.models import Conversation, Event, Message, Outbox
 from inbox.pipeline import ingest_batch
 from inbox.render import Renderer, TemplateError
@@ -227,7 +227,7 @@ def test_a_failing_ack_template_still_stores_routes_and_acknowledges(
 
 def test_a_failing_notification_template_still_tells_the_agent(
         app: App, deployment: Path) -> None:
-    from inbox.routing import Notice, RouteDecision, RouteFacts
+    from inbox.core.routing import Notice, RouteDecision, RouteFacts
 
     class Notifying:
         def route(self, inbound: Inbound, facts: RouteFacts) -> RouteDecision:

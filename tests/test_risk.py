@@ -21,11 +21,11 @@ from sqlmodel import col
 
 from inbox import actions, sla
 from inbox.app import App
+from inbox.core.vocab import Status, iso
 from inbox.migrations import HEAD_REVISION, SchemaError
 from inbox.models import Conversation
 from inbox.rawdb import ReadError, reading, sqlite_path
 from inbox.risk import at_risk
-from inbox.vocab import Status, iso
 from tests.test_pipeline import NOW, mail, run
 from tests.test_sla import routed
 

@@ -12,8 +12,8 @@ import pytest
 from bench.rules import generate_messages, generate_rules
 from bench.rules import known as bench_known
 from channels.base import Address, Inbound, InboundAttachment
-from inbox.config import AgentSettings, BusinessHoursSettings
-from inbox.routing import RouteDecision, RouteFacts
+from inbox.core.config import AgentSettings, BusinessHoursSettings
+from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.rules import Known, LiveRules, RulesError, RuleSet, load_rules
 from inbox.rules.text import required_literals, trim_quotes
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from channels.base import Address, Inbound
-from inbox.routing import RouteFacts
+from inbox.core.routing import RouteFacts
 from inbox.rules import Known, LiveRules, RuleSet, load_rules
 from inbox.rules.backtrack import backtracks
 

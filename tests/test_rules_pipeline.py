@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox import tokens
 from inbox.app import App
-from inbox.config import load_settings
+from inbox.core import tokens
+from inbox.core.config import load_settings
 from inbox.models import Agent, Conversation, Event, Message, Outbox
 from inbox.pipeline import Result, ingest_batch
 

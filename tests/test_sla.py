@@ -23,7 +23,7 @@ from channels.base import Inbound
 from inbox import actions, views
 from inbox.app import App
 from inbox.calendar import ALWAYS, BusinessHours
-from inbox.config import (
+from inbox.core.config import (
     AgentSettings,
     BusinessHoursSettings,
     ConfigError,
@@ -33,10 +33,11 @@ from inbox.config import (
     TeamSettings,
     load_settings,
 )
+from inbox.core.routing import RouteDecision, RouteFacts
+from inbox.core.vocab import Status
 from inbox.models import Conversation, Event, Message, Outbox
 from inbox.pipeline import PipelineContext
 from inbox.render import Renderer
-from inbox.routing import RouteDecision, RouteFacts
 from inbox.sla import (
     Policies,
     SlaPolicy,
@@ -47,7 +48,6 @@ from inbox.sla import (
 )
 from inbox.sla_notify import Notifier
 from inbox.sweep import sweep
-from inbox.vocab import Status
 from tests.peers import toml
 from tests.test_pipeline import NOW, mail, rows, run
 

@@ -16,7 +16,7 @@ import pytest
 
 from channels.base import FetchResult, Outbound, SendResult
 from inbox.app import App, utcnow
-from inbox.config import AgentSettings
+from inbox.core.config import AgentSettings
 from inbox.daemon import Daemon
 from inbox.models import Event, Outbox
 from tests.test_pipeline import mail, rows, run

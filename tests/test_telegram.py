@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from inbox import tokens
 from inbox.app import App
 from inbox.blobs import attachment_data
+from inbox.core import tokens
 from inbox.models import Attachment, Conversation, Event, Message, Outbox
 from tests import telegram_server as tg
 from tests.peers import running

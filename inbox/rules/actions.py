@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from inbox.routing import LEAST_LOADED, ROUND_ROBIN, Notice, RouteDecision, RuleHit
+from inbox.core.routing import LEAST_LOADED, ROUND_ROBIN, Notice, RouteDecision, RuleHit
 from inbox.rules.known import NOTIFY_CHANNELS, PRIORITIES, Known
 from inbox.rules.source import Node, Reader, suggest
 

@@ -18,7 +18,7 @@ import yaml
 
 from channels.base import Address, Inbound, InboundAttachment
 from channels.email.mime import parse_email
-from inbox.routing import RouteDecision, RouteFacts
+from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.rules.engine import RuleSet
 from inbox.rules.source import Node, Problem, Reader, RulesError, compose, line
 

@@ -17,8 +17,8 @@ import regex
 import yaml
 
 from channels.base import Inbound
-from inbox.config import WEEKDAYS, BusinessHoursSettings, parse_span
-from inbox.routing import RouteFacts
+from inbox.core.config import WEEKDAYS, BusinessHoursSettings, parse_span
+from inbox.core.routing import RouteFacts
 from inbox.rules.backtrack import backtracks
 from inbox.rules.budget import Budget
 from inbox.rules.source import Node, Reader, suggest

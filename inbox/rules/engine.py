@@ -21,7 +21,7 @@ from pathlib import Path
 import regex
 
 from channels.base import Inbound
-from inbox.routing import RouteDecision, RouteFacts, RuleHit
+from inbox.core.routing import RouteDecision, RouteFacts, RuleHit
 from inbox.rules.actions import Action, Outcome, parse_actions
 from inbox.rules.budget import DEFAULT_BUDGET, Budget, Clock
 from inbox.rules.conditions import INDEXED_FIELDS, Cond, Hours, Key, Parser, View

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inbox.config import AgentSettings, BusinessHoursSettings, Settings
+from inbox.core.config import AgentSettings, BusinessHoursSettings, Settings
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 # Channels the project has or plans connectors for; configured ones are added.

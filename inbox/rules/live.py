@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from channels.base import Inbound
-from inbox.routing import RouteDecision, RouteFacts
+from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.rules.budget import DEFAULT_BUDGET
 from inbox.rules.engine import RuleSet, build, read_sources
 from inbox.rules.known import Known

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from channels.base import Address, Inbound, InboundAttachment
+from inbox.core.routing import RouteDecision, RouteFacts
+from inbox.core.vocab import Direction, Kind
 from inbox.models import Attachment, Contact, Conversation, Event, Message
-from inbox.routing import RouteDecision, RouteFacts
 from inbox.rules.engine import RuleSet
 from inbox.store import open_conversations
-from inbox.vocab import Direction, Kind
 
 _SPAN = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

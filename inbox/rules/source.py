@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from inbox.config import ConfigError
+from inbox.core.config import ConfigError
 
 try:  # libyaml is much faster; the pure-Python composer gives the same nodes
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
