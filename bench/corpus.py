@@ -2,7 +2,7 @@
 
 `generate_corpus(dest, count, seed)` writes `count` messages into `dest/cur/` (with the
 empty `new/` and `tmp/` that make `dest` a Maildir, so `inbox ingest dest` and
-`channels.mailfiles.iter_mail_files([dest])` read it). The same seed gives the same bytes.
+`channels.email.mailfiles.iter_mail_files([dest])` read it). The same seed gives the same bytes.
 
 The mix imitates a helpdesk's inbound mail:
 * short plain-text, HTML-only and multipart/alternative messages from a pool of customers

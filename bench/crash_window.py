@@ -47,7 +47,7 @@ from sqlalchemy.engine import Engine
 
 from bench.common import pg_database
 from bench.telegram import TOKEN, TOKEN_ENV, deployment
-from inbox.db import make_engine
+from inbox.store.db import make_engine
 from tests.peers import merged, toml
 from tests.telegram_server import FakeBot, TelegramServer
 

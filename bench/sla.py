@@ -44,9 +44,9 @@ from bench.common import pg_database
 from inbox import views
 from inbox.app import App
 from inbox.core.config import load_settings
-from inbox.db import upgrade
-from inbox.rawdb import reading
 from inbox.risk import at_risk
+from inbox.store.db import upgrade
+from inbox.store.rawdb import reading
 from inbox.sweep import sweep
 
 ROOT = Path(__file__).resolve().parent.parent

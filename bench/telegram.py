@@ -40,8 +40,8 @@ from typing import Any
 from bench.common import pg_database
 from inbox.app import App
 from inbox.core.config import load_settings
-from inbox.db import upgrade
 from inbox.deployment import init_deployment
+from inbox.store.db import upgrade
 from tests.peers import merged, toml
 from tests.telegram_server import FakeBot, TelegramServer
 

@@ -16,8 +16,8 @@ from channels.base import Address
 from inbox import sla
 from inbox.core import tokens
 from inbox.core.vocab import Direction, Kind, Status
-from inbox.models import Conversation, Event, Identity, Message
 from inbox.pipeline import enqueue, reply_address
+from inbox.store.models import Conversation, Event, Identity, Message
 
 
 class ActionError(Exception):

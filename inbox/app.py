@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inbox.blobs import BlobStore
 from inbox.core.config import Settings
+from inbox.store.blobs import BlobStore
 
 if TYPE_CHECKING:  # imported where used: every CLI command starts here, most need few
     from sqlalchemy.engine import Engine
@@ -38,7 +38,7 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        from inbox.db import make_engine  # SQLAlchemy costs 0.15 s to load: only if used
+        from inbox.store.db import make_engine  # SQLAlchemy costs 0.15 s to load: only if used
 
         return make_engine(self.settings.resolved_database_url)
 

@@ -27,9 +27,9 @@ import sqlalchemy as sa
 
 from channels.base import Inbound
 from channels.email.mime import parse_email
-from inbox import store
-from inbox.blobs import offload
 from inbox.core.vocab import Delivery, Direction, Kind
+from inbox.store import batch as store
+from inbox.store.blobs import offload
 
 if TYPE_CHECKING:
     from inbox.pipeline import Work

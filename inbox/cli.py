@@ -31,7 +31,7 @@ from inbox.core.vocab import Status
 
 if TYPE_CHECKING:
     # Each command imports what it needs: SQLAlchemy alone takes 0.15 s to load, and
-    # `inbox --help` or `inbox sla` need none of it (inbox.rawdb).
+    # `inbox --help` or `inbox sla` need none of it (inbox.store.rawdb).
     from sqlalchemy.orm import Session
 
 cli = typer.Typer(help="Self-hosted omnichannel inbox.", no_args_is_help=True,
@@ -70,7 +70,7 @@ def _app() -> App:
 def _session(app: App, *, write: bool = False) -> Iterator[Session]:
     from sqlalchemy.orm import Session
 
-    from inbox.db import check_schema
+    from inbox.store.db import check_schema
 
     check_schema(app.engine)
     with Session(app.engine, expire_on_commit=False) as s:
@@ -90,8 +90,8 @@ def _print_json(data: Any) -> None:
 def init(directory: Path, force: Annotated[bool, typer.Option(
         help="Overwrite an existing inbox.toml.")] = False) -> None:
     """Create a deployment: inbox.toml, templates/, rules/, a secret key, a database."""
-    from inbox.db import upgrade
     from inbox.deployment import init_deployment
+    from inbox.store.db import upgrade
 
     config = init_deployment(directory, force=force)
     app = App(load_settings(config))  # INBOX_DATABASE_URL, if set, is the one migrated
@@ -109,7 +109,7 @@ def run(once: Annotated[bool, typer.Option(
 
     from inbox.connectors import build_connectors
     from inbox.daemon import Daemon, install_signal_handlers
-    from inbox.db import check_schema
+    from inbox.store.db import check_schema
 
     app = _app()
     logging.basicConfig(level=app.settings.log_level.upper(), stream=sys.stderr,
@@ -141,8 +141,8 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox fi
                help="Progress bar (default: when stderr is a terminal).")] = None,
            as_json: JsonOpt = False) -> None:
     """Feed e-mail files through the full pipeline (dedupe, thread, route, ack, SLA)."""
-    from inbox.db import check_schema
     from inbox.importer import import_paths
+    from inbox.store.db import check_schema
 
     app = _app()
     check_schema(app.engine)
@@ -375,7 +375,7 @@ def _ingest_account(app: App, asked: str | None) -> str:
 @friendly
 def db_upgrade() -> None:
     """Migrate the database to the schema this version needs."""
-    from inbox.db import upgrade
+    from inbox.store.db import upgrade
 
     app = _app()
     before, after = upgrade(app.engine)
@@ -386,7 +386,7 @@ def db_upgrade() -> None:
 @friendly
 def db_status() -> None:
     """Show the database's schema revision and the one this version needs."""
-    from inbox.db import current_revision, head_revision
+    from inbox.store.db import current_revision, head_revision
 
     app = _app()
     current = current_revision(app.engine)

@@ -42,9 +42,9 @@ def _expected() -> tuple[type[Exception], ...]:
     from inbox.actions import ActionError
     from inbox.app import SecretMissing
     from inbox.core.config import ConfigError
-    from inbox.liveness import AlreadyRunning
-    from inbox.migrations import SchemaError
-    from inbox.rawdb import ReadError
+    from inbox.store.liveness import AlreadyRunning
+    from inbox.store.migrations import SchemaError
+    from inbox.store.rawdb import ReadError
 
     return (CliError, ConfigError, SchemaError, ActionError, SecretMissing, MailFileError,
             OperationalError, ReadError, OSError, ValueError, AlreadyRunning)

@@ -126,8 +126,8 @@ def _explain_stored(settings: Settings, ruleset: RuleSet, message_id: int,
     from sqlalchemy.orm import Session
 
     from inbox.app import App
-    from inbox.db import check_schema
     from inbox.rules.replay import load_stored
+    from inbox.store.db import check_schema
 
     app = App(settings)
     try:
@@ -240,8 +240,8 @@ def replay_(ctx: typer.Context,
     from sqlalchemy.orm import Session
 
     from inbox.app import App, utcnow
-    from inbox.db import check_schema
     from inbox.rules.replay import parse_since, replay
+    from inbox.store.db import check_schema
 
     settings = _settings(ctx)
     ruleset, where = _rules(settings, rules)

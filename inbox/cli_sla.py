@@ -92,10 +92,10 @@ def watch(ctx: typer.Context, *,
           team: str | None = None, assignee: str | None = None, limit: int = 500,
           as_json: JsonOpt = False) -> None:
     """Conversations at risk or breached (now, or --at a later time), most urgent first."""
-    # The plain driver, not SQLAlchemy: this command's budget is 300 ms (inbox.rawdb).
+    # The plain driver, not SQLAlchemy: this command's budget is 300 ms (inbox.store.rawdb).
     from inbox.app import utcnow
-    from inbox.rawdb import reading
     from inbox.risk import at_risk
+    from inbox.store.rawdb import reading
 
     app = _app(ctx)
     zone = zoneinfo.ZoneInfo(app.settings.business_hours.timezone)
@@ -140,8 +140,8 @@ def report(ctx: typer.Context, *,
     from sqlalchemy.orm import Session
 
     from inbox.app import utcnow
-    from inbox.db import check_schema
     from inbox.reports import sla_report
+    from inbox.store.db import check_schema
 
     app = opened(_app(ctx))
     check_schema(app.engine)

@@ -11,9 +11,9 @@ from functools import partial
 from typing import Any
 
 from channels.base import Connector
-from inbox.blobs import BlobStore, offload
 from inbox.core.config import ConfigError, Settings
 from inbox.outbox import AccountKey
+from inbox.store.blobs import BlobStore, offload
 
 Factory = Callable[[str, dict[str, Any], Settings], Connector]
 

@@ -6,7 +6,7 @@ refused stops alone and loudly; other failures back off (capped) and retry, so a
 server that is down costs time, never messages. SIGTERM/SIGINT stop everything between
 steps: nothing half-done is left except an in-flight send.
 
-A daemon is alive for others to see (inbox.liveness): on SQLite it is the only one on
+A daemon is alive for others to see (inbox.store.liveness): on SQLite it is the only one on
 its database, or it refuses to start; on PostgreSQL it holds an advisory lock. At start
 it takes over the sends a dead daemon had claimed, so they go at once, not after their
 lease.
@@ -34,13 +34,13 @@ from channels.base import (
     TransientError,
 )
 from inbox.app import App, utcnow
-from inbox.db import check_schema
 from inbox.journal import SentJournal, journal_path
-from inbox.liveness import FileLock, acquire
-from inbox.models import Cursor
 from inbox.outbox import AccountKey, Dispatcher
 from inbox.pipeline import ingest_batch
 from inbox.sla_notify import Notifier
+from inbox.store.db import check_schema
+from inbox.store.liveness import FileLock, acquire
+from inbox.store.models import Cursor
 from inbox.sweep import sweep
 
 log = logging.getLogger(__name__)

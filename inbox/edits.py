@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from inbox import store
+from inbox.store import batch as store
 
 if TYPE_CHECKING:
     from inbox.pipeline import Work

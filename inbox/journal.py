@@ -6,7 +6,7 @@ So the dispatcher first appends one line to this journal, beside the database, w
 no await between the channel's answer and the write (a write(2) of ~100 bytes: a
 killed process loses nothing the kernel already has), then commits; once the commit
 is done, the journal is emptied. A daemon starting on the database (the only one: it
-holds the lock file, inbox.liveness) records what the journal still holds before it
+holds the lock file, inbox.store.liveness) records what the journal still holds before it
 takes over any send. The window left is the channel's own: between the server
 accepting a send and its answer reaching us.
 """

@@ -9,7 +9,7 @@ wait untouched until an operator fixes it and restarts).
 
 Rows are claimed a few at a time, with the claimer's instance id (`claimed_by`) and a
 lease (`claimed_until`). A daemon that dies mid-send leaves its claims behind: as soon
-as another daemon knows it is dead (inbox.liveness: at start, then every
+as another daemon knows it is dead (inbox.store.liveness: at start, then every
 TAKEOVER_SECONDS) they go again; a claim whose owner cannot be judged (no id) waits for
 its lease. So a send is at least once, never lost. The duplicate window is the time
 between the channel accepting a send and our commit recording it: each send is
@@ -43,12 +43,12 @@ from channels.base import (
     SendResult,
     TransientError,
 )
-from inbox import store
 from inbox.core.config import OutboxSettings
 from inbox.core.vocab import Delivery, OutboxState
 from inbox.journal import SentJournal
-from inbox.liveness import Liveness, new_instance_id
-from inbox.models import Conversation, Event, Identity, Message, Outbox
+from inbox.store import batch as store
+from inbox.store.liveness import Liveness, new_instance_id
+from inbox.store.models import Conversation, Event, Identity, Message, Outbox
 
 log = logging.getLogger(__name__)
 

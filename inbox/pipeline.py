@@ -5,7 +5,7 @@
 
 Steps are plain functions in the ordered tuple `STEPS`; each reads and fills one `Work`
 value and may end the run early (a duplicate or a chat edit ends it at once). The SQL
-lives in `inbox.store` (SQLAlchemy Core: this is the hot path). A batch shares one
+lives in `inbox.store.batch` (SQLAlchemy Core: this is the hot path). A batch shares one
 transaction, so throughput does not cost a commit per message, yet each message is
 atomic: one that fails is rolled back alone, then stored raw and flagged for a human
 ("quarantined") so that nothing is ever dropped (see `ingest_batch`). Nothing is sent
@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
-from inbox import doubles, sla, store, threads
+from inbox import doubles, sla, threads
 from inbox.ack import (
     AUTOMATED,
     AckDecision,
@@ -33,18 +33,19 @@ from inbox.ack import (
     can_acknowledge,
     parts_of,
 )
-from inbox.blobs import BlobStore, offload
 from inbox.bounces import record_bounce
 from inbox.core import tokens
 from inbox.core.config import AckSettings
 from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
 from inbox.core.vocab import Delivery, Direction, Kind, OutboxState, Status
 from inbox.edits import apply_edit, note_unseen_edit, unseen_edit
-from inbox.models import Conversation
 from inbox.render import Renderer, TemplateError, builtin
 from inbox.staff import record_staff_reply
 from inbox.storable import clean, storable
-from inbox.store import ContactRef, ConvState
+from inbox.store import batch as store
+from inbox.store.batch import ContactRef, ConvState
+from inbox.store.blobs import BlobStore, offload
+from inbox.store.models import Conversation
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox.core.vocab import iso
-from inbox.models import Conversation, Event
+from inbox.store.models import Conversation, Event
 
 JSON = dict[str, Any]
 

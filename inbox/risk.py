@@ -1,6 +1,6 @@
 """What is at risk: open conversations past their warning point, now or at a given moment.
 
-The read model of `inbox sla`. It reads with the plain driver (inbox.rawdb), not the ORM,
+The read model of `inbox sla`. It reads with the plain driver (inbox.store.rawdb), not the ORM,
 so that the command starts and answers within its 300 ms budget; the dicts are its
 `--json` shape (docs/cli-json.md): add keys freely, never rename or remove one.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from inbox import sla
 from inbox.core import tokens
 from inbox.core.vocab import Status, iso
-from inbox.rawdb import Reader
+from inbox.store.rawdb import Reader
 
 JSON = dict[str, Any]
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from inbox import store
 from inbox.ack import automatic, parts_of
-from inbox.blobs import offload
 from inbox.core.vocab import Delivery, Direction, Kind
+from inbox.store import batch as store
+from inbox.store.blobs import offload
 
 if TYPE_CHECKING:
     from inbox.pipeline import Work

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox.core.vocab import Status
-from inbox.models import Conversation, Event
 from inbox.sla import Policies, SlaPolicy, SlaState, follow_status, iso, next_look, sla_state
+from inbox.store.models import Conversation, Event
 
 # Queue notifications for a transition inside the sweep's transaction; returns who
 # ("channel:address") will be told.

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection
 
 from channels.base import Inbound
-from inbox import store
 from inbox.core.tokens import tokens_in
 from inbox.core.vocab import Status
 from inbox.doubles import GLOBAL_ID_CHANNELS, repeat_of
-from inbox.store import ConvState
+from inbox.store import batch as store
+from inbox.store.batch import ConvState
 
 if TYPE_CHECKING:
     from inbox.pipeline import Work

@@ -19,7 +19,7 @@ from inbox import sla
 from inbox.ack import AUTOMATED
 from inbox.core import tokens
 from inbox.core.vocab import OutboxState, Status, iso
-from inbox.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
+from inbox.store.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
 
 JSON = dict[str, Any]
 

@@ -19,8 +19,8 @@ from sqlmodel import SQLModel
 
 from inbox.app import App
 from inbox.core.config import load_settings
-from inbox.db import upgrade
 from inbox.deployment import init_deployment
+from inbox.store.db import upgrade
 
 # Property tests explore new examples on a developer's machine; CI replays the same ones
 # every run, so that a red run can be reproduced (and a green one is not luck).

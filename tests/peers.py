@@ -57,8 +57,8 @@ from inbox.app import App
 from inbox.connectors import build_connectors
 from inbox.core.config import load_settings
 from inbox.daemon import Daemon
-from inbox.db import upgrade
 from inbox.deployment import init_deployment
+from inbox.store.db import upgrade
 
 DOVECOT = Path("/usr/sbin/dovecot")
 PASSWORD = "secret"  # of every Dovecot user

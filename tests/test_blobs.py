@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inbox.blobs import BlobStore, attachment_data
+from inbox.store.blobs import BlobStore, attachment_data
 
 RAW = b"From: anna@example.com\r\nSubject: Order 1234\r\n\r\nWhere is my order?\r\n"
 

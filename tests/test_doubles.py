@@ -20,8 +20,8 @@ from channels.base import Address, Inbound
 from channels.email.mime import parse_email
 from inbox.app import App
 from inbox.daemon import Daemon
-from inbox.models import Conversation, Message, Outbox
 from inbox.pipeline import Result, ingest_batch
+from inbox.store.models import Conversation, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import Desk, running

@@ -24,7 +24,7 @@ from inbox import actions
 from inbox.app import App, utcnow
 from inbox.core import tokens
 from inbox.daemon import Daemon
-from inbox.models import Conversation, Event, Message, Outbox
+from inbox.store.models import Conversation, Event, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import Desk, running

@@ -13,8 +13,8 @@ from channels.email.mime import parse_email
 from inbox import actions
 from inbox.app import App
 from inbox.bounces import read_report
-from inbox.models import Conversation, Event, Identity, Message, Outbox
 from inbox.pipeline import Result, ingest_batch
+from inbox.store.models import Conversation, Event, Identity, Message, Outbox
 from tests import mailcorpus as mc
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

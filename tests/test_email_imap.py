@@ -19,7 +19,7 @@ from channels.base import FetchResult
 from channels.email import imap
 from inbox.app import App
 from inbox.daemon import Daemon
-from inbox.models import Conversation, Event, Identity, Message, Outbox
+from inbox.store.models import Conversation, Event, Identity, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import Desk, Watched, running

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox.app import App
-from inbox.models import Cursor, Message, Outbox
+from inbox.store.models import Cursor, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers
 from tests import telegram_server as tg

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from inbox.daemon import Daemon
-from inbox.models import Message, Outbox
+from inbox.store.models import Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import Desk, running

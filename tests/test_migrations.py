@@ -12,12 +12,12 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from bench.common import pg_database
-from inbox import store
 from inbox.app import App
 from inbox.core.config import load_settings
-from inbox.db import MIGRATIONS, head_revision, upgrade
 from inbox.deployment import init_deployment
-from inbox.store import ConvState
+from inbox.store import batch as store
+from inbox.store.batch import ConvState
+from inbox.store.db import MIGRATIONS, head_revision, upgrade
 from tests.conftest import PG_ADMIN
 from tests.test_pipeline import NOW, mail, run
 

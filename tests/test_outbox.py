@@ -23,8 +23,8 @@ from channels.base import (
 )
 from inbox import actions
 from inbox.app import App
-from inbox.models import Conversation, Identity, Message, Outbox
 from inbox.outbox import Dispatcher, backoff
+from inbox.store.models import Conversation, Identity, Message, Outbox
 from tests.test_pipeline import NOW, mail, rows, run
 
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from inbox.app import App, utcnow
 from inbox.connectors import build_connectors
 from inbox.journal import journal_path
-from inbox.liveness import acquire
-from inbox.models import Outbox
 from inbox.outbox import Dispatcher
+from inbox.store.liveness import acquire
+from inbox.store.models import Outbox
 from tests import telegram_server as tg
 from tests.telegram_server import WAIT, TelegramDesk, TelegramServer
 from tests.test_outbox import Channel, Clock

@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound, InboundAttachment
-from inbox import store
 from inbox.app import App
 from inbox.core import tokens
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
-from inbox.models import Conversation, Cursor, Event, Message, Outbox
 from inbox.pipeline import PipelineContext, Result, ingest, ingest_batch
+from inbox.store import batch as store
+from inbox.store.models import Conversation, Cursor, Event, Message, Outbox
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -195,8 +195,8 @@ def test_backfilled_history_is_stored_but_not_acknowledged(app: App) -> None:
 
 def test_attachments_are_found_again_by_their_content_hash(app: App) -> None:
     from channels.email.mime import parse_email
-    from inbox.blobs import attachment_data
-    from inbox.models import Attachment
+    from inbox.store.blobs import attachment_data
+    from inbox.store.models import Attachment
     from tests import mailcorpus as mc
 
     email_msg = parse_email(mc.mixed_mail(sender="carol@example.net"), "support", NOW)

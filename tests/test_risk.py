@@ -1,4 +1,4 @@
-"""`inbox sla` reads the store with the plain driver (inbox.rawdb), not SQLAlchemy, to start
+"""`inbox sla` reads the store with the plain driver (inbox.store.rawdb), not SQLAlchemy, to start
 fast. These tests pin what it reads to what the ORM wrote, on both databases: the same
 conversations, the same states and due times, the same schema checks.
 """
@@ -22,10 +22,10 @@ from sqlmodel import col
 from inbox import actions, sla
 from inbox.app import App
 from inbox.core.vocab import Status, iso
-from inbox.migrations import HEAD_REVISION, SchemaError
-from inbox.models import Conversation
-from inbox.rawdb import ReadError, reading, sqlite_path
 from inbox.risk import at_risk
+from inbox.store.migrations import HEAD_REVISION, SchemaError
+from inbox.store.models import Conversation
+from inbox.store.rawdb import ReadError, reading, sqlite_path
 from tests.test_pipeline import NOW, mail, run
 from tests.test_sla import routed
 

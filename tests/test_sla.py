@@ -35,7 +35,6 @@ from inbox.core.config import (
 )
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
-from inbox.models import Conversation, Event, Message, Outbox
 from inbox.pipeline import PipelineContext
 from inbox.render import Renderer
 from inbox.sla import (
@@ -47,6 +46,7 @@ from inbox.sla import (
     stop_clock,
 )
 from inbox.sla_notify import Notifier
+from inbox.store.models import Conversation, Event, Message, Outbox
 from inbox.sweep import sweep
 from tests.peers import toml
 from tests.test_pipeline import NOW, mail, rows, run

@@ -18,7 +18,7 @@ from channels.base import FetchResult, Outbound, SendResult
 from inbox.app import App, utcnow
 from inbox.core.config import AgentSettings
 from inbox.daemon import Daemon
-from inbox.models import Event, Outbox
+from inbox.store.models import Event, Outbox
 from tests.test_pipeline import mail, rows, run
 from tests.test_sla import routed
 

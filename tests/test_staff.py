@@ -12,13 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox import actions, store
+from inbox import actions
 from inbox.app import App
 from inbox.core import tokens
 from inbox.core.config import load_settings
 from inbox.core.vocab import Direction, Kind, Status
-from inbox.models import Contact, Conversation, Event, Message, Outbox
 from inbox.pipeline import Result, ingest, ingest_batch
+from inbox.store import batch as store
+from inbox.store.models import Contact, Conversation, Event, Message, Outbox
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from inbox.app import App
-from inbox.blobs import attachment_data
 from inbox.core import tokens
-from inbox.models import Attachment, Conversation, Event, Message, Outbox
+from inbox.store.blobs import attachment_data
+from inbox.store.models import Attachment, Conversation, Event, Message, Outbox
 from tests import telegram_server as tg
 from tests.peers import running
 from tests.telegram_server import TOKEN, TelegramDesk

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from inbox.app import App
-from inbox.models import Attachment, Conversation, Message, Outbox
+from inbox.store.models import Attachment, Conversation, Message, Outbox
 from tests import telegram_server as tg
 from tests.telegram_server import WAIT, TelegramDesk
 

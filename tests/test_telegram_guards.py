@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from inbox.app import App
-from inbox.blobs import attachment_data
-from inbox.models import Attachment, Conversation, Event, Message
 from inbox.storable import MAX_TEXT
+from inbox.store.blobs import attachment_data
+from inbox.store.models import Attachment, Conversation, Event, Message
 from tests import telegram_server as tg
 from tests.peers import free_port, running
 from tests.telegram_server import TelegramDesk

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from inbox.app import App
-from inbox.models import Message, Outbox
+from inbox.store.models import Message, Outbox
 from tests import telegram_server as tg
 from tests.peers import free_port, running
 from tests.telegram_server import TelegramDesk

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from channels.base import PermanentError
 from inbox import actions
 from inbox.app import App, utcnow
-from inbox.models import Event, Identity, Message, Outbox
 from inbox.outbox import Dispatcher
+from inbox.store.models import Event, Identity, Message, Outbox
 from tests import telegram_server as tg
 from tests.peers import running
 from tests.telegram_server import TOKEN, TelegramDesk, utf16_len

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from channels.telegram.webhook import WebhookInbox
 from inbox.app import App
-from inbox.models import Message
+from inbox.store.models import Message
 from tests import telegram_server as tg
 from tests.peers import free_port, running
 from tests.telegram_server import TOKEN, TelegramDesk

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from channels.base import Address
 from inbox.app import App
-from inbox.models import Conversation, Event
+from inbox.store.models import Conversation, Event
 from tests.test_pipeline import events, mail, rows, run
 
 

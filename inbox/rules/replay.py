@@ -21,9 +21,9 @@ from sqlmodel import col
 from channels.base import Address, Inbound, InboundAttachment
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Direction, Kind
-from inbox.models import Attachment, Contact, Conversation, Event, Message
 from inbox.rules.engine import RuleSet
-from inbox.store import open_conversations
+from inbox.store.batch import open_conversations
+from inbox.store.models import Attachment, Contact, Conversation, Event, Message
 
 _SPAN = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

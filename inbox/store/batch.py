@@ -22,12 +22,12 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from channels.base import InboundAttachment
-from inbox import models
 from inbox.core.routing import LEAST_LOADED
 from inbox.core.vocab import Direction, Kind, Status
+from inbox.store import models
 
 _T = SQLModel.metadata.tables
-assert models.Conversation.__tablename__ in _T  # the tables are declared by inbox.models
+assert models.Conversation.__tablename__ in _T  # the tables are declared by inbox.store.models
 contact, identity, conversation = _T["contact"], _T["identity"], _T["conversation"]
 message, attachment, outbox, event, cursor, agent = (
     _T["message"], _T["attachment"], _T["outbox"], _T["event"], _T["cursor"], _T["agent"])

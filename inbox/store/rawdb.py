@@ -4,7 +4,7 @@
 300 ms as a whole process. On this project's machines loading SQLAlchemy and SQLModel
 alone costs 0.3 s, so the listings that must start fast read through this module
 instead. It only reads; everything that writes goes through SQLAlchemy (inbox.db,
-inbox.store), and the tests pin what is read here to what the ORM wrote.
+inbox.store.batch), and the tests pin what is read here to what the ORM wrote.
 
 SQL given to `Reader.rows` uses `?` placeholders on both databases.
 """
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
-from inbox.migrations import SchemaError, schema_problem
+from inbox.store.migrations import SchemaError, schema_problem
 
 # How SQLAlchemy stores a DateTime in SQLite: text that sorts like the time it names.
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"

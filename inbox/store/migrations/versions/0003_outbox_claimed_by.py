@@ -2,7 +2,7 @@
 
 A daemon killed mid-send left its claimed rows waiting for their lease (300 s by
 default). With the claimer's instance id on the row, a daemon that knows the claimer is
-dead (inbox.liveness) sends them again at once. Rows claimed before this revision have
+dead (inbox.store.liveness) sends them again at once. Rows claimed before this revision have
 no id and keep waiting for their lease.
 
 Revision ID: 0003

@@ -178,7 +178,7 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = _time()
     claimed_until: datetime | None = _time(nullable=True)
-    # The instance id of the daemon that claimed the row (inbox.liveness): when that
+    # The instance id of the daemon that claimed the row (inbox.store.liveness): when that
     # daemon is known dead, the row goes again at once instead of after the lease.
     claimed_by: str | None = Field(default=None, max_length=32)
     last_error: str | None = None

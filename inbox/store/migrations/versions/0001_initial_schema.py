@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import inbox.models
+import inbox.store.models
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("vip", sa.Boolean(), nullable=False),
-        sa.Column("created_at", inbox.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", inbox.store.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("account", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("value", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("updated_at", inbox.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", inbox.store.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("channel", "account", "key"),
     )
     op.create_table(
@@ -72,18 +72,18 @@ def upgrade() -> None:
         sa.Column("language", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("thread_key", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("sla_policy", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("awaiting_since", inbox.models.UTCDateTime(), nullable=True),
-        sa.Column("sla_due_at", inbox.models.UTCDateTime(), nullable=True),
-        sa.Column("sla_warn_at", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("awaiting_since", inbox.store.models.UTCDateTime(), nullable=True),
+        sa.Column("sla_due_at", inbox.store.models.UTCDateTime(), nullable=True),
+        sa.Column("sla_warn_at", inbox.store.models.UTCDateTime(), nullable=True),
         sa.Column("sla_state", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("sla_next_at", inbox.models.UTCDateTime(), nullable=True),
-        sa.Column("sla_paused_at", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("sla_next_at", inbox.store.models.UTCDateTime(), nullable=True),
+        sa.Column("sla_paused_at", inbox.store.models.UTCDateTime(), nullable=True),
         sa.Column("sla_left_seconds", sa.Float(), nullable=True),
-        sa.Column("snoozed_until", inbox.models.UTCDateTime(), nullable=True),
-        sa.Column("first_response_at", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("snoozed_until", inbox.store.models.UTCDateTime(), nullable=True),
+        sa.Column("first_response_at", inbox.store.models.UTCDateTime(), nullable=True),
         sa.Column("acked", sa.Boolean(), nullable=False),
-        sa.Column("created_at", inbox.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", inbox.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", inbox.store.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", inbox.store.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["contact_id"],
             ["contact.id"],
@@ -145,8 +145,8 @@ def upgrade() -> None:
         sa.Column("problems", sa.JSON(), nullable=False),
         sa.Column("delivery", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("author", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("created_at", inbox.models.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", inbox.store.models.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", inbox.store.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversation.id"],
@@ -189,7 +189,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.Integer(), nullable=True),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("created_at", inbox.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", inbox.store.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversation.id"],
@@ -218,11 +218,11 @@ def upgrade() -> None:
         sa.Column("recipient", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", inbox.models.UTCDateTime(), nullable=False),
-        sa.Column("claimed_until", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", inbox.store.models.UTCDateTime(), nullable=False),
+        sa.Column("claimed_until", inbox.store.models.UTCDateTime(), nullable=True),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("created_at", inbox.models.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", inbox.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", inbox.store.models.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", inbox.store.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversation.id"],

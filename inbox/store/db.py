@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from inbox.migrations import HEAD_REVISION, SchemaError, schema_problem
+from inbox.store.migrations import HEAD_REVISION, SchemaError, schema_problem
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
