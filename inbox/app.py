@@ -18,8 +18,8 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from sqlalchemy.engine import Engine
 
     from inbox.core.routing import Router
+    from inbox.lang.render import Renderer
     from inbox.pipeline import PipelineContext
-    from inbox.render import Renderer
     from inbox.sla import Policies
 
 
@@ -48,7 +48,7 @@ class App:
 
     @cached_property
     def renderer(self) -> Renderer:
-        from inbox.render import Renderer
+        from inbox.lang.render import Renderer
 
         return Renderer(self.settings.path(self.settings.templates_dir))
 

@@ -80,7 +80,7 @@ def samples(kind: str, channel: str, language: str) -> dict[str, dict[str, objec
 def check_templates(directory: Path) -> tuple[list[str], list[Problem]]:
     """Render every template file in `directory` with every sample; the names checked
     and the problems found (one per file and error)."""
-    from inbox.render import Renderer, TemplateError
+    from inbox.lang.render import Renderer, TemplateError
 
     renderer = Renderer(directory)
     names = sorted(p.relative_to(directory).as_posix() for p in directory.glob("*/*.txt"))

@@ -39,7 +39,7 @@ from inbox.core.config import AckSettings
 from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
 from inbox.core.vocab import Delivery, Direction, Kind, OutboxState, Status
 from inbox.edits import apply_edit, note_unseen_edit, unseen_edit
-from inbox.render import Renderer, TemplateError, builtin
+from inbox.lang.render import Renderer, TemplateError, builtin
 from inbox.staff import record_staff_reply
 from inbox.storable import clean, storable
 from inbox.store import batch as store

@@ -23,8 +23,8 @@ from channels.base import Address
 from inbox.core import tokens
 from inbox.core.config import ConfigError, Settings
 from inbox.core.vocab import Kind
+from inbox.lang.render import Rendered, Renderer, TemplateError, builtin
 from inbox.pipeline import enqueue
-from inbox.render import Rendered, Renderer, TemplateError, builtin
 from inbox.sla import SlaPolicy, SlaState, duration, time_left
 from inbox.store.models import Contact, Conversation, Event, Identity
 

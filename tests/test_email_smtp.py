@@ -29,8 +29,8 @@ from channels.email.connector import EmailConnector, build
 from channels.email.smtp import build_message
 from inbox.app import App, utcnow
 from inbox.cli import cli
+from inbox.lang.render import Renderer
 from inbox.outbox import Dispatcher
-from inbox.render import Renderer
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import SmtpSink, Tls

@@ -35,8 +35,8 @@ from inbox.core.config import (
 )
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
+from inbox.lang.render import Renderer
 from inbox.pipeline import PipelineContext
-from inbox.render import Renderer
 from inbox.sla import (
     Policies,
     SlaPolicy,

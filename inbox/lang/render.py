@@ -33,7 +33,7 @@ from typing import Any
 import jinja2
 from jinja2.exceptions import SecurityError
 
-from inbox.sandbox import BoundedEnvironment, Budget, budget, check_time
+from inbox.lang.sandbox import BoundedEnvironment, Budget, budget, check_time
 
 MAX_OUTPUT = 64 * 1024  # characters of one rendered template
 TIME_LIMIT = 1.0  # seconds for one render; a normal one takes well under a millisecond
