@@ -6,7 +6,7 @@
 For SQLite and for PostgreSQL it makes a deployment, bulk-loads the conversations
 (secondary indexes dropped during the load and rebuilt after, as a restore would), then
 measures through our own code:
-- a sweep that finds nothing new (`inbox.sweep.sweep` in its own transaction, as the
+- a sweep that finds nothing new (`inbox.sla.sweep.sweep` in its own transaction, as the
   daemon runs it every few seconds);
 - the 50 most urgent open conversations (`inbox.views.queue`, contacts included);
 - `inbox sla` as a whole command: a new process, config, schema check, query, output
@@ -44,10 +44,10 @@ from bench.common import pg_database
 from inbox import views
 from inbox.app import App
 from inbox.core.config import load_settings
-from inbox.risk import at_risk
+from inbox.sla.risk import at_risk
+from inbox.sla.sweep import sweep
 from inbox.store.db import upgrade
 from inbox.store.rawdb import reading
-from inbox.sweep import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"

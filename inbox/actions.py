@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from channels.base import Address
-from inbox import sla
 from inbox.core import tokens
 from inbox.core.vocab import Direction, Kind, Status
 from inbox.pipeline import enqueue, reply_address
+from inbox.sla import clock as sla
 from inbox.store.models import Conversation, Event, Identity, Message
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from inbox.core.routing import Router
     from inbox.lang.render import Renderer
     from inbox.pipeline import PipelineContext
-    from inbox.sla import Policies
+    from inbox.sla.clock import Policies
 
 
 def utcnow() -> datetime:
@@ -66,8 +66,8 @@ class App:
 
     @cached_property
     def sla(self) -> Policies:
-        """SLA policies by name and priority, with their calendars (inbox.sla)."""
-        from inbox.sla import Policies
+        """SLA policies by name and priority, with their calendars (inbox.sla.clock)."""
+        from inbox.sla.clock import Policies
 
         return Policies.from_settings(self.settings)
 

@@ -182,7 +182,7 @@ def queue(status: Annotated[list[str], typer.Option(
               "(bounces, auto-replies, reports).")] = False) -> None:
     """Open conversations, the most urgent SLA first; robots' only with --automated."""
     from inbox import views
-    from inbox.sla import duration
+    from inbox.sla.clock import duration
 
     known = tuple(s.value for s in Status)
     statuses = known if "all" in status else tuple(status)

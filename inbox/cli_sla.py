@@ -94,7 +94,7 @@ def watch(ctx: typer.Context, *,
     """Conversations at risk or breached (now, or --at a later time), most urgent first."""
     # The plain driver, not SQLAlchemy: this command's budget is 300 ms (inbox.store.rawdb).
     from inbox.app import utcnow
-    from inbox.risk import at_risk
+    from inbox.sla.risk import at_risk
     from inbox.store.rawdb import reading
 
     app = _app(ctx)
@@ -113,7 +113,7 @@ def watch(ctx: typer.Context, *,
 
 def _print_watch(rows: list[dict[str, Any]], when: datetime, now: datetime,
                  zone: zoneinfo.ZoneInfo, limit: int) -> None:
-    from inbox.sla import duration
+    from inbox.sla.clock import duration
 
     moment = "now" if when == now else f"at {when.astimezone(zone):%a %d %b %H:%M %Z}"
     if not rows:
@@ -159,7 +159,7 @@ def report(ctx: typer.Context, *,
 
 
 def _print_report(data: dict[str, Any], zone: zoneinfo.ZoneInfo) -> None:
-    from inbox.sla import duration
+    from inbox.sla.clock import duration
 
     def when(value: str) -> str:
         return f"{datetime.fromisoformat(value).astimezone(zone):%Y-%m-%d %H:%M}"

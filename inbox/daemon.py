@@ -37,11 +37,11 @@ from inbox.app import App, utcnow
 from inbox.journal import SentJournal, journal_path
 from inbox.outbox import AccountKey, Dispatcher
 from inbox.pipeline import ingest_batch
-from inbox.sla_notify import Notifier
+from inbox.sla.notify import Notifier
+from inbox.sla.sweep import sweep
 from inbox.store.db import check_schema
 from inbox.store.liveness import FileLock, acquire
 from inbox.store.models import Cursor
-from inbox.sweep import sweep
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
-from inbox import doubles, sla, threads
+from inbox import doubles, threads
 from inbox.ack import (
     AUTOMATED,
     AckDecision,
@@ -40,6 +40,7 @@ from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
 from inbox.core.vocab import Delivery, Direction, Kind, OutboxState, Status
 from inbox.edits import apply_edit, note_unseen_edit, unseen_edit
 from inbox.lang.render import Renderer, TemplateError, builtin
+from inbox.sla import clock as sla
 from inbox.staff import record_staff_reply
 from inbox.storable import clean, storable
 from inbox.store import batch as store

@@ -1,6 +1,6 @@
 """How often the promise was kept: the read model of `inbox report sla`. The dict is its
 `--json` shape (docs/cli-json.md); add keys freely, never rename or remove one. What is
-at risk now (`inbox sla`) is inbox.risk.
+at risk now (`inbox sla`) is inbox.sla.risk.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox import sla
 from inbox.ack import AUTOMATED
 from inbox.core import tokens
 from inbox.core.vocab import OutboxState, Status, iso
+from inbox.sla import clock as sla
 from inbox.store.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
 
 JSON = dict[str, Any]

@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from inbox.calendar import ALWAYS, BusinessHours, CalendarError
 from inbox.core.config import BusinessHoursSettings
+from inbox.sla.calendar import ALWAYS, BusinessHours, CalendarError
 
 WARSAW = zoneinfo.ZoneInfo("Europe/Warsaw")
 OFFICE = BusinessHours.from_settings(BusinessHoursSettings(

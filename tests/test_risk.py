@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox import actions, sla
+from inbox import actions
 from inbox.app import App
 from inbox.core.vocab import Status, iso
-from inbox.risk import at_risk
+from inbox.sla import clock as sla
+from inbox.sla.risk import at_risk
 from inbox.store.migrations import HEAD_REVISION, SchemaError
 from inbox.store.models import Conversation
 from inbox.store.rawdb import ReadError, reading, sqlite_path
@@ -135,7 +136,7 @@ def test_inbox_sla_does_not_load_sqlalchemy(app: App, deployment: Path) -> None:
     assert [r["state"] for r in json.loads(done.stdout)] == ["at-risk"]
     loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
               if line.startswith("import time:")}
-    assert "sqlalchemy" not in loaded and "sqlmodel" not in loaded and "inbox.risk" in loaded
+    assert "sqlalchemy" not in loaded and "sqlmodel" not in loaded and "inbox.sla.risk" in loaded
 
 
 @pytest.mark.parametrize(("damage", "problem"), [

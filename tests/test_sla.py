@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from channels.base import Inbound
 from inbox import actions, views
 from inbox.app import App
-from inbox.calendar import ALWAYS, BusinessHours
 from inbox.core.config import (
     AgentSettings,
     BusinessHoursSettings,
@@ -37,7 +36,8 @@ from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
 from inbox.lang.render import Renderer
 from inbox.pipeline import PipelineContext
-from inbox.sla import (
+from inbox.sla.calendar import ALWAYS, BusinessHours
+from inbox.sla.clock import (
     Policies,
     SlaPolicy,
     follow_status,
@@ -45,9 +45,9 @@ from inbox.sla import (
     start_clock,
     stop_clock,
 )
-from inbox.sla_notify import Notifier
+from inbox.sla.notify import Notifier
+from inbox.sla.sweep import sweep
 from inbox.store.models import Conversation, Event, Message, Outbox
-from inbox.sweep import sweep
 from tests.peers import toml
 from tests.test_pipeline import NOW, mail, rows, run
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from inbox import sla
 from inbox.core import tokens
 from inbox.core.vocab import Status, iso
+from inbox.sla import clock as sla
 from inbox.store.rawdb import Reader
 
 JSON = dict[str, Any]

@@ -13,7 +13,7 @@ sweep must next look at a conversation (a state change is due, or a snooze ends)
 sweep reads only rows whose time has come, through its index, never the whole table.
 
 Nothing here reads the clock: every function that depends on time takes `now`; nothing
-here touches the database either (the sweep that records transitions is inbox.sweep), so
+here touches the database either (the sweep that records transitions is inbox.sla.sweep), so
 `inbox sla` can use it without loading SQLAlchemy.
 """
 
@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from inbox.calendar import ALWAYS, BusinessHours, Calendar, CalendarError
 from inbox.core.config import (
     BusinessHoursSettings,
     ConfigError,
@@ -33,6 +32,7 @@ from inbox.core.config import (
     SlaSettings,
 )
 from inbox.core.vocab import Status
+from inbox.sla.calendar import ALWAYS, BusinessHours, Calendar, CalendarError
 
 ZERO = timedelta(0)
 T = TypeVar("T")

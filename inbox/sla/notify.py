@@ -1,7 +1,7 @@
 """SLA notifications: who hears that a conversation is at risk or breached, and what
 they read.
 
-The sweep (inbox.sla) calls a `Notifier` for each transition inside its own transaction;
+The sweep (inbox.sla.clock) calls a `Notifier` for each transition inside its own transaction;
 the notifier renders `templates/sla/<channel>.txt` for each recipient and queues it in
 the outbox, so the state change and its notifications commit together — or not at all.
 Recipients are `[sla] notify` (or a priority's or policy's own list): "owner" (the
@@ -25,7 +25,7 @@ from inbox.core.config import ConfigError, Settings
 from inbox.core.vocab import Kind
 from inbox.lang.render import Rendered, Renderer, TemplateError, builtin
 from inbox.pipeline import enqueue
-from inbox.sla import SlaPolicy, SlaState, duration, time_left
+from inbox.sla.clock import SlaPolicy, SlaState, duration, time_left
 from inbox.store.models import Contact, Conversation, Event, Identity
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The SLA sweep: record what crossed a line since the last look, once, and tell who must.
 
-The daemon runs it every `[sla] sweep_seconds`; the clock itself is inbox.sla.
+The daemon runs it every `[sla] sweep_seconds`; the clock itself is inbox.sla.clock.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox.core.vocab import Status
-from inbox.sla import Policies, SlaPolicy, SlaState, follow_status, iso, next_look, sla_state
+from inbox.sla.clock import Policies, SlaPolicy, SlaState, follow_status, iso, next_look, sla_state
 from inbox.store.models import Conversation, Event
 
 # Queue notifications for a transition inside the sweep's transaction; returns who
