@@ -12,7 +12,7 @@ from typing import Any
 
 from channels.base import Connector
 from inbox.core.config import ConfigError, Settings
-from inbox.outbox import AccountKey
+from inbox.outbox.dispatcher import AccountKey
 from inbox.store.blobs import BlobStore, offload
 
 Factory = Callable[[str, dict[str, Any], Settings], Connector]

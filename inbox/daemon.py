@@ -34,8 +34,8 @@ from channels.base import (
     TransientError,
 )
 from inbox.app import App, utcnow
-from inbox.journal import SentJournal, journal_path
-from inbox.outbox import AccountKey, Dispatcher
+from inbox.outbox.dispatcher import AccountKey, Dispatcher
+from inbox.outbox.journal import SentJournal, journal_path
 from inbox.pipeline import ingest_batch
 from inbox.sla.notify import Notifier
 from inbox.sla.sweep import sweep
@@ -77,7 +77,7 @@ class Daemon:
         liveness = acquire(self.app.engine)
         d = self.dispatcher
         d.liveness = liveness
-        if isinstance(liveness, FileLock):  # SQLite: see inbox.journal
+        if isinstance(liveness, FileLock):  # SQLite: see inbox.outbox.journal
             d.journal = SentJournal(journal_path(Path(str(self.app.engine.url.database))))
         try:
             d.settle_journal()  # first: what it holds was accepted, must not go again

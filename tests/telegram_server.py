@@ -45,7 +45,7 @@ from inbox.app import App
 from inbox.connectors import build_connectors
 from inbox.core.config import load_settings
 from inbox.daemon import Daemon
-from inbox.outbox import Attempt
+from inbox.outbox.dispatcher import Attempt
 from tests.peers import Watched, merged, toml
 
 WAIT = 10.0  # seconds: generous for CI, never reached when things work

@@ -30,7 +30,7 @@ from channels.email.smtp import build_message
 from inbox.app import App, utcnow
 from inbox.cli import cli
 from inbox.lang.render import Renderer
-from inbox.outbox import Dispatcher
+from inbox.outbox.dispatcher import Dispatcher
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import SmtpSink, Tls

@@ -23,7 +23,7 @@ from channels.base import (
 )
 from inbox import actions
 from inbox.app import App
-from inbox.outbox import Dispatcher, backoff
+from inbox.outbox.dispatcher import Dispatcher, backoff
 from inbox.store.models import Conversation, Identity, Message, Outbox
 from tests.test_pipeline import NOW, mail, rows, run
 

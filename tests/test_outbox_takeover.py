@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from inbox.app import App, utcnow
 from inbox.connectors import build_connectors
-from inbox.journal import journal_path
-from inbox.outbox import Dispatcher
+from inbox.outbox.dispatcher import Dispatcher
+from inbox.outbox.journal import journal_path
 from inbox.store.liveness import acquire
 from inbox.store.models import Outbox
 from tests import telegram_server as tg

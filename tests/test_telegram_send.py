@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from channels.base import PermanentError
 from inbox import actions
 from inbox.app import App, utcnow
-from inbox.outbox import Dispatcher
+from inbox.outbox.dispatcher import Dispatcher
 from inbox.store.models import Event, Identity, Message, Outbox
 from tests import telegram_server as tg
 from tests.peers import running

@@ -45,7 +45,7 @@ from channels.base import (
 )
 from inbox.core.config import OutboxSettings
 from inbox.core.vocab import Delivery, OutboxState
-from inbox.journal import SentJournal
+from inbox.outbox.journal import SentJournal
 from inbox.store import batch as store
 from inbox.store.liveness import Liveness, new_instance_id
 from inbox.store.models import Conversation, Event, Identity, Message, Outbox
@@ -233,7 +233,7 @@ class Dispatcher:
         except Exception as exc:  # unknown failures are treated as passing ones
             log.warning("%s/%s: send failed: %r", *key, exc)
             return await self._db(self._retry, out, f"{type(exc).__name__}: {exc}", None)
-        if self.journal is not None:  # before any await: see inbox.journal
+        if self.journal is not None:  # before any await: see inbox.outbox.journal
             self.journal.write(out.outbox_id, result.external_id, self.clock())
         try:
             return await self._db(self._sent, out, result)
