@@ -217,7 +217,7 @@ def _robot_sender(sender: str) -> str | None:
 def _ours(f: AckFacts) -> str | None:
     if f.sender.lower() in f.our_addresses:
         return f"sender {f.sender} is one of our own addresses"
-    # Exactly the form `pipeline.enqueue` gives our ids, 32 hex digits @ our domain: the
+    # Exactly the form `outbox.enqueue` gives our ids, 32 hex digits @ our domain: the
     # domain alone is not enough, as a customer's mail without a Message-ID gets a
     # synthetic id (channels.email.mime) in the default domain `inbox.invalid` too.
     local, _, domain = f.external_id.lower().rpartition("@")

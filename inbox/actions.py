@@ -15,7 +15,7 @@ from sqlmodel import col
 from channels.base import Address
 from inbox.core import tokens
 from inbox.core.vocab import Direction, Kind, Status
-from inbox.pipeline import enqueue, reply_address
+from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
 from inbox.store.models import Conversation, Event, Identity, Message
 

@@ -14,10 +14,8 @@ from here; an acknowledgement is an Outbox row that the dispatcher sends after c
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,16 +35,16 @@ from inbox.bounces import record_bounce
 from inbox.core import tokens
 from inbox.core.config import AckSettings
 from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
-from inbox.core.vocab import Delivery, Direction, Kind, OutboxState, Status
+from inbox.core.vocab import Delivery, Direction, Kind, Status
 from inbox.edits import apply_edit, note_unseen_edit, unseen_edit
 from inbox.lang.render import Renderer, TemplateError, builtin
+from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
 from inbox.staff import record_staff_reply
 from inbox.storable import clean, storable
 from inbox.store import batch as store
 from inbox.store.batch import ContactRef, ConvState
 from inbox.store.blobs import BlobStore, offload
-from inbox.store.models import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -331,40 +329,6 @@ def queue_ack(w: Work) -> None:
     w.event("ack.queued", template=rendered.name)
 
 
-def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to: Address,
-            text: str, *,
-            kind: Kind, now: datetime, domain: str, subject: str | None = None,
-            in_reply_to: str | None = None, references: Sequence[str] = (),
-            author: str | None = None, outbox_kind: str | None = None,
-            channel: str | None = None,
-            account: str | None = None) -> tuple[int | None, str]:
-    """Store an outgoing message and its Outbox row; the dispatcher sends it later.
-
-    By default it goes to the customer on the conversation's own channel and account; a
-    notification names another (`channel`, `account`, `outbox_kind="notify"`).
-    Returns the message's id and its external id (our Message-ID, fixed from now on).
-    Given a prefetched ingest batch, both rows are written with the batch's other
-    appends, and the id is None until then.
-    """
-    assert conv.id is not None
-    db = target if isinstance(target, store.Batch) else store.Batch(target)
-    external_id = f"{uuid.uuid4().hex}@{domain}"
-    channel, account = channel or conv.channel, account or conv.account
-    message = {
-        "conversation_id": conv.id, "channel": channel, "account": account,
-        "external_id": external_id, "direction": Direction.OUT, "kind": kind, "sender": "",
-        "sender_name": "", "recipients": [to.address], "subject": subject, "text": text,
-        "html": None, "references": [r for r in references if r], "raw_sha256": None,
-        "delivery": Delivery.QUEUED, "author": author, "created_at": now, "sent_at": None,
-        "problems": [], "headers": {"in-reply-to": in_reply_to} if in_reply_to else {}}
-    send = {"conversation_id": conv.id,
-            "kind": outbox_kind or ("ack" if kind == Kind.AUTO_ACK else "reply"),
-            "channel": channel, "account": account, "recipient": to.address,
-            "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now,
-            "created_at": now}
-    return db.add_outgoing(message, send), external_id
-
-
 def stamp_sla(w: Work) -> None:
     """Start the clock at the customer's message (or resume a paused one); a robot's
     message starts nothing, and a person writing after robots makes the conversation work."""
@@ -513,16 +477,6 @@ def find_or_create_contact(db: store.Batch, channel: str, sender: Address,
     if sender.name and not found.name:
         return db.name_contact(channel, address, found, sender.name)
     return found
-
-
-def reply_address(headers: Mapping[str, str], sender: Address) -> Address:
-    """Where answers go: Reply-To when the customer set one, else the sender."""
-    reply_to = headers.get("reply-to")
-    if reply_to:
-        name, addr = email.utils.parseaddr(reply_to)
-        if "@" in addr:
-            return Address(addr.lower(), name or sender.name)
-    return sender
 
 
 def _when(value: datetime | None) -> str:

@@ -24,7 +24,7 @@ from inbox.core import tokens
 from inbox.core.config import ConfigError, Settings
 from inbox.core.vocab import Kind
 from inbox.lang.render import Rendered, Renderer, TemplateError, builtin
-from inbox.pipeline import enqueue
+from inbox.outbox.enqueue import enqueue
 from inbox.sla.clock import SlaPolicy, SlaState, duration, time_left
 from inbox.store.models import Contact, Conversation, Event, Identity
 
