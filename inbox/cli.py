@@ -141,7 +141,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox fi
                help="Progress bar (default: when stderr is a terminal).")] = None,
            as_json: JsonOpt = False) -> None:
     """Feed e-mail files through the full pipeline (dedupe, thread, route, ack, SLA)."""
-    from inbox.importer import import_paths
+    from inbox.ingest.importer import import_paths
     from inbox.store.db import check_schema
 
     app = _app()

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox.ack import AUTOMATED
 from inbox.core import tokens
 from inbox.core.vocab import OutboxState, Status, iso
+from inbox.ingest.ack import AUTOMATED
 from inbox.sla import clock as sla
 from inbox.store.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
 

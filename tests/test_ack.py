@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inbox.ack import AckFacts, can_acknowledge
+from inbox.ingest.ack import AckFacts, can_acknowledge
 from tests import robots_corpus as rc
 
 

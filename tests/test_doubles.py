@@ -20,7 +20,7 @@ from channels.base import Address, Inbound
 from channels.email.mime import parse_email
 from inbox.app import App
 from inbox.daemon import Daemon
-from inbox.pipeline import Result, ingest_batch
+from inbox.ingest.pipeline import Result, ingest_batch
 from inbox.store.models import Conversation, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from channels.email.mime import parse_email
 from inbox import actions
 from inbox.app import App
-from inbox.bounces import read_report
-from inbox.pipeline import Result, ingest_batch
+from inbox.ingest.bounces import read_report
+from inbox.ingest.pipeline import Result, ingest_batch
 from inbox.store.models import Conversation, Event, Identity, Message, Outbox
 from tests import mailcorpus as mc
 

@@ -15,7 +15,7 @@ from inbox.app import App
 from inbox.core import tokens
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
-from inbox.pipeline import PipelineContext, Result, ingest, ingest_batch
+from inbox.ingest.pipeline import PipelineContext, Result, ingest, ingest_batch
 from inbox.store import batch as store
 from inbox.store.models import Conversation, Cursor, Event, Message, Outbox
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from channels.email.mime import parse_email
 from inbox.app import App
-from inbox.pipeline import ingest_batch
-from inbox.storable import storable
+from inbox.ingest.pipeline import ingest_batch
+from inbox.ingest.storable import storable
 from inbox.store.models import Message
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from channels.email.mime import parse_email
 from inbox import actions, views
 from inbox.app import App
 from inbox.core.vocab import Status
-from inbox.pipeline import Result, ingest_batch
+from inbox.ingest.pipeline import Result, ingest_batch
 from inbox.store.models import Conversation, Event, Message, Outbox
 from tests import mailcorpus as mc
 from tests import robots_corpus as rc

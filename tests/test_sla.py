@@ -34,8 +34,8 @@ from inbox.core.config import (
 )
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
+from inbox.ingest.pipeline import PipelineContext
 from inbox.lang.render import Renderer
-from inbox.pipeline import PipelineContext
 from inbox.sla.calendar import ALWAYS, BusinessHours
 from inbox.sla.clock import (
     Policies,

@@ -17,7 +17,7 @@ from inbox.app import App
 from inbox.core import tokens
 from inbox.core.config import load_settings
 from inbox.core.vocab import Direction, Kind, Status
-from inbox.pipeline import Result, ingest, ingest_batch
+from inbox.ingest.pipeline import Result, ingest, ingest_batch
 from inbox.store import batch as store
 from inbox.store.models import Contact, Conversation, Event, Message, Outbox
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from inbox.app import App
-from inbox.storable import MAX_TEXT
+from inbox.ingest.storable import MAX_TEXT
 from inbox.store.blobs import attachment_data
 from inbox.store.models import Attachment, Conversation, Event, Message
 from tests import telegram_server as tg

@@ -800,7 +800,7 @@ def html_to_text(html: str) -> str:
 def _synthetic_id(raw: bytes) -> str:
     """A stable id for mail without Message-ID, so re-ingesting the same bytes dedupes.
 
-    Never one of ours (`uuid4().hex@domain`, inbox.ack knows that form exactly), even
+    Never one of ours (`uuid4().hex@domain`, inbox.ingest.ack knows that form exactly), even
     under the default domain `inbox.invalid`; it keeps its form so that mail stored
     before still dedupes."""
     return f"sha256-{hashlib.sha256(raw).hexdigest()}@inbox.invalid"

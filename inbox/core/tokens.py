@@ -1,7 +1,7 @@
 """Our conversation reference, `[#42-k7q2m]` or `support+42-k7q2m@...`: made and found.
 
 The token carries an HMAC of the conversation id, so a customer cannot join someone
-else's conversation by typing a number. Apart from inbox.threads so that listings
+else's conversation by typing a number. Apart from inbox.ingest.threads so that listings
 (`inbox sla`) can print references without loading the store.
 """
 

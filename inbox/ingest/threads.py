@@ -6,13 +6,13 @@ channel-native thread key (a Telegram chat), then our own reference token `[#42-
 in the subject or a plus-address `support+42-k7q2m@...` (inbox.core.tokens: signed, so a
 customer cannot join someone else's conversation by typing a number), then the reply
 chain read backwards (a message that arrives after a reply to it joins the reply's
-conversation), then a re-send of a recent message (inbox.doubles). Never by subject
+conversation), then a re-send of a recent message (inbox.ingest.doubles). Never by subject
 alone: two customers writing "Invoice" are two conversations. A closed conversation is
 never continued; a resolved one is reopened, unless the message gives a reopen window
 (chats do) and the window has passed: then a new conversation starts.
 
 A Message-ID is no secret: anyone who saw a mail can cite it. So where ids are global
-(`inbox.doubles.GLOBAL_ID_CHANNELS`: e-mail) the reply chain (either way) joins a
+(`inbox.ingest.doubles.GLOBAL_ID_CHANNELS`: e-mail) the reply chain (either way) joins a
 conversation only for someone who is part of it: its contact, an address that sent or
 was sent a message in it (To/Cc), or one of our agents. (A chat's reply can only be
 written inside the chat, so there it proves presence.) Anyone else who
@@ -31,12 +31,12 @@ from sqlalchemy.engine import Connection
 from channels.base import Inbound
 from inbox.core.tokens import tokens_in
 from inbox.core.vocab import Status
-from inbox.doubles import GLOBAL_ID_CHANNELS, repeat_of
+from inbox.ingest.doubles import GLOBAL_ID_CHANNELS, repeat_of
 from inbox.store import batch as store
 from inbox.store.batch import ConvState
 
 if TYPE_CHECKING:
-    from inbox.pipeline import Work
+    from inbox.ingest.pipeline import Work
 
 
 @dataclass

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 from inbox.store import batch as store
 
 if TYPE_CHECKING:
-    from inbox.pipeline import Work
+    from inbox.ingest.pipeline import Work
 
 # Channels whose external ids name one message across all their accounts, and which
-# anyone who saw the message can cite from anywhere (inbox.threads trusts a reply chain
+# anyone who saw the message can cite from anywhere (inbox.ingest.threads trusts a reply chain
 # only from those who are part of it there). A chat's ids are neither.
 GLOBAL_ID_CHANNELS: frozenset[str] = frozenset({"email"})
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from inbox.ack import automatic, parts_of
 from inbox.core.vocab import Delivery, Direction, Kind
+from inbox.ingest.ack import automatic, parts_of
 from inbox.store import batch as store
 from inbox.store.blobs import offload
 
 if TYPE_CHECKING:
-    from inbox.pipeline import Work
+    from inbox.ingest.pipeline import Work
 
 
 def record_staff_reply(w: Work) -> None:

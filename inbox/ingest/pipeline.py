@@ -22,8 +22,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
-from inbox import doubles, threads
-from inbox.ack import (
+from inbox.core import tokens
+from inbox.core.config import AckSettings
+from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
+from inbox.core.vocab import Delivery, Direction, Kind, Status
+from inbox.ingest import doubles, threads
+from inbox.ingest.ack import (
     AUTOMATED,
     AckDecision,
     AckFacts,
@@ -31,17 +35,13 @@ from inbox.ack import (
     can_acknowledge,
     parts_of,
 )
-from inbox.bounces import record_bounce
-from inbox.core import tokens
-from inbox.core.config import AckSettings
-from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
-from inbox.core.vocab import Delivery, Direction, Kind, Status
-from inbox.edits import apply_edit, note_unseen_edit, unseen_edit
+from inbox.ingest.bounces import record_bounce
+from inbox.ingest.edits import apply_edit, note_unseen_edit, unseen_edit
+from inbox.ingest.staff import record_staff_reply
+from inbox.ingest.storable import clean, storable
 from inbox.lang.render import Renderer, TemplateError, builtin
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
-from inbox.staff import record_staff_reply
-from inbox.storable import clean, storable
 from inbox.store import batch as store
 from inbox.store.batch import ContactRef, ConvState
 from inbox.store.blobs import BlobStore, offload
@@ -68,7 +68,7 @@ class PipelineContext:
     send_acks: bool = True  # False for backfills: store and route, acknowledge nobody
     # (channel, address) -> agent name, from `[agents]`: who answered a notification
     staff: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    # A customer's same words again within this long are a re-send (inbox.doubles).
+    # A customer's same words again within this long are a re-send (inbox.ingest.doubles).
     repeat_window: timedelta = timedelta(minutes=15)
 
 
