@@ -8,7 +8,7 @@ For SQLite and for PostgreSQL it makes a deployment, bulk-loads the conversation
 measures through our own code:
 - a sweep that finds nothing new (`inbox.sla.sweep.sweep` in its own transaction, as the
   daemon runs it every few seconds);
-- the 50 most urgent open conversations (`inbox.views.queue`, contacts included);
+- the 50 most urgent open conversations (`inbox.desk.views.queue`, contacts included);
 - `inbox sla` as a whole command: a new process, config, schema check, query, output
   (the console script beside this Python, as a virtualenv has it); next to it
   `inbox --help`, the same start and imports with typer's rich help instead of a query.
@@ -41,9 +41,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from bench.common import pg_database
-from inbox import views
 from inbox.app import App
 from inbox.core.config import load_settings
+from inbox.desk import views
 from inbox.sla.risk import at_risk
 from inbox.sla.sweep import sweep
 from inbox.store.db import upgrade

@@ -181,7 +181,7 @@ def queue(status: Annotated[list[str], typer.Option(
               "--automated", help="Include conversations only robots wrote to "
               "(bounces, auto-replies, reports).")] = False) -> None:
     """Open conversations, the most urgent SLA first; robots' only with --automated."""
-    from inbox import views
+    from inbox.desk import views
     from inbox.sla.clock import duration
 
     known = tuple(s.value for s in Status)
@@ -210,7 +210,7 @@ def queue(status: Annotated[list[str], typer.Option(
 @friendly
 def show(conversation_id: int, as_json: JsonOpt = False) -> None:
     """One conversation with all its messages and its event trail."""
-    from inbox import views
+    from inbox.desk import views
 
     app = _app()
     with _session(app) as s:
@@ -254,7 +254,7 @@ def reply(conversation_id: int,
           author: Annotated[str, typer.Option(envvar="INBOX_AGENT")] = "",
           as_json: JsonOpt = False) -> None:
     """Answer on the conversation's channel (text from -m, -f FILE, or $EDITOR)."""
-    from inbox import actions
+    from inbox.desk import actions
 
     text = message if message is not None else _read_reply(file)
     app = _app()
@@ -290,7 +290,7 @@ def _read_reply(file: Path | None) -> str:
 def assign(conversation_id: int, assignee: Annotated[str | None, typer.Argument()] = None,
            team: str | None = None) -> None:
     """Assign a conversation to an agent (empty string to unassign) and/or a team."""
-    from inbox import actions
+    from inbox.desk import actions
 
     if assignee is None and team is None:
         raise CliError("say whom to assign: AGENT and/or --team TEAM")
@@ -311,7 +311,7 @@ def set_status(conversation_id: int, status: Status,
 
     Pending and snoozed pause the SLA clock; open resumes it with the time it had left.
     """
-    from inbox import actions
+    from inbox.desk import actions
 
     app = _app()
     now = utcnow()
@@ -334,7 +334,7 @@ def outbox(state: Annotated[list[str], typer.Option(
            ] = ["pending", "failed", "sending", "dead"],  # noqa: B006
            as_json: JsonOpt = False) -> None:
     """Sends waiting, failing, in flight, or dead-lettered (with the reason)."""
-    from inbox import views
+    from inbox.desk import views
 
     states = views.OUTBOX_STATES if "all" in state else tuple(state)
     unknown = set(states) - set(views.OUTBOX_STATES)

@@ -39,9 +39,9 @@ def _expected() -> tuple[type[Exception], ...]:
     from sqlalchemy.exc import OperationalError
 
     from channels.email.mailfiles import MailFileError
-    from inbox.actions import ActionError
     from inbox.app import SecretMissing
     from inbox.core.config import ConfigError
+    from inbox.desk.actions import ActionError
     from inbox.store.liveness import AlreadyRunning
     from inbox.store.migrations import SchemaError
     from inbox.store.rawdb import ReadError

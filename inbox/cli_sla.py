@@ -140,7 +140,7 @@ def report(ctx: typer.Context, *,
     from sqlalchemy.orm import Session
 
     from inbox.app import utcnow
-    from inbox.reports import sla_report
+    from inbox.desk.reports import sla_report
     from inbox.store.db import check_schema
 
     app = opened(_app(ctx))

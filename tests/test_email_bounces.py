@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.email.mime import parse_email
-from inbox import actions
 from inbox.app import App
+from inbox.desk import actions
 from inbox.ingest.bounces import read_report
 from inbox.ingest.pipeline import Result, ingest_batch
 from inbox.store.models import Conversation, Event, Identity, Message, Outbox

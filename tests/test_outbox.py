@@ -21,8 +21,8 @@ from channels.base import (
     SendResult,
     TransientError,
 )
-from inbox import actions
 from inbox.app import App
+from inbox.desk import actions
 from inbox.outbox.dispatcher import Dispatcher, backoff
 from inbox.store.models import Conversation, Identity, Message, Outbox
 from tests.test_pipeline import NOW, mail, rows, run

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.email.mime import parse_email
-from inbox import actions, views
 from inbox.app import App
 from inbox.core.vocab import Status
+from inbox.desk import actions, views
 from inbox.ingest.pipeline import Result, ingest_batch
 from inbox.store.models import Conversation, Event, Message, Outbox
 from tests import mailcorpus as mc

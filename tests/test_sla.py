@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from channels.base import Inbound
-from inbox import actions, views
 from inbox.app import App
 from inbox.core.config import (
     AgentSettings,
@@ -34,6 +33,7 @@ from inbox.core.config import (
 )
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
+from inbox.desk import actions, views
 from inbox.ingest.pipeline import PipelineContext
 from inbox.lang.render import Renderer
 from inbox.sla.calendar import ALWAYS, BusinessHours

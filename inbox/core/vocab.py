@@ -52,3 +52,7 @@ class OutboxState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+
+
+# The tag of a conversation only robots have written to: it stays out of the default queue.
+AUTOMATED = "automated"

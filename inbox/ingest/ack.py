@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from channels.base import InboundAttachment
 
-# The tag of a conversation only robots have written to: it stays out of the default queue.
-AUTOMATED = "automated"
 
 # (content type, file name) of each attached part: reports hide in multipart/mixed too.
 Part = tuple[str, str]

@@ -25,10 +25,9 @@ from channels.base import Address, Inbound
 from inbox.core import tokens
 from inbox.core.config import AckSettings
 from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
-from inbox.core.vocab import Delivery, Direction, Kind, Status
+from inbox.core.vocab import AUTOMATED, Delivery, Direction, Kind, Status
 from inbox.ingest import doubles, threads
 from inbox.ingest.ack import (
-    AUTOMATED,
     AckDecision,
     AckFacts,
     automatic,

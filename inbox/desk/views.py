@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox.core import tokens
-from inbox.core.vocab import OutboxState, Status, iso
-from inbox.ingest.ack import AUTOMATED
+from inbox.core.vocab import AUTOMATED, OutboxState, Status, iso
 from inbox.sla import clock as sla
 from inbox.store.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
 
