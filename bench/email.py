@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import generate_corpus
-from inbox.daemon import Daemon
+from inbox.runtime.daemon import Daemon
 from tests.peers import (
     PASSWORD,
     PASSWORD_ENV,

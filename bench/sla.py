@@ -41,9 +41,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from bench.common import pg_database
-from inbox.app import App
 from inbox.core.config import load_settings
 from inbox.desk import views
+from inbox.runtime.app import App
 from inbox.sla.risk import at_risk
 from inbox.sla.sweep import sweep
 from inbox.store.db import upgrade

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import pg_database
-from inbox.app import App
 from inbox.core.config import load_settings
-from inbox.deployment import init_deployment
+from inbox.runtime.app import App
+from inbox.runtime.deployment import init_deployment
 from inbox.store.db import upgrade
 from tests.peers import merged, toml
 from tests.telegram_server import FakeBot, TelegramServer

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inbox.app import App, utcnow
 from inbox.cli_common import CliError, friendly, opened
 from inbox.cli_rules import rules_cli
 from inbox.cli_sla import parse_when, report_cli, watch
 from inbox.cli_templates import templates_cli
 from inbox.core.config import CONFIG_NAME, find_config, load_settings
 from inbox.core.vocab import Status
+from inbox.runtime.app import App, utcnow
 
 if TYPE_CHECKING:
     # Each command imports what it needs: SQLAlchemy alone takes 0.15 s to load, and
@@ -90,7 +90,7 @@ def _print_json(data: Any) -> None:
 def init(directory: Path, force: Annotated[bool, typer.Option(
         help="Overwrite an existing inbox.toml.")] = False) -> None:
     """Create a deployment: inbox.toml, templates/, rules/, a secret key, a database."""
-    from inbox.deployment import init_deployment
+    from inbox.runtime.deployment import init_deployment
     from inbox.store.db import upgrade
 
     config = init_deployment(directory, force=force)
@@ -107,8 +107,8 @@ def run(once: Annotated[bool, typer.Option(
     """Run the daemon: connectors, outbox dispatcher, SLA sweep. Stops on SIGTERM/SIGINT."""
     import asyncio
 
-    from inbox.connectors import build_connectors
-    from inbox.daemon import Daemon, install_signal_handlers
+    from inbox.runtime.connectors import build_connectors
+    from inbox.runtime.daemon import Daemon, install_signal_handlers
     from inbox.store.db import check_schema
 
     app = _app()

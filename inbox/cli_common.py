@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 import typer
 
 if TYPE_CHECKING:
-    from inbox.app import App
+    from inbox.runtime.app import App
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,9 +39,9 @@ def _expected() -> tuple[type[Exception], ...]:
     from sqlalchemy.exc import OperationalError
 
     from channels.email.mailfiles import MailFileError
-    from inbox.app import SecretMissing
     from inbox.core.config import ConfigError
     from inbox.desk.actions import ActionError
+    from inbox.runtime.app import SecretMissing
     from inbox.store.liveness import AlreadyRunning
     from inbox.store.migrations import SchemaError
     from inbox.store.rawdb import ReadError

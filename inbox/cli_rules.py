@@ -97,8 +97,8 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
     """Show every rule, whether it matched and why, and the outcome; changes nothing."""
     from channels.base import Address, Inbound
     from channels.email.mime import parse_email
-    from inbox.app import utcnow
     from inbox.core.routing import RouteFacts
+    from inbox.runtime.app import utcnow
 
     if sum(x is not None for x in (file, message, text)) != 1:
         raise CliError("give one of: FILE.eml, --message ID, --text TEXT")
@@ -125,8 +125,8 @@ def _explain_stored(settings: Settings, ruleset: RuleSet, message_id: int,
                     as_json: bool) -> None:
     from sqlalchemy.orm import Session
 
-    from inbox.app import App
     from inbox.rules.replay import load_stored
+    from inbox.runtime.app import App
     from inbox.store.db import check_schema
 
     app = App(settings)
@@ -239,8 +239,8 @@ def replay_(ctx: typer.Context,
     """What the current (or --rules) rule set would do differently to recent messages."""
     from sqlalchemy.orm import Session
 
-    from inbox.app import App, utcnow
     from inbox.rules.replay import parse_since, replay
+    from inbox.runtime.app import App, utcnow
     from inbox.store.db import check_schema
 
     settings = _settings(ctx)

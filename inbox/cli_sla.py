@@ -19,7 +19,7 @@ import typer
 from inbox.cli_common import friendly, opened
 
 if TYPE_CHECKING:
-    from inbox.app import App
+    from inbox.runtime.app import App
 
 
 report_cli = typer.Typer(help="Reports over a period.", no_args_is_help=True)
@@ -79,8 +79,8 @@ def parse_since(text: str, now: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
 
 
 def _app(ctx: typer.Context) -> App:
-    from inbox.app import App
     from inbox.core.config import find_config, load_settings
+    from inbox.runtime.app import App
 
     return App(load_settings(find_config(ctx.find_root().params.get("config"), os.environ)))
 
@@ -93,7 +93,7 @@ def watch(ctx: typer.Context, *,
           as_json: JsonOpt = False) -> None:
     """Conversations at risk or breached (now, or --at a later time), most urgent first."""
     # The plain driver, not SQLAlchemy: this command's budget is 300 ms (inbox.store.rawdb).
-    from inbox.app import utcnow
+    from inbox.runtime.app import utcnow
     from inbox.sla.risk import at_risk
     from inbox.store.rawdb import reading
 
@@ -139,8 +139,8 @@ def report(ctx: typer.Context, *,
     overall, per team and per channel."""
     from sqlalchemy.orm import Session
 
-    from inbox.app import utcnow
     from inbox.desk.reports import sla_report
+    from inbox.runtime.app import utcnow
     from inbox.store.db import check_schema
 
     app = opened(_app(ctx))

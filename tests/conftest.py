@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from hypothesis import settings
 from sqlmodel import SQLModel
 
-from inbox.app import App
 from inbox.core.config import load_settings
-from inbox.deployment import init_deployment
+from inbox.runtime.app import App
+from inbox.runtime.deployment import init_deployment
 from inbox.store.db import upgrade
 
 # Property tests explore new examples on a developer's machine; CI replays the same ones

@@ -53,11 +53,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from imapclient import IMAPClient
 
 from channels.base import Connector, FetchResult, Outbound, SendResult
-from inbox.app import App
-from inbox.connectors import build_connectors
 from inbox.core.config import load_settings
-from inbox.daemon import Daemon
-from inbox.deployment import init_deployment
+from inbox.runtime.app import App
+from inbox.runtime.connectors import build_connectors
+from inbox.runtime.daemon import Daemon
+from inbox.runtime.deployment import init_deployment
 from inbox.store.db import upgrade
 
 DOVECOT = Path("/usr/sbin/dovecot")

@@ -41,11 +41,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from channels.telegram.webhook import Served, bind, serve
-from inbox.app import App
-from inbox.connectors import build_connectors
 from inbox.core.config import load_settings
-from inbox.daemon import Daemon
 from inbox.outbox.dispatcher import Attempt
+from inbox.runtime.app import App
+from inbox.runtime.connectors import build_connectors
+from inbox.runtime.daemon import Daemon
 from tests.peers import Watched, merged, toml
 
 WAIT = 10.0  # seconds: generous for CI, never reached when things work

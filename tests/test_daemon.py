@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from channels.base import FetchResult, Outbound, SendResult
-from inbox.app import App
-from inbox.daemon import STOP_GRACE_SECONDS, Daemon
+from inbox.runtime.app import App
+from inbox.runtime.daemon import STOP_GRACE_SECONDS, Daemon
 
 
 class IdleChannel:

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 
 from channels.base import Address, Inbound
 from channels.email.mime import parse_email
-from inbox.app import App
-from inbox.daemon import Daemon
 from inbox.ingest.pipeline import Result, ingest_batch
+from inbox.runtime.app import App
+from inbox.runtime.daemon import Daemon
 from inbox.store.models import Conversation, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import AuthError, TransientError
-from inbox.app import App, utcnow
 from inbox.core import tokens
-from inbox.daemon import Daemon
 from inbox.desk import actions
+from inbox.runtime.app import App, utcnow
+from inbox.runtime.daemon import Daemon
 from inbox.store.models import Conversation, Event, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from channels.email.connector import EmailConnector
-from inbox.connectors import build_connectors
 from inbox.core.config import ConfigError, load_settings
+from inbox.runtime.connectors import build_connectors
 
 ACCOUNT = """
 [channels.email.support]

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from channels.base import FetchResult
 from channels.email import imap
-from inbox.app import App
-from inbox.daemon import Daemon
+from inbox.runtime.app import App
+from inbox.runtime.daemon import Daemon
 from inbox.store.models import Conversation, Event, Identity, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers

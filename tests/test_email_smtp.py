@@ -27,10 +27,10 @@ from typer.testing import CliRunner
 from channels.base import Address, AuthError, Outbound, PermanentError, TransientError
 from channels.email.connector import EmailConnector, build
 from channels.email.smtp import build_message
-from inbox.app import App, utcnow
 from inbox.cli import cli
 from inbox.lang.render import Renderer
 from inbox.outbox.dispatcher import Dispatcher
+from inbox.runtime.app import App, utcnow
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import SmtpSink, Tls

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox.app import App
+from inbox.runtime.app import App
 from inbox.store.models import Cursor, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers

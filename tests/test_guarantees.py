@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from channels.base import Inbound, TransientError
-from inbox.app import App
 from inbox.core import tokens
 from inbox.ingest.ack import AckFacts, can_acknowledge
+from inbox.runtime.app import App
 from inbox.store.models import Message, Outbox
 from tests.test_outbox import Channel, Clock, dispatcher
 from tests.test_pipeline import NOW, Exploding, mail, rows, run

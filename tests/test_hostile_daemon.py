@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from inbox.daemon import Daemon
+from inbox.runtime.daemon import Daemon
 from inbox.store.models import Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers

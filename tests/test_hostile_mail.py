@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox.app import App
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.ingest.pipeline import ingest_batch
+from inbox.runtime.app import App
 from inbox.store.models import Conversation, Message, MessageRef, Outbox
 from tests import mailcorpus as mc
 from tests.test_cli import inbox_json

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from inbox.app import App
+from inbox.runtime.app import App
 from tests import mailcorpus as mc
 from tests.test_cli import inbox, inbox_json
 

@@ -12,9 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from bench.common import pg_database
-from inbox.app import App
 from inbox.core.config import load_settings
-from inbox.deployment import init_deployment
+from inbox.runtime.app import App
+from inbox.runtime.deployment import init_deployment
 from inbox.store import batch as store
 from inbox.store.batch import ConvState
 from inbox.store.db import MIGRATIONS, head_revision, upgrade

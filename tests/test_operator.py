@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from inbox.app import App
-from inbox.deployment import init_deployment
+from inbox.runtime.app import App
+from inbox.runtime.deployment import init_deployment
 from tests import mailcorpus as mc
 from tests.test_cli import inbox, inbox_json
 

@@ -21,9 +21,9 @@ from channels.base import (
     SendResult,
     TransientError,
 )
-from inbox.app import App
 from inbox.desk import actions
 from inbox.outbox.dispatcher import Dispatcher, backoff
+from inbox.runtime.app import App
 from inbox.store.models import Conversation, Identity, Message, Outbox
 from tests.test_pipeline import NOW, mail, rows, run
 

@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from inbox.app import App, utcnow
-from inbox.connectors import build_connectors
 from inbox.outbox.dispatcher import Dispatcher
 from inbox.outbox.journal import journal_path
+from inbox.runtime.app import App, utcnow
+from inbox.runtime.connectors import build_connectors
 from inbox.store.liveness import acquire
 from inbox.store.models import Outbox
 from tests import telegram_server as tg

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from channels.email.mime import parse_email
-from inbox.app import App
 from inbox.ingest.pipeline import ingest_batch
 from inbox.ingest.storable import storable
+from inbox.runtime.app import App
 from inbox.store.models import Message
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox.app import App
 from inbox.cli_templates import samples
 from inbox.core import tokens
 from inbox.ingest.pipeline import ingest_batch
 from inbox.lang.render import Renderer, TemplateError
+from inbox.runtime.app import App
 from inbox.store.models import Conversation, Event, Message, Outbox
 
 SHIPPED = Path(__file__).resolve().parents[1] / "templates"

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox.app import App
 from inbox.core.vocab import Status, iso
 from inbox.desk import actions
+from inbox.runtime.app import App
 from inbox.sla import clock as sla
 from inbox.sla.risk import at_risk
 from inbox.store.migrations import HEAD_REVISION, SchemaError

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.email.mime import parse_email
-from inbox.app import App
 from inbox.core.vocab import Status
 from inbox.desk import actions, views
 from inbox.ingest.pipeline import Result, ingest_batch
+from inbox.runtime.app import App
 from inbox.store.models import Conversation, Event, Message, Outbox
 from tests import mailcorpus as mc
 from tests import robots_corpus as rc

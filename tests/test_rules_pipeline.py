@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox.app import App
 from inbox.core import tokens
 from inbox.core.config import load_settings
 from inbox.ingest.pipeline import Result, ingest_batch
+from inbox.runtime.app import App
 from inbox.store.models import Agent, Conversation, Event, Message, Outbox
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from channels.base import Inbound
-from inbox.app import App
 from inbox.core.config import (
     AgentSettings,
     BusinessHoursSettings,
@@ -36,6 +35,7 @@ from inbox.core.vocab import Status
 from inbox.desk import actions, views
 from inbox.ingest.pipeline import PipelineContext
 from inbox.lang.render import Renderer
+from inbox.runtime.app import App
 from inbox.sla.calendar import ALWAYS, BusinessHours
 from inbox.sla.clock import (
     Policies,

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from inbox.app import App, utcnow
 from inbox.cli_sla import parse_since, parse_when
 from inbox.desk import actions
+from inbox.runtime.app import App, utcnow
 from tests.test_cli import inbox, inbox_json
 from tests.test_pipeline import mail, run
 from tests.test_sla import routed

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from channels.base import FetchResult, Outbound, SendResult
-from inbox.app import App, utcnow
 from inbox.core.config import AgentSettings
-from inbox.daemon import Daemon
+from inbox.runtime.app import App, utcnow
+from inbox.runtime.daemon import Daemon
 from inbox.store.models import Event, Outbox
 from tests.test_pipeline import mail, rows, run
 from tests.test_sla import routed

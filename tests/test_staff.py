@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox.app import App
 from inbox.core import tokens
 from inbox.core.config import load_settings
 from inbox.core.vocab import Direction, Kind, Status
 from inbox.desk import actions
 from inbox.ingest.pipeline import Result, ingest, ingest_batch
+from inbox.runtime.app import App
 from inbox.store import batch as store
 from inbox.store.models import Contact, Conversation, Event, Message, Outbox
 

@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from inbox.app import App
 from inbox.core import tokens
+from inbox.runtime.app import App
 from inbox.store.blobs import attachment_data
 from inbox.store.models import Attachment, Conversation, Event, Message, Outbox
 from tests import telegram_server as tg

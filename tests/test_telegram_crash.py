@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from inbox.app import App
+from inbox.runtime.app import App
 from inbox.store.models import Attachment, Conversation, Message, Outbox
 from tests import telegram_server as tg
 from tests.telegram_server import WAIT, TelegramDesk

@@ -16,7 +16,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from inbox.app import App
+from inbox.runtime.app import App
 from inbox.store.models import Message, Outbox
 from tests import telegram_server as tg
 from tests.peers import free_port, running

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.base import PermanentError
-from inbox.app import App, utcnow
 from inbox.desk import actions
 from inbox.outbox.dispatcher import Dispatcher
+from inbox.runtime.app import App, utcnow
 from inbox.store.models import Event, Identity, Message, Outbox
 from tests import telegram_server as tg
 from tests.peers import running

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.telegram.webhook import WebhookInbox
-from inbox.app import App
+from inbox.runtime.app import App
 from inbox.store.models import Message
 from tests import telegram_server as tg
 from tests.peers import free_port, running

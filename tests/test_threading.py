@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from channels.base import Address
-from inbox.app import App
+from inbox.runtime.app import App
 from inbox.store.models import Conversation, Event
 from tests.test_pipeline import events, mail, rows, run
 

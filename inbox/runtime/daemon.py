@@ -33,10 +33,10 @@ from channels.base import (
     Inbound,
     TransientError,
 )
-from inbox.app import App, utcnow
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey, Dispatcher
 from inbox.outbox.journal import SentJournal, journal_path
+from inbox.runtime.app import App, utcnow
 from inbox.sla.notify import Notifier
 from inbox.sla.sweep import sweep
 from inbox.store.db import check_schema
