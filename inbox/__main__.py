@@ -1,5 +1,5 @@
 """`python -m inbox` is the `inbox` command."""
 
-from inbox.cli import main
+from inbox.cli.main import main
 
 main()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from inbox.cli import cli
+from inbox.cli.main import cli
 
 runner = CliRunner()
 

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from channels.base import Address, AuthError, Outbound, PermanentError, TransientError
 from channels.email.connector import EmailConnector, build
 from channels.email.smtp import build_message
-from inbox.cli import cli
+from inbox.cli.main import cli
 from inbox.lang.render import Renderer
 from inbox.outbox.dispatcher import Dispatcher
 from inbox.runtime.app import App, utcnow

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from channels.base import Address, Inbound
-from inbox.cli_templates import samples
+from inbox.cli.templates import samples
 from inbox.core import tokens
 from inbox.ingest.pipeline import ingest_batch
 from inbox.lang.render import Renderer, TemplateError

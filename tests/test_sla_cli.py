@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from inbox.cli_sla import parse_since, parse_when
+from inbox.cli.sla import parse_since, parse_when
 from inbox.desk import actions
 from inbox.runtime.app import App, utcnow
 from tests.test_cli import inbox, inbox_json

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from inbox.cli_common import friendly
+from inbox.cli.common import friendly
 from inbox.core.config import find_config, load_settings
 
 templates_cli = typer.Typer(help="Templates: check them before they go live.",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inbox.cli_common import CliError, friendly
+from inbox.cli.common import CliError, friendly
 from inbox.core.config import Settings, find_config, load_settings
 
 if TYPE_CHECKING:  # the rest is imported by the command that needs it: a quick start

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inbox.cli_common import CliError, friendly, opened
-from inbox.cli_rules import rules_cli
-from inbox.cli_sla import parse_when, report_cli, watch
-from inbox.cli_templates import templates_cli
+from inbox.cli.common import CliError, friendly, opened
+from inbox.cli.rules import rules_cli
+from inbox.cli.sla import parse_when, report_cli, watch
+from inbox.cli.templates import templates_cli
 from inbox.core.config import CONFIG_NAME, find_config, load_settings
 from inbox.core.vocab import Status
 from inbox.runtime.app import App, utcnow

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inbox.cli_common import friendly, opened
+from inbox.cli.common import friendly, opened
 
 if TYPE_CHECKING:
     from inbox.runtime.app import App
