@@ -22,7 +22,7 @@ QUEUE_COLUMNS = (
     Column("ID", right=True), Column("CHANNEL"),
     Column("SLA", right=True),  # time left, "overdue 2h 05m" or "answered"
     Column("STATUS"), Column("AGENT", isolate=True, most=12, least=5),
-    Column("CONTACT", isolate=True, most=24, least=16),
+    Column("CONTACT", isolate=True, most=24, least=14),
     # On 80 cells the subject keeps about 24 by narrowing the contact and the agent.
     Column("SUBJECT", isolate=True, rest=True, least=24),
 )
@@ -70,8 +70,19 @@ def conversation_lines(conv: JSON, zone: zoneinfo.ZoneInfo) -> list[str]:
         lines += [f"  [attachment] {_free(a['filename'])} {a['content_type']} {a['size']} bytes"
                   for a in m["attachments"]]
     lines += ["", "events:"]
-    lines += [f"  {when(e['at'], zone)}  {event_words(e, zone)}" for e in conv["events"]]
+    lines += [f"  {when(e['at'], zone)}  {event_words(e, zone)}"
+              for e in _with_ack_recipients(conv)]
     return lines
+
+
+def _with_ack_recipients(conv: JSON) -> list[JSON]:
+    """`ack.queued` names the template, not the address; the acknowledgement it queued
+    is the one made at the same moment, so the trail can say whom it went to."""
+    to = {m["created_at"]: m["recipients"] for m in conv["messages"]
+          if m["kind"] == "auto-ack"}
+    return [{**e, "detail": {**(e["detail"] or {}), "to": to[e["at"]]}}
+            if e["kind"] == "ack.queued" and to.get(e["at"]) else e
+            for e in conv["events"]]
 
 
 def message_heading(m: JSON, zone: zoneinfo.ZoneInfo) -> str:
@@ -251,9 +262,13 @@ def _edited(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     return f"the customer edited the message; it said: {isolate(short)}"
 
 
+def _to(d: JSON) -> str:
+    return f" to {', '.join(_free(a) for a in d['to'])}" if d.get("to") else ""
+
+
 Say = Callable[[JSON, zoneinfo.ZoneInfo], str]
 _EVENTS: dict[str, Say] = {
-    "ack.queued": lambda d, z: f"ack queued (template {d.get('template')})",
+    "ack.queued": lambda d, z: (f"ack queued{_to(d)} (template {d.get('template')})"),
     "ack.suppressed": lambda d, z: f"ack suppressed: {d.get('reason')}",
     "notify.queued": lambda d, z: (f"notification queued to {_free(str(d.get('to')))} "
                                    f"by rule {_free(str(d.get('rule')))}"),

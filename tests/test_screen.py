@@ -163,7 +163,7 @@ def test_show_tells_the_story_in_words_and_a_recovered_send_is_just_sent(
     assert events and not any("{" in e or "}" in e for e in events), events
     assert any(e.endswith(f"ack sent to {FSI}{desk.customer}{PDI} after 2 tries")
                for e in events), events
-    assert "ack queued" in shown
+    assert f"ack queued to {FSI}{desk.customer}{PDI} (template " in shown
     assert re.search(r"acknowledgement to .* · sent \d{4}-\d\d-\d\d .* after 2 tries", shown)
     assert "451" not in shown and "451" not in inbox_run(desk, "outbox", "--state", "all")
     data = json.loads(inbox_run(desk, "show", "1", "--json"))
