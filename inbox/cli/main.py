@@ -15,7 +15,6 @@ import tempfile
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -179,10 +178,14 @@ def queue(status: Annotated[list[str], typer.Option(
           tag: str | None = None, limit: int = 100, as_json: JsonOpt = False,
           automated: Annotated[bool, typer.Option(
               "--automated", help="Include conversations only robots wrote to "
-              "(bounces, auto-replies, reports).")] = False) -> None:
+              "(bounces, auto-replies, reports).")] = False,
+          width: Annotated[int | None, typer.Option(
+              help="Cut lines to this many terminal cells (0: never). Default: $COLUMNS, "
+              "else the terminal's width; piped output is not cut.")] = None) -> None:
     """Open conversations, the most urgent SLA first; robots' only with --automated."""
+    from inbox.cli.render import queue_lines
+    from inbox.cli.screen import terminal_width
     from inbox.desk import views
-    from inbox.sla.clock import duration
 
     known = tuple(s.value for s in Status)
     statuses = known if "all" in status else tuple(status)
@@ -196,20 +199,17 @@ def queue(status: Annotated[list[str], typer.Option(
     if as_json:
         _print_json(rows)
         return
-    for r in rows:
-        left = r["sla"]["seconds_left"]
-        due = "answered" if left is None else duration(timedelta(seconds=left))
-        who = r["contact"]["name"] or r["contact"]["address"] or "?"
-        typer.echo(f"{r['id']:>6}  {r['channel']:<8} {due:>12}  {r['status']:<8} "
-                   f"{(r['assignee'] or '-'):<10} {who[:24]:<24} {r['subject'][:60]}")
     if not rows:
         typer.echo("the queue is empty", err=True)
+        return
+    typer.echo("\n".join(queue_lines(rows, terminal_width(width))))
 
 
 @cli.command()
 @friendly
 def show(conversation_id: int, as_json: JsonOpt = False) -> None:
-    """One conversation with all its messages and its event trail."""
+    """One conversation with all its messages and its event trail, in words."""
+    from inbox.cli.render import conversation_lines
     from inbox.desk import views
 
     app = _app()
@@ -220,30 +220,8 @@ def show(conversation_id: int, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(conv)
         return
-    _print_conversation(conv)
-
-
-def _print_conversation(conv: dict[str, Any]) -> None:
-    contact = conv["contact"]
-    typer.echo(f"#{conv['id']} {conv['reference']} {conv['subject']}")
-    typer.echo(f"  {conv['channel']}/{conv['account']}  status {conv['status']}  "
-               f"priority {conv['priority']}  team {conv['team'] or '-'}  "
-               f"assignee {conv['assignee'] or '-'}  tags {','.join(conv['tags']) or '-'}")
-    typer.echo(f"  contact {contact['name']} <{contact['address']}>  SLA {conv['sla']['state']}"
-               f" due {conv['sla']['due_at'] or '-'}")
-    if conv["attributes"]:
-        typer.echo("  " + "  ".join(f"{k}={v}" for k, v in conv["attributes"].items()))
-    for m in conv["messages"]:
-        flag = f"  [{'; '.join(m['problems'])}]" if m["problems"] else ""
-        who = m["author"] or m["sender"]["address"] or "us"
-        typer.echo(f"\n--- {m['created_at']} {m['kind']} {m['direction']} {who} "
-                   f"({m['delivery']}){flag}")
-        typer.echo(m["text"].rstrip())
-        for a in m["attachments"]:
-            typer.echo(f"  [attachment] {a['filename']} {a['content_type']} {a['size']} bytes")
-    typer.echo("\nevents:")
-    for e in conv["events"]:
-        typer.echo(f"  {e['at']} {e['kind']} {json.dumps(e['detail'], ensure_ascii=False)}")
+    zone = zoneinfo.ZoneInfo(app.settings.business_hours.timezone)
+    typer.echo("\n".join(conversation_lines(conv, zone)))
 
 
 @cli.command()
@@ -334,6 +312,7 @@ def outbox(state: Annotated[list[str], typer.Option(
            ] = ["pending", "failed", "sending", "dead"],  # noqa: B006
            as_json: JsonOpt = False) -> None:
     """Sends waiting, failing, in flight, or dead-lettered (with the reason)."""
+    from inbox.cli.render import outbox_line
     from inbox.desk import views
 
     states = views.OUTBOX_STATES if "all" in state else tuple(state)
@@ -350,11 +329,7 @@ def outbox(state: Annotated[list[str], typer.Option(
         _print_json(rows)
         return
     for r in rows:
-        err = f"  {r['last_error']}" if r["last_error"] else ""
-        err += f"  blocked: {r['blocked']}" if r["blocked"] else ""
-        typer.echo(f"{r['id']:>6}  #{r['conversation_id']:<6} {r['kind']:<6} {r['state']:<8} "
-                   f"{r['channel']}/{r['account']} -> {r['recipient']} "
-                   f"tries {r['attempts']}{err}")
+        typer.echo(outbox_line(r))
     if not rows:
         typer.echo("the outbox is empty", err=True)
 

@@ -154,8 +154,10 @@ def conversation(s: Session, conv_id: int, now: datetime, secret: str) -> JSON |
     out = conversation_summary(c, _contacts(s, [c])[c.contact_id], now, secret)
     msgs = s.scalars(sa.select(Message).where(col(Message.conversation_id) == conv_id)
                      .order_by(col(Message.created_at), col(Message.id))).all()
-    atts = _attachments(s, [m.id for m in msgs if m.id is not None])
-    out["messages"] = [message(m, atts.get(m.id or 0, [])) for m in msgs]
+    ids = [m.id for m in msgs if m.id is not None]
+    atts, sends = _attachments(s, ids), _sends(s, ids)
+    out["messages"] = [{**message(m, atts.get(m.id or 0, [])), "send": sends.get(m.id or 0)}
+                       for m in msgs]
     events = s.scalars(sa.select(Event).where(col(Event.conversation_id) == conv_id)
                        .order_by(col(Event.id))).all()
     out["events"] = [{"id": e.id, "kind": e.kind, "message_id": e.message_id,
@@ -174,6 +176,19 @@ def _attachments(s: Session, message_ids: list[int]) -> dict[int, list[JSON]]:
             {"filename": a.filename, "content_type": a.content_type, "size": a.size,
              "sha256": a.sha256, "inline": a.inline, "content_id": a.content_id})
     return out
+
+
+def _sends(s: Session, message_ids: list[int]) -> dict[int, JSON]:
+    """Where each outgoing message's send stands; `error` only while it matters, so a
+    send that went out after failed tries does not carry the old error beside `sent`."""
+    if not message_ids:
+        return {}
+    rows = s.scalars(sa.select(Outbox).where(col(Outbox.message_id).in_(message_ids)))
+    return {r.message_id: {"id": r.id, "kind": r.kind, "state": _outbox_state(r),
+                           "attempts": r.attempts, "next_attempt_at": iso(r.next_attempt_at),
+                           "sent_at": iso(r.sent_at),
+                           "error": None if r.state == OutboxState.SENT else r.last_error}
+            for r in rows}
 
 
 def message(m: Message, attachments: list[JSON]) -> JSON:
