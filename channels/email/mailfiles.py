@@ -31,7 +31,7 @@ _MAILDIR_SUBDIRS = ("cur", "new", "tmp")
 _CHUNK = 1 << 20
 
 
-class MailFileError(Exception):
+class MailFileError(ValueError):
     """A path that should hold mail cannot be read."""
 
     def __init__(self, path: Path, reason: str) -> None:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 import typer
 
+from inbox.core.errors import InboxError, Invalid
+
 if TYPE_CHECKING:
     from inbox.runtime.app import App
 
@@ -25,7 +27,7 @@ R = TypeVar("R")
 _opened: list[App] = []  # closed when the command ends, so no connection outlives it
 
 
-class CliError(Exception):
+class CliError(Invalid):
     """A mistake in how a command was called; the message says what to do instead."""
 
 
@@ -36,18 +38,11 @@ def opened(app: App) -> App:
 
 
 def _expected() -> tuple[type[Exception], ...]:
+    """The failures a person can act on: ours (inbox.core.errors), the database refusing,
+    the operating system's (a missing file), and malformed input (a mail file)."""
     from sqlalchemy.exc import OperationalError
 
-    from channels.email.mailfiles import MailFileError
-    from inbox.core.config import ConfigError
-    from inbox.desk.actions import ActionError
-    from inbox.runtime.app import SecretMissing
-    from inbox.store.liveness import AlreadyRunning
-    from inbox.store.migrations import SchemaError
-    from inbox.store.rawdb import ReadError
-
-    return (CliError, ConfigError, SchemaError, ActionError, SecretMissing, MailFileError,
-            OperationalError, ReadError, OSError, ValueError, AlreadyRunning)
+    return (InboxError, OperationalError, OSError, ValueError)
 
 
 def friendly(fn: Callable[P, R]) -> Callable[P, R]:

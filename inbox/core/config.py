@@ -25,10 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from inbox.core.errors import Invalid
+
 CONFIG_NAME = "inbox.toml"
 
 
-class ConfigError(Exception):
+class ConfigError(Invalid):
     """The configuration cannot be used; the message says which setting and why."""
 
 

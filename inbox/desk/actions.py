@@ -14,20 +14,25 @@ from sqlmodel import col
 
 from channels.base import Address
 from inbox.core import tokens
+from inbox.core.errors import Invalid, NotFound
 from inbox.core.vocab import Direction, Kind, Status
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
 from inbox.store.models import Conversation, Event, Identity, Message
 
 
-class ActionError(Exception):
+class ActionError(Invalid):
     """The action cannot be done; the message says why in the agent's terms."""
+
+
+class NoConversation(ActionError, NotFound):
+    """The conversation named does not exist."""
 
 
 def get_conversation(s: Session, conv_id: int) -> Conversation:
     conv = s.get(Conversation, conv_id)
     if conv is None:
-        raise ActionError(f"no conversation {conv_id}")
+        raise NoConversation(f"no conversation {conv_id}")
     return conv
 
 

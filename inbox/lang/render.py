@@ -33,6 +33,7 @@ from typing import Any
 import jinja2
 from jinja2.exceptions import SecurityError
 
+from inbox.core.errors import Invalid
 from inbox.lang.sandbox import BoundedEnvironment, Budget, budget, check_time
 
 MAX_OUTPUT = 64 * 1024  # characters of one rendered template
@@ -48,7 +49,7 @@ _HEADER_LINE = re.compile(r"([A-Za-z][A-Za-z0-9-]*)[ \t]*:(.*)")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
-class TemplateError(Exception):
+class TemplateError(Invalid):
     """A template is missing or fails to render; the message names the file and line."""
 
 

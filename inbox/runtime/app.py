@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from inbox.core.config import Settings
+from inbox.core.errors import Invalid
 from inbox.store.blobs import BlobStore
 
 if TYPE_CHECKING:  # imported where used: every CLI command starts here, most need few
@@ -28,7 +29,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SecretMissing(Exception):
+class SecretMissing(Invalid):
     pass
 
 

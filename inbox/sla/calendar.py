@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 from inbox.core.config import WEEKDAYS, BusinessHoursSettings, parse_span
+from inbox.core.errors import Invalid
 
 ZERO = timedelta(0)
 ONE_DAY = timedelta(days=1)
@@ -27,7 +28,7 @@ ONE_DAY = timedelta(days=1)
 HORIZON_DAYS = 3700
 
 
-class CalendarError(ValueError):
+class CalendarError(Invalid, ValueError):
     """The calendar cannot answer: e.g. it has no working time at all."""
 
 

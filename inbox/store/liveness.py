@@ -29,8 +29,10 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from inbox.core.errors import Conflict
 
-class AlreadyRunning(Exception):
+
+class AlreadyRunning(Conflict):
     """Another daemon runs on this database, and only one may (SQLite)."""
 
 

@@ -18,13 +18,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
+from inbox.core.errors import Unavailable
 from inbox.store.migrations import SchemaError, schema_problem
 
 # How SQLAlchemy stores a DateTime in SQLite: text that sorts like the time it names.
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-class ReadError(Exception):
+class ReadError(Unavailable):
     """The database could not be read: unreachable, locked, not a database."""
 
 

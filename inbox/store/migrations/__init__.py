@@ -1,11 +1,13 @@
 """Alembic migrations; run with `inbox db upgrade`."""
 
+from inbox.core.errors import Unavailable
+
 # The newest revision in versions/; bump it with every new migration
 # (tests/test_migrations.py checks it against what alembic finds).
 HEAD_REVISION = "0003"
 
 
-class SchemaError(Exception):
+class SchemaError(Unavailable):
     """The database is not at the schema this code expects."""
 
 
