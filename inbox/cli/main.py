@@ -7,7 +7,6 @@ line on stderr and a non-zero exit, never a traceback (set INBOX_DEBUG=1 to see 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -102,18 +101,20 @@ def init(directory: Path, force: Annotated[bool, typer.Option(
 @cli.command()
 @friendly
 def run(once: Annotated[bool, typer.Option(
-        help="Fetch, send and sweep once, then exit.")] = False) -> None:
+        help="Fetch, send and sweep once, then exit.")] = False,
+        log_format: Annotated[Literal["text", "json"] | None, typer.Option(
+            help="text, or json: one object per line (default: $INBOX_LOG_FORMAT, "
+                 "then log_format in inbox.toml, then text).")] = None) -> None:
     """Run the daemon: connectors, outbox dispatcher, SLA sweep. Stops on SIGTERM/SIGINT."""
     import asyncio
 
+    from inbox.runtime import logs
     from inbox.runtime.connectors import build_connectors
     from inbox.runtime.daemon import Daemon, install_signal_handlers
     from inbox.store.db import check_schema
 
     app = _app()
-    logging.basicConfig(level=app.settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.setup(app.settings.log_level, log_format or app.settings.log_format)
     check_schema(app.engine)
     daemon = Daemon(app, build_connectors(app.settings))
 

@@ -194,7 +194,9 @@ class Settings(_Strict):
     # Seconds all the regexes of one message's rules may take together; past it they
     # count as not matching, so a pattern that backtracks cannot stall a connector.
     rules_time_budget: float = Field(default=0.5, gt=0, le=60)
-    log_level: str = "INFO"
+    # Both also from the environment, which wins: INBOX_LOG_LEVEL, INBOX_LOG_FORMAT.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (docs/logging.md)
     ack: AckSettings = AckSettings()
     sla: SlaSettings = SlaSettings()
     outbox: OutboxSettings = OutboxSettings()
@@ -206,6 +208,11 @@ class Settings(_Strict):
     channels: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     # Where the config file lives: relative paths in it are relative to this.
     base_dir: Path = Path(".")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()
@@ -273,6 +280,8 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], base: Path) -> None
     data.pop("secret_key_file", None)
     if env.get("INBOX_LOG_LEVEL"):
         data["log_level"] = env["INBOX_LOG_LEVEL"]
+    if env.get("INBOX_LOG_FORMAT"):
+        data["log_format"] = env["INBOX_LOG_FORMAT"]
 
 
 def _read_secret(path: Path) -> str:

@@ -84,6 +84,7 @@ class Work:
     decision: RouteDecision = field(default_factory=RouteDecision)
     outcome: str = "stored"
     acked: bool = False
+    ack_suppressed: str | None = None  # the reason of the `ack.suppressed` event
     done: bool = False
     automated: str | None = None  # why a machine sent it (judge_automated), else None
 
@@ -105,13 +106,22 @@ class Work:
                           message_id=self.message_id, **detail)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
+    """What became of one message: what the caller reports or logs after the commit."""
+
     external_id: str
     outcome: str  # "stored", "duplicate", "quarantined", "edited"
     conversation_id: int | None
     message_id: int | None
     acked: bool = False
+    channel: str = ""
+    account: str = ""
+    new_conversation: bool = False
+    team: str | None = None  # the conversation's, after routing
+    assignee: str | None = None
+    ack_suppressed: str | None = None  # why no acknowledgement, when one was considered
+    problems: tuple[str, ...] = ()  # why it was flagged or quarantined
 
 
 Step = Callable[[Work], None]
@@ -282,6 +292,7 @@ def acknowledge(w: Work) -> None:
     if decision.ok and unseen_edit(w):
         decision = AckDecision(False, "an edit of an earlier message, not a new one")
     if not decision.ok:
+        w.ack_suppressed = decision.reason
         w.event("ack.suppressed", reason=decision.reason)
         return
     queue_ack(w)
@@ -369,8 +380,12 @@ def ingest(db: store.Batch, inbound: Inbound, ctx: PipelineContext, now: datetim
         step(w)
         if w.done:
             break
-    conv_id = w.conversation.id if w.conversation else None
-    return Result(inbound.external_id, w.outcome, conv_id, w.message_id, acked=w.acked)
+    conv = w.conversation
+    return Result(inbound.external_id, w.outcome, conv.id if conv else None, w.message_id,
+                  acked=w.acked, channel=inbound.channel, account=inbound.account,
+                  new_conversation=w.new_conversation, team=conv.team if conv else None,
+                  assignee=conv.assignee if conv else None, ack_suppressed=w.ack_suppressed,
+                  problems=w.inbound.problems)
 
 
 def ingest_batch(conn: Connection, inbounds: Iterable[Inbound], ctx: PipelineContext,
@@ -456,7 +471,9 @@ def quarantine(conn: Connection, inbound: Inbound, ctx: PipelineContext, now: da
         created_at=inbound.received_at)
     store.add_event(conn, "quarantined", now, conversation_id=conv.id,
                     message_id=message_id, error=problem)
-    return Result(inbound.external_id, "quarantined", conv.id, message_id)
+    return Result(inbound.external_id, "quarantined", conv.id, message_id,
+                  channel=inbound.channel, account=inbound.account, new_conversation=True,
+                  problems=(*inbound.problems, problem))
 
 
 def _bare(inbound: Inbound) -> Inbound:

@@ -20,6 +20,7 @@ import logging
 import signal
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,11 @@ from channels.base import (
     Inbound,
     TransientError,
 )
+from inbox.core import tokens
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey, Dispatcher
 from inbox.outbox.journal import SentJournal, journal_path
+from inbox.runtime import logs
 from inbox.runtime.app import App, utcnow
 from inbox.sla.notify import Notifier
 from inbox.sla.sweep import sweep
@@ -154,8 +157,11 @@ class Daemon:
     def _ingest(self, key: AccountKey, items: Sequence[Inbound], cursor: str | None) -> None:
         now = utcnow()
         with self.app.engine.begin() as conn:
-            ingest_batch(conn, items, self.ctx, now,
-                         cursor=(key[0], key[1], cursor) if cursor is not None else None)
+            results = ingest_batch(conn, items, self.ctx, now,
+                                   cursor=(key[0], key[1], cursor) if cursor is not None
+                                   else None)
+        # Only now: a batch whose commit failed was never received.
+        logs.ingested(results, partial(tokens.reference, self.ctx.secret))
 
     async def _sweep_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -27,6 +27,9 @@ secret_key_file = "secret.key"    # signs conversation references; keep it priva
 templates_dir = "templates"
 rules_dir = "rules"
 rules_time_budget = 0.5           # CPU seconds all rules' regexes may take per message
+log_level = "INFO"                # INBOX_LOG_LEVEL wins; DEBUG shows customer data
+log_format = "text"               # or "json", one object per line (docs/logging.md);
+                                  # INBOX_LOG_FORMAT and `inbox run --log-format` win
 
 [ack]
 enabled = true
