@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from channels.base import Address, Inbound
 from channels.email.mime import parse_email
-from inbox.ingest.pipeline import Result, ingest_batch
+from inbox.ingest.pipeline import ingest_batch
+from inbox.ingest.work import Result
 from inbox.runtime.app import App
 from inbox.runtime.daemon import Daemon
 from inbox.store.models import Conversation, Message, Outbox

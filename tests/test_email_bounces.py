@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from channels.email.mime import parse_email
 from inbox.desk import actions
 from inbox.ingest.bounces import read_report
-from inbox.ingest.pipeline import Result, ingest_batch
+from inbox.ingest.pipeline import ingest_batch
+from inbox.ingest.work import Result
 from inbox.runtime.app import App
 from inbox.store.models import Conversation, Event, Identity, Message, Outbox
 from tests import mailcorpus as mc

@@ -14,7 +14,8 @@ from channels.base import Address, Inbound, InboundAttachment
 from inbox.core import tokens
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
-from inbox.ingest.pipeline import PipelineContext, Result, ingest, ingest_batch
+from inbox.ingest.pipeline import ingest, ingest_batch
+from inbox.ingest.work import PipelineContext, Result
 from inbox.runtime.app import App
 from inbox.store import batch as store
 from inbox.store.models import Conversation, Cursor, Event, Message, Outbox

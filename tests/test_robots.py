@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from channels.email.mime import parse_email
 from inbox.core.vocab import Status
 from inbox.desk import actions, views
-from inbox.ingest.pipeline import Result, ingest_batch
+from inbox.ingest.pipeline import ingest_batch
+from inbox.ingest.work import Result
 from inbox.runtime.app import App
 from inbox.store.models import Conversation, Event, Message, Outbox
 from tests import mailcorpus as mc

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from channels.base import Address, Inbound
 from inbox.core import tokens
 from inbox.core.config import load_settings
-from inbox.ingest.pipeline import Result, ingest_batch
+from inbox.ingest.pipeline import ingest_batch
+from inbox.ingest.work import Result
 from inbox.runtime.app import App
 from inbox.store.models import Agent, Conversation, Event, Message, Outbox
 

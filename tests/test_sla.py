@@ -33,7 +33,7 @@ from inbox.core.config import (
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.core.vocab import Status
 from inbox.desk import actions, views
-from inbox.ingest.pipeline import PipelineContext
+from inbox.ingest.work import PipelineContext
 from inbox.lang.render import Renderer
 from inbox.runtime.app import App
 from inbox.sla.calendar import ALWAYS, BusinessHours

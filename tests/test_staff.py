@@ -16,7 +16,8 @@ from inbox.core import tokens
 from inbox.core.config import load_settings
 from inbox.core.vocab import Direction, Kind, Status
 from inbox.desk import actions
-from inbox.ingest.pipeline import Result, ingest, ingest_batch
+from inbox.ingest.pipeline import ingest, ingest_batch
+from inbox.ingest.work import Result
 from inbox.runtime.app import App
 from inbox.store import batch as store
 from inbox.store.models import Contact, Conversation, Event, Message, Outbox

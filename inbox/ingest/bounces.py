@@ -32,7 +32,7 @@ from inbox.store import batch as store
 from inbox.store.blobs import offload
 
 if TYPE_CHECKING:
-    from inbox.ingest.pipeline import Work
+    from inbox.ingest.work import Work
 
 _STATUS_PARTS = ("message/delivery-status", "message/global-delivery-status")
 _ORIGINAL_PARTS = ("message/rfc822", "text/rfc822-headers", "message/global",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from inbox.store import batch as store
 
 if TYPE_CHECKING:
-    from inbox.ingest.pipeline import Work
+    from inbox.ingest.work import Work
 
 # Channels whose external ids name one message across all their accounts, and which
 # anyone who saw the message can cite from anywhere (inbox.ingest.threads trusts a reply chain

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from inbox.store import batch as store
 
 if TYPE_CHECKING:
-    from inbox.ingest.pipeline import Work
+    from inbox.ingest.work import Work
 
 
 def apply_edit(w: Work) -> None:

@@ -23,8 +23,9 @@ from sqlalchemy.engine import Engine
 from channels.base import Inbound
 from channels.email.mailfiles import MailSource, iter_mail_sources
 from channels.email.mime import parse_email
-from inbox.ingest.pipeline import PipelineContext, Result, ingest_batch
+from inbox.ingest.pipeline import ingest_batch
 from inbox.ingest.storable import storable
+from inbox.ingest.work import PipelineContext, Result
 from inbox.store.blobs import BlobStore, offload
 
 T = TypeVar("T")

@@ -15,16 +15,14 @@ from here; an acknowledgement is an Outbox row that the dispatcher sends after c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
 from channels.base import Address, Inbound
 from inbox.core import tokens
-from inbox.core.config import AckSettings
-from inbox.core.routing import Notice, RouteDecision, RouteFacts, Router
+from inbox.core.routing import Notice, RouteDecision, RouteFacts
 from inbox.core.vocab import AUTOMATED, Delivery, Direction, Kind, Status
 from inbox.ingest import doubles, threads
 from inbox.ingest.ack import (
@@ -38,93 +36,17 @@ from inbox.ingest.bounces import record_bounce
 from inbox.ingest.edits import apply_edit, note_unseen_edit, unseen_edit
 from inbox.ingest.staff import record_staff_reply
 from inbox.ingest.storable import clean, storable
-from inbox.lang.render import Renderer, TemplateError, builtin
+from inbox.ingest.work import PipelineContext, Result, Step, Work
+from inbox.lang.render import TemplateError, builtin
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
 from inbox.store import batch as store
 from inbox.store.batch import ContactRef, ConvState
-from inbox.store.blobs import BlobStore, offload
+from inbox.store.blobs import offload
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_SENDER = "(unknown sender)"
-
-
-@dataclass(frozen=True)
-class PipelineContext:
-    """Everything the steps need besides the message; built once, never global."""
-
-    secret: str
-    renderer: Renderer
-    router: Router
-    blobs: BlobStore
-    sla: sla.Policies  # resolves each conversation's policy (priority, rule's choice)
-    ack: AckSettings
-    team_name: str = "Support"
-    our_addresses: frozenset[str] = frozenset()
-    our_domain: str = "inbox.invalid"
-    max_attachment_bytes: int = 25 * 1024 * 1024
-    send_acks: bool = True  # False for backfills: store and route, acknowledge nobody
-    # (channel, address) -> agent name, from `[agents]`: who answered a notification
-    staff: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    # A customer's same words again within this long are a re-send (inbox.ingest.doubles).
-    repeat_window: timedelta = timedelta(minutes=15)
-
-
-@dataclass
-class Work:
-    inbound: Inbound
-    db: store.Batch
-    ctx: PipelineContext
-    now: datetime
-    contact: ContactRef | None = None
-    conversation: ConvState | None = None
-    new_conversation: bool = False
-    message_id: int | None = None
-    decision: RouteDecision = field(default_factory=RouteDecision)
-    outcome: str = "stored"
-    acked: bool = False
-    ack_suppressed: str | None = None  # the reason of the `ack.suppressed` event
-    done: bool = False
-    automated: str | None = None  # why a machine sent it (judge_automated), else None
-
-    @property
-    def conn(self) -> Connection:
-        return self.db.conn
-
-    @property
-    def key(self) -> store.MessageKey:
-        return (self.inbound.channel, self.inbound.account, self.inbound.external_id)
-
-    @property
-    def conv(self) -> ConvState:
-        assert self.conversation is not None, "step ordering: thread() comes first"
-        return self.conversation
-
-    def event(self, kind: str, **detail: object) -> None:
-        self.db.add_event(kind, self.now, conversation_id=self.conv.id,
-                          message_id=self.message_id, **detail)
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What became of one message: what the caller reports or logs after the commit."""
-
-    external_id: str
-    outcome: str  # "stored", "duplicate", "quarantined", "edited"
-    conversation_id: int | None
-    message_id: int | None
-    acked: bool = False
-    channel: str = ""
-    account: str = ""
-    new_conversation: bool = False
-    team: str | None = None  # the conversation's, after routing
-    assignee: str | None = None
-    ack_suppressed: str | None = None  # why no acknowledgement, when one was considered
-    problems: tuple[str, ...] = ()  # why it was flagged or quarantined
-
-
-Step = Callable[[Work], None]
 
 
 def dedupe(w: Work) -> None:

@@ -23,7 +23,7 @@ from inbox.store import batch as store
 from inbox.store.blobs import offload
 
 if TYPE_CHECKING:
-    from inbox.ingest.pipeline import Work
+    from inbox.ingest.work import Work
 
 
 def record_staff_reply(w: Work) -> None:

@@ -36,7 +36,7 @@ from inbox.store import batch as store
 from inbox.store.batch import ConvState
 
 if TYPE_CHECKING:
-    from inbox.ingest.pipeline import Work
+    from inbox.ingest.work import Work
 
 
 @dataclass

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from sqlalchemy.engine import Engine
 
     from inbox.core.routing import Router
-    from inbox.ingest.pipeline import PipelineContext
+    from inbox.ingest.work import PipelineContext
     from inbox.lang.render import Renderer
     from inbox.sla.clock import Policies
 
@@ -86,7 +86,7 @@ class App:
 
     def pipeline_context(self, send_acks: bool = True) -> PipelineContext:
         s = self.settings
-        from inbox.ingest.pipeline import PipelineContext
+        from inbox.ingest.work import PipelineContext
 
         return PipelineContext(
             secret=self.secret, renderer=self.renderer, router=self.router,

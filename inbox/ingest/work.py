@@ -1,0 +1,100 @@
+"""What the pipeline's steps share: the context built once per process, the `Work` one
+message fills as it passes the steps, and the `Result` its caller reports after the commit.
+
+Its own module so that the steps (threads, staff, bounces, edits, doubles) import these
+types without importing the pipeline that calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Connection
+
+from channels.base import Inbound
+from inbox.core.config import AckSettings
+from inbox.core.routing import RouteDecision, Router
+from inbox.lang.render import Renderer
+from inbox.sla import clock as sla
+from inbox.store import batch as store
+from inbox.store.batch import ContactRef, ConvState
+from inbox.store.blobs import BlobStore
+
+
+@dataclass(frozen=True)
+class PipelineContext:
+    """Everything the steps need besides the message; built once, never global."""
+
+    secret: str
+    renderer: Renderer
+    router: Router
+    blobs: BlobStore
+    sla: sla.Policies  # resolves each conversation's policy (priority, rule's choice)
+    ack: AckSettings
+    team_name: str = "Support"
+    our_addresses: frozenset[str] = frozenset()
+    our_domain: str = "inbox.invalid"
+    max_attachment_bytes: int = 25 * 1024 * 1024
+    send_acks: bool = True  # False for backfills: store and route, acknowledge nobody
+    # (channel, address) -> agent name, from `[agents]`: who answered a notification
+    staff: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # A customer's same words again within this long are a re-send (inbox.ingest.doubles).
+    repeat_window: timedelta = timedelta(minutes=15)
+
+
+@dataclass
+class Work:
+    inbound: Inbound
+    db: store.Batch
+    ctx: PipelineContext
+    now: datetime
+    contact: ContactRef | None = None
+    conversation: ConvState | None = None
+    new_conversation: bool = False
+    message_id: int | None = None
+    decision: RouteDecision = field(default_factory=RouteDecision)
+    outcome: str = "stored"
+    acked: bool = False
+    ack_suppressed: str | None = None  # the reason of the `ack.suppressed` event
+    done: bool = False
+    automated: str | None = None  # why a machine sent it (judge_automated), else None
+
+    @property
+    def conn(self) -> Connection:
+        return self.db.conn
+
+    @property
+    def key(self) -> store.MessageKey:
+        return (self.inbound.channel, self.inbound.account, self.inbound.external_id)
+
+    @property
+    def conv(self) -> ConvState:
+        assert self.conversation is not None, "step ordering: thread() comes first"
+        return self.conversation
+
+    def event(self, kind: str, **detail: object) -> None:
+        self.db.add_event(kind, self.now, conversation_id=self.conv.id,
+                          message_id=self.message_id, **detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What became of one message: what the caller reports or logs after the commit."""
+
+    external_id: str
+    outcome: str  # "stored", "duplicate", "quarantined", "edited"
+    conversation_id: int | None
+    message_id: int | None
+    acked: bool = False
+    channel: str = ""
+    account: str = ""
+    new_conversation: bool = False
+    team: str | None = None  # the conversation's, after routing
+    assignee: str | None = None
+    ack_suppressed: str | None = None  # why no acknowledgement, when one was considered
+    problems: tuple[str, ...] = ()  # why it was flagged or quarantined
+
+
+Step = Callable[[Work], None]
