@@ -29,7 +29,7 @@ from bench.common import pg_database
 from bench.corpus import generate_corpus
 from channels.email.mailfiles import MailSource, iter_mail_sources
 from channels.email.mime import parse_email
-from inbox.ingest.importer import CHUNK_MESSAGES, bounded_map, default_workers
+from inbox.runtime.importer import CHUNK_MESSAGES, bounded_map, default_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"

@@ -182,3 +182,11 @@ class Connector(Protocol):
     async def send(self, message: Outbound) -> SendResult: ...
 
     async def close(self) -> None: ...
+
+
+class RawParser(Protocol):
+    """Reads a channel's stored raw bytes again as an `Inbound` (never raises: problems are
+    flagged on the result). The core asks for one by channel name (inbox.runtime builds
+    them), so it can look into a stored e-mail's parts without importing e-mail code."""
+
+    def __call__(self, raw: bytes, account: str, received_at: datetime) -> Inbound: ...

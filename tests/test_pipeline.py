@@ -209,8 +209,8 @@ def test_attachments_are_found_again_by_their_content_hash(app: App) -> None:
     [pdf] = [a for a in stored.values() if a.content_type == "application/pdf"]
     [email_row] = rows(app, Message, external_id=email_msg.external_id)
     assert not pdf.stored  # inside the raw message, not written twice
-    assert attachment_data(app.blobs, pdf.sha256, pdf.stored,
-                           email_row.raw_sha256) == mc.PDF_BYTES
+    assert attachment_data(app.blobs, pdf.sha256, pdf.stored, email_row.raw_sha256,
+                           parse_email) == mc.PDF_BYTES
     photo = stored["photo.jpg"]
     assert photo.stored and photo.size == len(b"\xff\xd8 a photo")
     assert attachment_data(app.blobs, photo.sha256, True, None) == b"\xff\xd8 a photo"

@@ -141,7 +141,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox fi
                help="Progress bar (default: when stderr is a terminal).")] = None,
            as_json: JsonOpt = False) -> None:
     """Feed e-mail files through the full pipeline (dedupe, thread, route, ack, SLA)."""
-    from inbox.ingest.importer import import_paths
+    from inbox.runtime.importer import import_paths
     from inbox.store.db import check_schema
 
     app = _app()
@@ -166,9 +166,9 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox fi
 def _progress_bar(paths: list[Path]) -> Any:
     from tqdm import tqdm
 
-    from channels.email.mailfiles import count_mail_files
+    from inbox.runtime.importer import count_messages
 
-    return tqdm(total=count_mail_files(paths), unit="msg", file=sys.stderr)
+    return tqdm(total=count_messages(paths), unit="msg", file=sys.stderr)
 
 
 @cli.command()

@@ -47,6 +47,15 @@ def _rules(settings: Settings, directory: Path | None) -> tuple[RuleSet, Path]:
                       budget=settings.rules_time_budget), where
 
 
+def _email(raw: bytes, account: str, received_at: datetime) -> Inbound:
+    """Test cases and `explain FILE.eml` read e-mail with the e-mail channel's parser."""
+    from inbox.runtime.connectors import raw_parser
+
+    parse = raw_parser("email")
+    assert parse is not None
+    return parse(raw, account, received_at)
+
+
 def _json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -63,7 +72,7 @@ def check(ctx: typer.Context, rules: RulesOpt = None,
 
     settings = _settings(ctx)
     ruleset, where = _rules(settings, rules)
-    cases = load_cases(where / "tests") if (where / "tests").is_dir() else []
+    cases = load_cases(where / "tests", _email) if (where / "tests").is_dir() else []
     for w in ruleset.warnings:
         typer.echo(f"{w.path}:{w.line}: warning: {w.message}", err=True)
     typer.echo(f"{where}: {len(ruleset.rules)} rules in {ruleset.files} files are valid"
@@ -96,7 +105,6 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
             rules: RulesOpt = None, as_json: JsonOpt = False) -> None:
     """Show every rule, whether it matched and why, and the outcome; changes nothing."""
     from channels.base import Address, Inbound
-    from channels.email.mime import parse_email
     from inbox.core.routing import RouteFacts
     from inbox.runtime.app import utcnow
 
@@ -112,7 +120,7 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
         _explain_stored(settings, ruleset, message, as_json)
         return
     if file is not None:
-        inbound = parse_email(file.read_bytes(), account, when)
+        inbound = _email(file.read_bytes(), account, when)
         inbound = replace(inbound, channel=channel)
     else:
         inbound = Inbound(channel=channel, account=account, external_id="explain",
@@ -213,7 +221,7 @@ def test_(ctx: typer.Context, rules: RulesOpt = None, as_json: JsonOpt = False) 
     settings = _settings(ctx)
     ruleset, where = _rules(settings, rules)
     tests = where / "tests"
-    cases = load_cases(tests) if tests.is_dir() else []
+    cases = load_cases(tests, _email) if tests.is_dir() else []
     results = [run_case(ruleset, c) for c in cases]
     failed = [r for r in results if not r.ok]
     if as_json:

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from channels.base import Inbound
-from channels.email.mime import parse_email
 from inbox.core.vocab import Delivery, Direction, Kind
 from inbox.store import batch as store
 from inbox.store.blobs import offload
@@ -141,8 +140,9 @@ def _with_parts(w: Work) -> Inbound:
     i = w.inbound
     if (i.raw is None and i.raw_sha256 is not None and i.attachments
             and not any(a.data for a in i.attachments)
-            and i.headers.get("content-type", "").lower().startswith("multipart/report")):
-        return parse_email(w.ctx.blobs.get(i.raw_sha256), i.account, i.received_at)
+            and i.headers.get("content-type", "").lower().startswith("multipart/report")
+            and (parse := w.ctx.parsers.get(i.channel)) is not None):
+        return parse(w.ctx.blobs.get(i.raw_sha256), i.account, i.received_at)
     return i
 
 

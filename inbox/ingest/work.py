@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from channels.base import Inbound
+from channels.base import Inbound, RawParser
 from inbox.core.config import AckSettings
 from inbox.core.routing import RouteDecision, Router
 from inbox.lang.render import Renderer
@@ -42,6 +42,8 @@ class PipelineContext:
     staff: Mapping[tuple[str, str], str] = field(default_factory=dict)
     # A customer's same words again within this long are a re-send (inbox.ingest.doubles).
     repeat_window: timedelta = timedelta(minutes=15)
+    # channel -> how to read its stored raw bytes again (bounce reports: their parts)
+    parsers: Mapping[str, RawParser] = field(default_factory=dict)
 
 
 @dataclass

@@ -16,8 +16,7 @@ from typing import Any
 
 import yaml
 
-from channels.base import Address, Inbound, InboundAttachment
-from channels.email.mime import parse_email
+from channels.base import Address, Inbound, InboundAttachment, RawParser
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.rules.engine import RuleSet
 from inbox.rules.source import Node, Problem, Reader, RulesError, compose, line
@@ -52,8 +51,9 @@ class CaseResult:
         return not self.failures
 
 
-def load_cases(directory: Path) -> list[Case]:
-    """Every case of every *.yaml in `directory`; RulesError lists problems with file:line."""
+def load_cases(directory: Path, parse_eml: RawParser) -> list[Case]:
+    """Every case of every *.yaml in `directory`; RulesError lists problems with file:line.
+    A case's `eml` file is read by `parse_eml` (the e-mail channel's, given by the caller)."""
     problems: list[Problem] = []
     cases: list[Case] = []
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
@@ -65,7 +65,7 @@ def load_cases(directory: Path) -> list[Case]:
             continue
         r = Reader(shown)
         for node in r.items(root, "a test file (a list of cases)") or ():
-            case = _case(r, node, path.parent)
+            case = _case(r, node, path.parent, parse_eml)
             if case is not None:
                 cases.append(case)
         problems += r.problems
@@ -74,7 +74,7 @@ def load_cases(directory: Path) -> list[Case]:
     return cases
 
 
-def _case(r: Reader, node: Node, base: Path) -> Case | None:
+def _case(r: Reader, node: Node, base: Path, parse_eml: RawParser) -> Case | None:
     entries = r.mapping(node, "test case", CASE_KEYS)
     if entries is None:
         return None
@@ -83,7 +83,7 @@ def _case(r: Reader, node: Node, base: Path) -> Case | None:
             r.problem(node, f"test case: {required!r} is missing")
             return None
     name = r.text(entries["name"][1], "name")
-    inbound = _message(r, entries["message"][1], base)
+    inbound = _message(r, entries["message"][1], base, parse_eml)
     facts = _facts(r, entries.get("contact"), entries.get("follow_up"))
     expect = _expect(r, entries["expect"][1])
     if name is None or inbound is None or facts is None or expect is None:
@@ -91,7 +91,7 @@ def _case(r: Reader, node: Node, base: Path) -> Case | None:
     return Case(name, f"{r.path}:{line(node)}", inbound, facts, expect)
 
 
-def _message(r: Reader, node: Node, base: Path) -> Inbound | None:
+def _message(r: Reader, node: Node, base: Path, parse_eml: RawParser) -> Inbound | None:
     m = r.mapping(node, "message", MESSAGE_KEYS)
     if m is None:
         return None
@@ -107,7 +107,7 @@ def _message(r: Reader, node: Node, base: Path) -> Inbound | None:
         if not path.is_file():
             r.problem(m["eml"][1], f"eml: no file {path}")
             return None
-        parsed = parse_email(path.read_bytes(), account, at)
+        parsed = parse_eml(path.read_bytes(), account, at)
         return replace(parsed, channel=str(v.get("channel") or "email"))
     name, address = email.utils.parseaddr(str(v.get("from") or "customer@example.com"))
     address = address or str(v.get("from"))

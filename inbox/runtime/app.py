@@ -87,6 +87,7 @@ class App:
     def pipeline_context(self, send_acks: bool = True) -> PipelineContext:
         s = self.settings
         from inbox.ingest.work import PipelineContext
+        from inbox.runtime.connectors import raw_parsers
 
         return PipelineContext(
             secret=self.secret, renderer=self.renderer, router=self.router,
@@ -95,4 +96,5 @@ class App:
             our_domain=s.domain, max_attachment_bytes=s.storage.max_attachment_bytes,
             send_acks=send_acks, staff=self.settings.staff_addresses(),
             repeat_window=timedelta(minutes=s.threading.repeat_window_minutes),
+            parsers=raw_parsers(),
         )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from channels.base import Connector
+from channels.base import Connector, RawParser
 from inbox.core.config import ConfigError, Settings
 from inbox.outbox.dispatcher import AccountKey
 from inbox.store.blobs import BlobStore, offload
@@ -18,6 +18,19 @@ from inbox.store.blobs import BlobStore, offload
 Factory = Callable[[str, dict[str, Any], Settings], Connector]
 
 FACTORIES: dict[str, Factory] = {}
+
+
+def raw_parser(channel: str) -> RawParser | None:
+    """How to read `channel`'s stored raw bytes again, if it keeps any (e-mail does)."""
+    if channel == "email":
+        from channels.email.mime import parse_email
+
+        return parse_email
+    return None
+
+
+def raw_parsers() -> dict[str, RawParser]:
+    return {c: p for c in ("email",) if (p := raw_parser(c)) is not None}
 
 
 def _email(account: str, options: dict[str, Any], settings: Settings) -> Connector:

@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from channels.base import Inbound, InboundAttachment
+from channels.base import Inbound, InboundAttachment, RawParser
 
 
 class BlobCorrupted(OSError):
@@ -98,15 +98,14 @@ def _offload_attachment(a: InboundAttachment, blobs: BlobStore, no_raw: bool,
     return dataclasses.replace(a, data=b"", size=len(a.data), sha256=digest)
 
 
-def attachment_data(blobs: BlobStore, sha256: str, stored: bool,
-                    raw_sha256: str | None) -> bytes | None:
-    """The bytes of an attachment: from the store, or found again in its raw message."""
+def attachment_data(blobs: BlobStore, sha256: str, stored: bool, raw_sha256: str | None,
+                    parse: RawParser | None = None) -> bytes | None:
+    """The bytes of an attachment: from the store, or found again in its raw message by
+    the channel's parser (only e-mail keeps attachments inside the raw message)."""
     if stored:
         return blobs.get(sha256)
-    if raw_sha256 is None:
+    if raw_sha256 is None or parse is None:
         return None
-    from channels.email.mime import parse_email  # only e-mail keeps attachments inside raw
-
-    parsed = parse_email(blobs.get(raw_sha256), "", datetime.now(UTC))
+    parsed = parse(blobs.get(raw_sha256), "", datetime.now(UTC))
     return next((a.data for a in parsed.attachments
                  if hashlib.sha256(a.data).hexdigest() == sha256), None)

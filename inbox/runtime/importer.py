@@ -21,7 +21,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 
 from channels.base import Inbound
-from channels.email.mailfiles import MailSource, iter_mail_sources
+from channels.email.mailfiles import MailSource, count_mail_files, iter_mail_sources
 from channels.email.mime import parse_email
 from inbox.ingest.pipeline import ingest_batch
 from inbox.ingest.storable import storable
@@ -140,3 +140,8 @@ def _commit(engine: Engine, batch: list[Inbound],
         report.add(ingest_batch(conn, batch, ctx, now))
     if progress is not None:
         progress(len(batch))
+
+
+def count_messages(paths: Sequence[Path]) -> int:
+    """How many messages `paths` hold, for a progress bar (cheap: nothing is parsed)."""
+    return count_mail_files(paths)
