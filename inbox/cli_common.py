@@ -42,12 +42,13 @@ def _expected() -> tuple[type[Exception], ...]:
     from inbox.actions import ActionError
     from inbox.app import SecretMissing
     from inbox.config import ConfigError
+    from inbox.directory import UnknownName
     from inbox.liveness import AlreadyRunning
     from inbox.migrations import SchemaError
     from inbox.rawdb import ReadError
 
     return (CliError, ConfigError, SchemaError, ActionError, SecretMissing, MailFileError,
-            OperationalError, ReadError, OSError, ValueError, AlreadyRunning)
+            OperationalError, ReadError, OSError, ValueError, AlreadyRunning, UnknownName)
 
 
 def friendly(fn: Callable[P, R]) -> Callable[P, R]:
