@@ -61,6 +61,9 @@ class PipelineContext:
     sla: sla.Policies  # resolves each conversation's policy (priority, rule's choice)
     ack: AckSettings
     team_name: str = "Support"
+    # (channel, account) -> the name the account answers with (Settings.account_name):
+    # an e-mail account's From: display name, so the ack signs with the name it shows.
+    account_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
     our_addresses: frozenset[str] = frozenset()
     our_domain: str = "inbox.invalid"
     max_attachment_bytes: int = 25 * 1024 * 1024
@@ -307,6 +310,7 @@ def queue_ack(w: Work) -> None:
     context = {
         "customer_name": i.sender.name, "subject": conv.subject,
         "reference": tokens.reference(ctx.secret, conv.id), "team_name": ctx.team_name,
+        "account_name": ctx.account_names.get((i.channel, i.account), ctx.team_name),
         "due_at": _when(conv.sla_due_at), "channel": i.channel,
         "language": conv.language or ctx.ack.default_language,
     }
