@@ -47,7 +47,7 @@ _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
 AsOpt = Annotated[str | None, typer.Option(
     "--as", "--author", envvar="INBOX_AGENT", show_envvar=True,
-    help="The agent doing this, as [agents] in inbox.toml names them.")]
+    help="The agent doing this: an agent named in inbox.toml.")]
 
 
 @cli.callback()
