@@ -30,6 +30,14 @@ def inbox_json(*args: str) -> Any:
     return json.loads(inbox(*args, "--json").stdout)
 
 
+def add_agents(*names: str, config: Path | None = None) -> None:
+    """Agents in the deployment's inbox.toml (default: $INBOX_CONFIG's), as an operator
+    adds them."""
+    path = config or Path(os.environ["INBOX_CONFIG"])
+    path.write_text(path.read_text() + "".join(
+        f'\n[agents.{name}]\nemail = "{name}@shop.example"\n' for name in names))
+
+
 def eml(directory: Path, name: str, *, sender: str = "Anna Nowak <anna@example.com>",
         subject: str = "Order 1234", body: str = "Where is my order?",
         message_id: str | None = None, in_reply_to: str | None = None) -> Path:
@@ -65,8 +73,9 @@ def test_ingest_queue_show_reply_outbox(tmp_path: Path) -> None:
     assert shown["messages"][0]["external_id"] == "a1@example.com"
     assert "ack.queued" in [e["kind"] for e in shown["events"]]
 
+    add_agents("kim")
     reply = json.loads(inbox("reply", str(first["id"]), "-m", "It ships today.",
-                             "--author", "kim", "--json").stdout)
+                             "--as", "kim", "--json").stdout)
     assert reply["delivery"] == "queued"
     pending = inbox_json("outbox")
     assert sorted((r["kind"], r["recipient"], r["state"]) for r in pending) == [
@@ -95,6 +104,7 @@ def test_assign_status_and_filters(tmp_path: Path) -> None:
     eml(tmp_path / "mail", "a1")
     eml(tmp_path / "mail", "b1", sender="bob@example.org", subject="Delivery time")
     inbox("ingest", str(tmp_path / "mail"))
+    add_agents("kim")
     inbox("assign", "1", "kim", "--team", "billing")
     assert [c["id"] for c in inbox_json("queue", "--assignee", "kim")] == [1]
     assert [c["id"] for c in inbox_json("queue", "--team", "billing")] == [1]
@@ -106,9 +116,38 @@ def test_assign_status_and_filters(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("app")
+def test_a_reply_names_a_known_agent_as_its_author(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox("ingest", str(eml(tmp_path / "mail", "a1")))
+    add_agents("ana", "kim")
+    monkeypatch.delenv("INBOX_AGENT", raising=False)
+    nobody = inbox("reply", "1", "-m", "It ships today.", ok=False)
+    assert nobody.exit_code == 1
+    assert nobody.stderr == ("inbox: say who answers: --as NAME or INBOX_AGENT=NAME "
+                             "(agents: ana, kim)\n")
+    stranger = inbox("reply", "1", "-m", "It ships today.", "--as", "ania", ok=False)
+    assert stranger.exit_code == 1
+    assert stranger.stderr == ("inbox: unknown agent 'ania' (did you mean 'ana'? known "
+                               "agents: ana, kim)\n")
+    monkeypatch.setenv("INBOX_AGENT", "ania")
+    assert "unknown agent 'ania'" in inbox("reply", "1", "-m", "Hi", ok=False).stderr
+    assert [m["kind"] for m in inbox_json("show", "1")["messages"]] == [
+        "customer", "auto-ack"]  # nothing was queued
+
+    monkeypatch.setenv("INBOX_AGENT", "kim")
+    inbox("reply", "1", "-m", "It ships today.")
+    inbox("reply", "1", "-m", "And it is insured.", "--as", "ana")
+    shown = inbox_json("show", "1")
+    assert [(m["kind"], m["author"]) for m in shown["messages"][2:]] == [
+        ("agent", "kim"), ("agent", "ana")]
+    assert [e["detail"]["author"] for e in shown["events"] if e["kind"] == "reply.queued"
+            ] == ["kim", "ana"]
+
+
+@pytest.mark.usefixtures("app")
 def test_errors_are_one_line_and_nonzero() -> None:
     for args, words in ((["show", "999"], "no conversation 999"),
-                        (["reply", "999", "-m", "hi"], "no conversation 999"),
+                        (["reply", "999", "-m", "hi"], "say who answers: --as NAME"),
                         (["queue", "--status", "bogus"], "unknown status 'bogus'"),
                         (["ingest", "/no/such/file.eml"], "/no/such/file.eml")):
         result = inbox(*args, ok=False)

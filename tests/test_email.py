@@ -28,6 +28,7 @@ from inbox.store.models import Conversation, Event, Message, Outbox
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import Desk, running
+from tests.test_email_smtp import unflowed
 
 # The servers, as fixtures of this module (pytest finds fixtures among its globals).
 desk, dovecot, smtp_sink, tls = peers.desk, peers.dovecot, peers.smtp_sink, peers.tls
@@ -107,6 +108,38 @@ async def test_mail_is_acknowledged_at_once_and_replies_thread_both_ways(desk: D
     assert reply["Auto-Submitted"] is None
     body = reply.get_body(("plain",))
     assert body is not None and body.get_content().strip() == "It ships today."
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the database is not the point
+async def test_the_ack_signs_with_the_name_its_from_shows_in_lines_clients_reflow(
+        desk: Desk) -> None:
+    # The admin writes the paragraph as one line, as people write in an editor.
+    template = desk.deployment / "templates" / "ack" / "email.txt"
+    shipped = template.read_text()
+    template.write_text(shipped.replace("has reached us and a person\nfrom our team",
+                                        "has reached us and a person from our team"))
+    always = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+              "hours": "00:00-23:59:59.999999"}  # not the after-hours ack, whenever run
+    app = desk.configure({"support": desk.account(name="Acme Billing")}, name="Acme Support",
+                         business_hours=always)
+    [watched] = desk.connectors(app).values()
+    async with running(Daemon(app, {("email", "support"): watched})):
+        await watched.watching()
+        desk.dovecot.append(desk.support, customer_mail(desk, "<sig-1@example.com>"))
+        await desk.sink.arrived(1, timeout=ACK_SECONDS)
+    [raw] = await asyncio.to_thread(desk.dovecot.messages, desk.customer)
+    ack = read(raw)
+    assert getaddresses([str(ack["From"])]) == [("Acme Billing", desk.support)]
+    assert (ack.get_param("format"), ack.get_param("delsp")) == ("flowed", "no")
+    lines = ack.get_content().replace("\r\n", "\n").split("\n")
+    assert max(len(line) for line in lines) <= 78
+    text = unflowed("\n".join(lines))
+    assert text.rstrip("\n").split("\n")[-1] == "Acme Billing"  # the sign-off
+    [paragraph] = [p for p in text.split("\n") if p.startswith("thank you for writing")]
+    assert paragraph.startswith("thank you for writing to Acme Billing. Your message has "
+                                "reached us and a person from our team will answer by ")
+    assert paragraph.endswith("at the latest — usually much sooner.")
+    assert "Acme Support" not in text
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the database is not the point

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from channels.base import Address, AuthError, Outbound, PermanentError, TransientError
 from channels.email.connector import EmailConnector, build
+from channels.email.flowed import flowed
 from channels.email.smtp import build_message
 from inbox.cli.main import cli
 from inbox.lang.render import Renderer
@@ -34,6 +35,7 @@ from inbox.runtime.app import App, utcnow
 from tests import mailcorpus as mc
 from tests import peers
 from tests.peers import SmtpSink, Tls
+from tests.test_cli import add_agents
 
 tls = peers.tls  # a fixture of this module too
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -215,7 +217,9 @@ async def test_a_refused_recipient_is_dead_lettered_with_the_reason_in_inbox_out
     [row] = json.loads(inbox("outbox", "--json").stdout)
     assert row["state"] == "dead" and row["recipient"] == "anna@example.com"
     assert "550 5.1.1 <anna@example.com>: User unknown" in row["last_error"]
-    refused = inbox("reply", str(row["conversation_id"]), "-m", "Hello?", ok=False)
+    add_agents("kim", config=app.settings.base_dir / "inbox.toml")
+    refused = inbox("reply", str(row["conversation_id"]), "-m", "Hello?", "--as", "kim",
+                    ok=False)
     assert refused.exit_code != 0 and "cannot be reached" in refused.output
     assert sink.received == []
 
@@ -290,7 +294,8 @@ RENDERER = Renderer(TEMPLATES)
 def test_the_ack_as_sent_has_our_headers_and_our_first_line(
         subject: str, name: str, address: str) -> None:
     context = {"customer_name": name, "subject": subject, "reference": "[#7-abcde]",
-               "team_name": "Acme", "due_at": "Friday 09:00 UTC", "channel": "email",
+               "team_name": "Acme", "account_name": "Acme", "due_at": "Friday 09:00 UTC",
+               "channel": "email",
                "language": "en"}
     rendered = RENDERER.render("ack", "email", None, context)
     out = replace(ACK, recipient=Address(address, name), subject=rendered.subject,
@@ -315,3 +320,79 @@ async def test_an_address_no_header_can_hold_is_refused_for_good(
     with pytest.raises(PermanentError, match="cannot write this e-mail"):
         await sender.send(replace(ACK, recipient=Address(" @example.com", "")))
     assert sink.received == []
+
+
+# --------------------------------------------------------------- format=flowed (RFC 3676)
+
+def unflowed(text: str) -> str:
+    """What a format=flowed reader (DelSp=no) shows, written out from RFC 3676 4.1-4.5:
+    quote depth by leading '>', one stuffing space removed, a line ending in a space
+    (other than the signature separator) joined with the next line of the same depth."""
+    out: list[str] = []
+    joining: tuple[int, str] | None = None
+    for raw in text.split("\n"):
+        depth = len(raw) - len(raw.lstrip(">"))
+        line = raw[depth:].removeprefix(" ")
+        if joining is not None and joining[0] == depth:
+            line = joining[1] + line
+        elif joining is not None:
+            out.append(">" * joining[0] + (" " if joining[0] else "") + joining[1])
+        joining = None
+        if line.endswith(" ") and line != "-- ":
+            joining = (depth, line)
+        else:
+            out.append(">" * depth + (" " if depth and line else "") + line)
+    return "\n".join(out)
+
+
+PARAGRAPH = ("thank you for writing to Acme Billing. Your message has reached us and a "
+             "person from our team will answer by Friday 27 November 2026, 09:00 UTC at the "
+             "latest — usually much sooner. Simply reply to this mail to add anything.")
+URL = "https://shop.example/orders/1234?token=" + "k" * 90
+# Thai writes no spaces between words, only between phrases: the second phrase is longer
+# than a line and must stay whole (no dictionary here to find its word breaks).
+THAI = ("ขอบคุณสำหรับข้อความของคุณ "
+        "ข้อความของคุณถึงเราแล้วและเจ้าหน้าที่ของเราจะตอบกลับภายในวันศุกร์ที่ยี่สิบเจ็ดพฤศจิกายน "
+        "อย่างช้าที่สุด โดยปกติจะเร็วกว่านั้นมาก หมายเลขอ้างอิงของคุณคือ [#1-abcde] "
+        "ตอบกลับอีเมลนี้เพื่อเพิ่มข้อมูล")
+LONG_TEXT = (f"Hello Anna Nowak,\n\n{PARAGRAPH}\n\nThe tracking page: {URL} (open it on "
+             f"any device).\n\n{THAI}\n\n> On Monday Anna wrote: {PARAGRAPH}\n>\n"
+             f"From our side: all is well.\n   an indented line stays indented, however "
+             f"long it is: {PARAGRAPH}\n\n-- \nAcme Billing\n")
+
+
+async def test_long_lines_arrive_flowed_within_78_and_reflow_to_what_was_written(
+        sender: EmailConnector, sink: SmtpSink) -> None:
+    await sender.send(replace(ACK, text=LONG_TEXT))
+    msg = read(sink.received[0].data)
+    assert msg.get_content_type() == "text/plain"
+    assert (msg.get_param("format"), msg.get_param("delsp")) == ("flowed", "no")
+    lines = msg.get_content().split("\n")
+    long = [line.strip(" ") for line in lines if len(line) > 78]
+    assert long == [URL, THAI.split(" ")[1]]  # no space to break at: never cut inside
+    assert unflowed("\n".join(lines)) == LONG_TEXT
+    assert lines[-3:] == ["-- ", "Acme Billing", ""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([" ", "  ", ">", "\n", "\r\n", "a", "From ", "-- ", "ก",
+                                 "xyz", "https://e.example/" + "p" * 70, "word "]),
+                max_size=120).map("".join))
+def test_flowed_text_reads_back_as_written(text: str) -> None:
+    expected = "\n".join(map(_as_read, text.replace("\r\n", "\n").split("\n")))
+    lines = flowed(text).split("\n")
+    assert unflowed("\n".join(lines)) == expected
+    for line in lines:  # longer only for a word with no space to break at (a line that
+        # is "-- " alone would read as the signature separator, so it keeps the next word)
+        word = line.lstrip(">").strip(" ").removeprefix("-- ")
+        assert len(line) <= 78 or " " not in word, line
+
+
+def _as_read(line: str) -> str:
+    """A line as a flowed reader shows it: no spaces at its end (but the signature
+    separator's), a quoted one as its quote marks and one space before the words."""
+    body = line.lstrip(">")
+    marks = line[:len(line) - len(body)]
+    body = body.removeprefix(" ") if marks else body
+    body = body if body == "-- " else body.rstrip(" ")
+    return f"{marks} {body}" if marks and body else marks + body

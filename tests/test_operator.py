@@ -113,3 +113,46 @@ def test_the_outbox_says_why_a_send_cannot_leave(app: App, tmp_path: Path) -> No
     [row] = inbox_json("outbox")
     assert row["blocked"] == "no channel serves email/import"
     assert "no channel serves email/import" in inbox("outbox").stdout
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the database is not the point
+def test_assign_takes_only_the_agents_and_teams_the_deployment_has(
+        app: App, tmp_path: Path) -> None:
+    inbox_json("ingest", one_mail(tmp_path), "--no-ack")
+    config = app.settings.base_dir / "inbox.toml"
+    config.write_text(config.read_text().replace(
+        "[teams.billing]\nagents = []", '[teams.billing]\nagents = ["ana", "kim"]'))
+    env = {k: v for k, v in os.environ.items() if k != "INBOX_AGENT"}
+
+    def shell(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*INBOX, *args], cwd=app.settings.base_dir, env=env,
+                              capture_output=True, text=True, check=False)
+
+    def trail() -> tuple[object, ...]:
+        shown = inbox_json("show", "1")
+        return shown["assignee"], shown["team"], [
+            e["detail"] for e in shown["events"] if e["kind"] == "assigned"]
+
+    done = shell("assign", "1", "ania", "--team", "nosuchteam")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "inbox: unknown agent 'ania' (did you mean 'ana'? known agents: ana, kim) and "
+        "unknown team 'nosuchteam' (known teams: billing, support, tech)\n")
+    assert trail() == (None, None, [])  # nothing changed
+    # The rules are checked against the same names.
+    (app.settings.base_dir / "rules" / "60-ania.yaml").write_text(
+        "- name: to ania\n  when: {subject: {words: [order]}}\n  then: {assign: ania}\n")
+    assert "unknown 'ania' (did you mean 'ana'?)" in shell("rules", "check").stderr
+    (app.settings.base_dir / "rules" / "60-ania.yaml").unlink()
+
+    assert shell("assign", "1", "ana", "--team", "billing", "--as", "ania").returncode == 1
+    assert trail() == (None, None, [])
+    done = shell("assign", "1", "ana", "--team", "billing", "--as", "kim")
+    assert (done.returncode, done.stdout) == (0, "#1: assignee ana, team billing\n")
+    done = shell("assign", "1", "")  # an empty name still takes the conversation away
+    assert done.returncode == 0
+    assert trail() == (None, "billing", [
+        {"before": {"assignee": None, "team": None}, "assignee": "ana", "team": "billing",
+         "by": "kim"},
+        {"before": {"assignee": "ana", "team": "billing"}, "assignee": None,
+         "team": "billing", "by": os.environ.get("USER", "cli")}])

@@ -35,8 +35,8 @@ LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 def ack_context(**values: object) -> dict[str, object]:
     context: dict[str, object] = {
         "customer_name": "Anna Nowak", "subject": "Order 1234", "reference": "[#1-abcde]",
-        "team_name": "Acme Support", "due_at": "Friday 27 November 2026, 09:00 UTC",
-        "channel": "email", "language": "en"}
+        "team_name": "Acme Support", "account_name": "Acme Support",
+        "due_at": "Friday 27 November 2026, 09:00 UTC", "channel": "email", "language": "en"}
     return context | values
 
 

@@ -12,7 +12,8 @@ import pytest
 from bench.rules import generate_messages, generate_rules
 from bench.rules import known as bench_known
 from channels.base import Address, Inbound, InboundAttachment
-from inbox.core.config import AgentSettings, BusinessHoursSettings
+from inbox.core.config import BusinessHoursSettings
+from inbox.core.directory import Agent
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.rules import Known, LiveRules, RulesError, RuleSet, load_rules
 from inbox.rules.text import required_literals, trim_quotes
@@ -21,8 +22,8 @@ WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 FIRST = RouteFacts(first_message=True)
 KNOWN = Known(
     teams={"billing": ("ana", "ben"), "tech": ("tom",), "support": ()},
-    agents={"ana": AgentSettings(email="ana@shop.example"), "ben": AgentSettings(),
-            "tom": AgentSettings(telegram="42")},
+    agents={"ana": Agent("ana", email="ana@shop.example"), "ben": Agent("ben"),
+            "tom": Agent("tom", telegram="42")},
     templates=frozenset({"ack", "ack-vip", "notify"}),
     policies=frozenset({"default", "vip"}),
     accounts={"email": ("support",), "telegram": ("bot",)},

@@ -46,7 +46,7 @@ def ref(message: dict[str, Any]) -> str:
 
 async def test_a_chat_is_acknowledged_at_once_and_the_agent_reply_arrives_as_a_reply(
         desk: TelegramDesk, tmp_path: Path) -> None:
-    app = desk.configure()
+    app = desk.configure(agents={"kim": {"email": "kim@helpdesk.test"}})
     inbox_json("ingest", str(eml(tmp_path / "mail", "order-by-mail")))
     daemon, connectors = desk.daemon(app)
     [watched] = connectors.values()
@@ -69,7 +69,7 @@ async def test_a_chat_is_acknowledged_at_once_and_the_agent_reply_arrives_as_a_r
         assert "Subject" not in ack.text and len(ack.text) < 300
 
         await asyncio.to_thread(inbox, "reply", str(chat["id"]), "-m",
-                                "It ships <today> & arrives Friday.", "--author", "kim")
+                                "It ships <today> & arrives Friday.", "--as", "kim")
         reply = (await server.sent_messages(2))[1]
         assert reply.text == "It ships <today> & arrives Friday."
         assert (reply.chat_id, reply.reply_to) == (5551, question["message_id"])

@@ -86,7 +86,7 @@ async def test_flood_control_is_honoured(desk: TelegramDesk) -> None:
 
 
 async def test_a_customer_who_blocked_the_bot_is_marked_unreachable(desk: TelegramDesk) -> None:
-    app = desk.configure()
+    app = desk.configure(agents={"kim": {"email": "kim@helpdesk.test"}})
     daemon, connectors = desk.daemon(app)
     [watched] = connectors.values()
     s = desk.server
@@ -104,7 +104,8 @@ async def test_a_customer_who_blocked_the_bot_is_marked_unreachable(desk: Telegr
     assert dead.detail["error"] == reason
     [shown] = inbox_json("outbox")
     assert (shown["state"], shown["last_error"]) == ("dead", reason)
-    refused = inbox("reply", str(row.conversation_id), "-m", "Hello?", ok=False)
+    refused = inbox("reply", str(row.conversation_id), "-m", "Hello?", "--as", "kim",
+                    ok=False)
     assert refused.exit_code == 1
     assert "cannot be reached on telegram" in refused.stderr and "blocked" in refused.stderr
     assert len([c for c in s.calls if c.method == "sendMessage"]) == 1  # not retried
@@ -113,7 +114,8 @@ async def test_a_customer_who_blocked_the_bot_is_marked_unreachable(desk: Telegr
     s.blocked.clear()
     s.send(desk.bot, desk.anna, "Sorry, I blocked you by mistake")
     await daemon.run_once()
-    inbox("reply", str(row.conversation_id), "-m", "No problem! How can we help?")
+    inbox("reply", str(row.conversation_id), "-m", "No problem! How can we help?", "--as",
+          "kim")
     await daemon.run_once()
     assert [m.text for m in s.sent] == ["No problem! How can we help?"]
     assert rows(app, Identity, channel="telegram", address="5551")[0].unreachable is None

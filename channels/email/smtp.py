@@ -2,8 +2,9 @@
 
 `build_message` writes the mail a customer's client expects: our Message-ID (fixed when
 the message was queued, so a retry is the same message), In-Reply-To and References to
-the customer's mail so it threads under it, and for acknowledgements the RFC 3834
-headers that keep other robots from answering. `SmtpSender` keeps one aiosmtplib
+the customer's mail so it threads under it, for acknowledgements the RFC 3834 headers
+that keep other robots from answering, and text wrapped as format=flowed
+(channels/email/flowed.py). `SmtpSender` keeps one aiosmtplib
 connection per account open across sends and reconnects when the server dropped it.
 
 Failures are sorted for the outbox's retry loop: 4xx replies and network trouble are
@@ -39,6 +40,7 @@ from channels.base import (
     PermanentError,
     TransientError,
 )
+from channels.email.flowed import CONTENT_PARAMS, flowed
 
 if TYPE_CHECKING:
     from channels.email.settings import Endpoint
@@ -60,7 +62,7 @@ MAX_NAME = 200
 
 
 def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage:
-    """The e-mail for `out`, from `sender` (display name = the team's name)."""
+    """The e-mail for `out`, from `sender` (display name = the account's name)."""
     to = out.recipient
     utf8 = not (to.address.isascii() and sender.address.isascii())
     msg = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
@@ -79,7 +81,10 @@ def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage
         msg["Auto-Submitted"] = "auto-replied" if out.auto_reply else "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
     msg["X-Inbox-Ref"] = out.message_ref  # another inbox installation never acks us
-    msg.set_content(out.text, charset="utf-8", cte=_cte(out.text))
+    # Wrapped as mail clients expect: lines of 78 at most, that flowed-aware clients
+    # join back into the paragraphs the template or the agent wrote (RFC 3676).
+    text = flowed(out.text)
+    msg.set_content(text, charset="utf-8", cte=_cte(text), params=CONTENT_PARAMS)
     if out.html:
         msg.add_alternative(out.html, subtype="html", charset="utf-8", cte=_cte(out.html))
     return msg

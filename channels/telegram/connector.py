@@ -111,6 +111,7 @@ class WebhookConfig(_Model):
 
 
 class BotConfig(_Model):
+    name: str | None = None  # how this bot's acks sign off; default: the top-level `name`
     token_env: str | None = None  # name of an environment variable holding the token
     token_file: str | None = None  # a file holding it (relative to inbox.toml)
     mode: Literal["polling", "webhook"] = "polling"

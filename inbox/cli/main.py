@@ -43,6 +43,9 @@ cli.add_typer(templates_cli, name="templates")
 
 _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
+AsOpt = Annotated[str | None, typer.Option(
+    "--as", "--author", envvar="INBOX_AGENT", show_envvar=True,
+    help="The agent doing this: an agent named in inbox.toml.")]
 
 
 @cli.callback()
@@ -230,14 +233,16 @@ def show(conversation_id: int, as_json: JsonOpt = False) -> None:
 def reply(conversation_id: int,
           message: Annotated[str | None, typer.Option("--message", "-m")] = None,
           file: Annotated[Path | None, typer.Option("--file", "-f")] = None,
-          author: Annotated[str, typer.Option(envvar="INBOX_AGENT")] = "",
-          as_json: JsonOpt = False) -> None:
-    """Answer on the conversation's channel (text from -m, -f FILE, or $EDITOR)."""
+          author: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """Answer on the conversation's channel (text from -m, -f FILE, or $EDITOR), as the
+    agent --as NAME or $INBOX_AGENT names."""
     from inbox.desk import actions
 
-    text = message if message is not None else _read_reply(file)
     app = _app()
-    who = author or os.environ.get("USER", "agent")
+    who = _author(app, author)  # before the editor opens: a refusal costs no writing
+    if who is None:
+        raise CliError(f"say who answers: --as NAME or INBOX_AGENT=NAME ({_agents(app)})")
+    text = message if message is not None else _read_reply(file)
     with _session(app, write=True) as s:
         msg = actions.reply(s, conversation_id, text, author=who, now=utcnow(),
                             secret=app.secret, domain=app.settings.domain)
@@ -247,6 +252,21 @@ def reply(conversation_id: int,
         _print_json(out)
     else:
         typer.echo(f"reply queued as message {out['message_id']} (see `inbox outbox`)")
+
+
+def _author(app: App, given: str | None) -> str | None:
+    """The agent `--as`/$INBOX_AGENT names, refused unless the directory knows them."""
+    if not given:
+        return None
+    from inbox.core.directory import require_agent
+
+    return require_agent(app.directory, given).name
+
+
+def _agents(app: App) -> str:
+    names = sorted(a.name for a in app.directory.agents())
+    return f"agents: {', '.join(names)}" if names else \
+        "there are no agents yet: add [agents.NAME] to inbox.toml"
 
 
 def _read_reply(file: Path | None) -> str:
@@ -267,16 +287,21 @@ def _read_reply(file: Path | None) -> str:
 @cli.command()
 @friendly
 def assign(conversation_id: int, assignee: Annotated[str | None, typer.Argument()] = None,
-           team: str | None = None) -> None:
-    """Assign a conversation to an agent (empty string to unassign) and/or a team."""
+           team: str | None = None, author: AsOpt = None) -> None:
+    """Assign a conversation to an agent (empty string to unassign) and/or a team.
+
+    Names must be agents and teams of inbox.toml; the event records --as (or
+    $INBOX_AGENT), else the login name.
+    """
     from inbox.desk import actions
 
     if assignee is None and team is None:
         raise CliError("say whom to assign: AGENT and/or --team TEAM")
     app = _app()
+    by = _author(app, author) or os.environ.get("USER", "cli")
     with _session(app, write=True) as s:
         conv = actions.assign(s, conversation_id, assignee=assignee, team=team, now=utcnow(),
-                              by=os.environ.get("USER", "cli"))
+                              by=by, directory=app.directory)
         typer.echo(f"#{conv.id}: assignee {conv.assignee or '-'}, team {conv.team or '-'}")
 
 
@@ -284,8 +309,8 @@ def assign(conversation_id: int, assignee: Annotated[str | None, typer.Argument(
 @friendly
 def set_status(conversation_id: int, status: Status,
                until: Annotated[str | None, typer.Option(
-                   help='With snoozed: when it returns, e.g. "tomorrow 09:00".')] = None
-               ) -> None:
+                   help='With snoozed: when it returns, e.g. "tomorrow 09:00".')] = None,
+               author: AsOpt = None) -> None:
     """Set a conversation's status: open, pending, snoozed, resolved or closed.
 
     Pending and snoozed pause the SLA clock; open resumes it with the time it had left.
@@ -293,6 +318,7 @@ def set_status(conversation_id: int, status: Status,
     from inbox.desk import actions
 
     app = _app()
+    by = _author(app, author) or os.environ.get("USER", "cli")
     now = utcnow()
     zone = zoneinfo.ZoneInfo(app.settings.business_hours.timezone)
     try:
@@ -300,8 +326,8 @@ def set_status(conversation_id: int, status: Status,
     except ValueError as exc:
         raise CliError(f"--until {exc}") from None
     with _session(app, write=True) as s:
-        actions.set_status(s, conversation_id, status, now=now,
-                           by=os.environ.get("USER", "cli"), policies=app.sla, until=end)
+        actions.set_status(s, conversation_id, status, now=now, by=by, policies=app.sla,
+                           until=end)
     typer.echo(f"#{conversation_id}: {status.value}"
                + (f" until {end.astimezone(zone):%a %d %b %H:%M %Z}" if end else ""))
 

@@ -46,6 +46,7 @@ class Problem:
 def _ack(channel: str, language: str) -> dict[str, object]:
     return {"customer_name": "Anna Nowak", "subject": "Order 1234",
             "reference": "[#42-k7q2m]", "team_name": "Support",
+            "account_name": "Acme Billing",
             "due_at": "Friday 27 November 2026, 09:00 UTC", "channel": channel,
             "language": language}
 

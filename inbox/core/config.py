@@ -101,7 +101,8 @@ class SlaPolicySettings(_Strict):
 
 
 class AgentSettings(_Strict):
-    """An agent rules may assign or notify, by the name used in `inbox assign`."""
+    """An agent: assigned and notified by rules, named by `inbox assign` and `--as`
+    (inbox.core.directory reads these; it is what the rest of the code asks)."""
 
     email: str | None = None
     telegram: str | None = None  # chat id, for notifications through the Telegram bot
@@ -217,6 +218,12 @@ class Settings(_Strict):
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    def account_name(self, channel: str, account: str) -> str:
+        """The name an account answers with: its own `name` (an e-mail account's From:
+        display name, a bot's sign-off), else the top-level `name`."""
+        name = self.channels.get(channel, {}).get(account, {}).get("name")
+        return name if isinstance(name, str) and name.strip() else self.name
 
     def staff_addresses(self) -> dict[tuple[str, str], str]:
         """(channel, address) -> agent name, for every address `[agents]` gives."""

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from channels.base import Address
 from inbox.core import tokens
+from inbox.core.directory import Directory, check
 from inbox.core.errors import Invalid, NotFound
 from inbox.core.vocab import Direction, Kind, Status
 from inbox.outbox.enqueue import enqueue, reply_address
@@ -109,7 +110,10 @@ def note(s: Session, conv_id: int, text: str, *, author: str, now: datetime) -> 
 
 
 def assign(s: Session, conv_id: int, *, assignee: str | None, team: str | None,
-           now: datetime, by: str) -> Conversation:
+           now: datetime, by: str, directory: Directory) -> Conversation:
+    """Give the conversation to an agent and/or a team ("" takes it away). Names the
+    directory does not know are refused (UnknownName) before anything changes."""
+    check(directory, agents=[assignee] if assignee else [], teams=[team] if team else [])
     conv = get_conversation(s, conv_id)
     before = {"assignee": conv.assignee, "team": conv.team}
     if assignee is not None:

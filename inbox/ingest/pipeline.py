@@ -240,6 +240,7 @@ def queue_ack(w: Work) -> None:
     context = {
         "customer_name": i.sender.name, "subject": conv.subject,
         "reference": tokens.reference(ctx.secret, conv.id), "team_name": ctx.team_name,
+        "account_name": ctx.account_names.get((i.channel, i.account), ctx.team_name),
         "due_at": _when(conv.sla_due_at), "channel": i.channel,
         "language": conv.language or ctx.ack.default_language,
     }

@@ -34,6 +34,9 @@ class PipelineContext:
     sla: sla.Policies  # resolves each conversation's policy (priority, rule's choice)
     ack: AckSettings
     team_name: str = "Support"
+    # (channel, account) -> the name the account answers with (Settings.account_name):
+    # an e-mail account's From: display name, so the ack signs with the name it shows.
+    account_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
     our_addresses: frozenset[str] = frozenset()
     our_domain: str = "inbox.invalid"
     max_attachment_bytes: int = 25 * 1024 * 1024

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inbox.core.config import AgentSettings, BusinessHoursSettings, Settings
+from inbox.core.config import BusinessHoursSettings, Settings
+from inbox.core.directory import Agent, Directory, SettingsDirectory
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 # Channels the project has or plans connectors for; configured ones are added.
@@ -19,7 +20,7 @@ NOTIFY_CHANNELS = ("email", "telegram")
 @dataclass(frozen=True)
 class Known:
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    agents: Mapping[str, AgentSettings] = field(default_factory=dict)
+    agents: Mapping[str, Agent] = field(default_factory=dict)
     templates: frozenset[str] = frozenset({"ack"})
     policies: frozenset[str] = frozenset({"default"})
     channels: frozenset[str] = CHANNELS
@@ -27,12 +28,13 @@ class Known:
     hours: BusinessHoursSettings = field(default_factory=BusinessHoursSettings)
 
     @classmethod
-    def from_settings(cls, s: Settings) -> Known:
-        agents = {name: AgentSettings() for t in s.teams.values() for name in t.agents}
-        agents.update(s.agents)
+    def from_settings(cls, s: Settings, directory: Directory | None = None) -> Known:
+        """What `s` configures; agents and teams from `directory` (default: the ones
+        inbox.toml lists), the same list `inbox assign` and the SLA notifier ask."""
+        d = directory or SettingsDirectory.from_settings(s)
         return cls(
-            teams={name: tuple(t.agents) for name, t in s.teams.items()},
-            agents=agents,
+            teams={t.name: t.agents for t in d.teams()},
+            agents={a.name: a for a in d.agents()},
             templates=template_names(s.path(s.templates_dir)),
             policies=frozenset({"default", *s.sla.policies}),
             channels=CHANNELS | set(s.channels),

@@ -18,6 +18,7 @@ from inbox.store.blobs import BlobStore
 if TYPE_CHECKING:  # imported where used: every CLI command starts here, most need few
     from sqlalchemy.engine import Engine
 
+    from inbox.core.directory import Directory
     from inbox.core.routing import Router
     from inbox.ingest.work import PipelineContext
     from inbox.lang.render import Renderer
@@ -54,6 +55,13 @@ class App:
         return Renderer(self.settings.path(self.settings.templates_dir))
 
     @cached_property
+    def directory(self) -> Directory:
+        """The agents and teams: the one list rules, commands and notifications ask."""
+        from inbox.core.directory import SettingsDirectory
+
+        return SettingsDirectory.from_settings(self.settings)
+
+    @cached_property
     def router(self) -> Router:
         """The rules of rules_dir, reloaded when they change (the last good set is kept).
 
@@ -62,7 +70,7 @@ class App:
         from inbox.rules import Known, LiveRules
 
         s = self.settings
-        return LiveRules(s.path(s.rules_dir), Known.from_settings(s),
+        return LiveRules(s.path(s.rules_dir), Known.from_settings(s, self.directory),
                          budget=s.rules_time_budget)
 
     @cached_property
@@ -92,9 +100,15 @@ class App:
         return PipelineContext(
             secret=self.secret, renderer=self.renderer, router=self.router,
             blobs=self.blobs, sla=self.sla, ack=s.ack,
-            team_name=s.name, our_addresses=frozenset(a.lower() for a in s.addresses),
+            team_name=s.name, account_names=self._account_names(),
+            our_addresses=frozenset(a.lower() for a in s.addresses),
             our_domain=s.domain, max_attachment_bytes=s.storage.max_attachment_bytes,
             send_acks=send_acks, staff=self.settings.staff_addresses(),
             repeat_window=timedelta(minutes=s.threading.repeat_window_minutes),
             parsers=raw_parsers(),
         )
+
+    def _account_names(self) -> dict[tuple[str, str], str]:
+        s = self.settings
+        return {(channel, account): s.account_name(channel, account)
+                for channel, accounts in s.channels.items() for account in accounts}

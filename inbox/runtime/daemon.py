@@ -63,7 +63,8 @@ class Daemon:
         self.dispatcher = Dispatcher(self.app.engine, self.connectors,
                                      self.app.settings.outbox, utcnow)
         self.ctx = self.app.pipeline_context()
-        self.notifier = Notifier(self.app.settings, self.app.renderer, self.app.secret)
+        self.notifier = Notifier(self.app.settings, self.app.renderer, self.app.secret,
+                                 self.app.directory)
         for warning in self.notifier.check():  # unknown names raise ConfigError here
             log.warning("%s", warning)
         self.swept = asyncio.Event()  # set after each sweep: tests wait on it, never sleep

@@ -19,7 +19,8 @@ CONFIG_TEMPLATE = """\
 # inbox configuration. Secrets do not belong here: use the environment
 # (INBOX_SECRET_KEY, INBOX_DATABASE_URL, channel passwords) or files named below.
 
-name = "Support"                  # how acknowledgements sign off
+name = "Support"                  # how acknowledgements sign off, unless the account
+                                  # has a name of its own ([channels.email.X] name)
 addresses = []                    # our own addresses: never acknowledged (loop protection)
 domain = "inbox.invalid"          # domain of the Message-IDs we generate; set it to yours
 database_url = "sqlite:///inbox.db"   # or postgresql://user@host/db (INBOX_DATABASE_URL)
@@ -65,7 +66,8 @@ days = ["mon", "tue", "wed", "thu", "fri"]
 hours = "09:00-17:00"
 holidays = []                     # e.g. [2026-12-25, 2027-01-01]
 
-# Teams and agents that rules may route to; `inbox rules check` rejects other names.
+# Teams and agents: the names rules, `inbox assign` and `inbox reply --as` accept
+# (`inbox rules check` rejects others). Everyone listed in a team is an agent.
 # Agents are listed in round-robin order; an agent with `away = true` is skipped.
 [teams.support]
 agents = []
@@ -74,7 +76,7 @@ agents = []
 [teams.tech]
 agents = []
 
-# [agents.ana]
+# [agents.ana]                    # `inbox reply --as ana` (or INBOX_AGENT=ana)
 # email = "ana@example.com"       # where rules' `notify: {to: ana, ...}` send
 # telegram = "123456789"          # a chat id, if notifications go through the bot
 

@@ -22,6 +22,7 @@ from sqlmodel import col
 from channels.base import Address
 from inbox.core import tokens
 from inbox.core.config import ConfigError, Settings
+from inbox.core.directory import Directory, SettingsDirectory, unknown
 from inbox.core.vocab import Kind
 from inbox.lang.render import Rendered, Renderer, TemplateError, builtin
 from inbox.outbox.enqueue import enqueue
@@ -35,8 +36,10 @@ Target = tuple[str, str]  # (channel, address)
 
 
 class Notifier:
-    def __init__(self, settings: Settings, renderer: Renderer, secret: str) -> None:
+    def __init__(self, settings: Settings, renderer: Renderer, secret: str,
+                 directory: Directory | None = None) -> None:
         self.settings, self.renderer, self.secret = settings, renderer, secret
+        self.directory = directory or SettingsDirectory.from_settings(settings)
         self.zone = zoneinfo.ZoneInfo(settings.business_hours.timezone)
         self.accounts = {ch: settings.sla.notify_from.get(ch) or next(iter(accounts), None)
                          for ch, accounts in settings.channels.items()}
@@ -49,14 +52,14 @@ class Notifier:
                   if v.notify is not None}
         lists |= {f"sla.policies.{k}.notify": v.notify for k, v in s.policies.items()
                   if v.notify is not None}
-        known = set(self.settings.agents) | {a for t in self.settings.teams.values()
-                                             for a in t.agents}
         for where, entries in lists.items():
             for entry in entries:
-                if not (entry in KEYWORDS or entry in known or "@" in entry
-                        or entry.startswith("telegram:")):
-                    raise ConfigError(f"{where}: unknown agent {entry!r}; use owner, "
-                                      "assignee, team, an agent, an address or telegram:ID")
+                if not (entry in KEYWORDS or self.directory.agent(entry) is not None
+                        or "@" in entry or entry.startswith("telegram:")):
+                    known = [a.name for a in self.directory.agents()]
+                    raise ConfigError(f"{where}: {unknown('agent', entry, known)}; use "
+                                      "owner, assignee, team, an agent, an address or "
+                                      "telegram:ID")
         return [f"sla.notify_from: no [channels.{ch}] in inbox.toml"
                 for ch in s.notify_from if ch not in self.settings.channels]
 
@@ -73,7 +76,7 @@ class Notifier:
             return [("telegram", entry.split(":", 1)[1])]
         if "@" in entry:
             return [("email", entry.lower())]
-        team = self.settings.teams.get(conv.team or "")
+        team = self.directory.team(conv.team or "")
         members = list(team.agents) if team else []
         assignee = [conv.assignee] if conv.assignee else []
         names = {"owner": assignee or members, "assignee": assignee,
@@ -81,7 +84,7 @@ class Notifier:
         return [t for n in names if (t := self._agent(n)) is not None]
 
     def _agent(self, name: str) -> Target | None:
-        agent = self.settings.agents.get(name)
+        agent = self.directory.agent(name)
         if agent is not None and agent.addresses():
             return agent.addresses()[0]
         log.warning("SLA notification: agent %r has no e-mail or telegram in inbox.toml", name)
