@@ -397,5 +397,22 @@ def db_status() -> None:
         raise typer.Exit(1)
 
 
+@db_cli.command("backup")
+@friendly
+def db_backup(file: Annotated[Path, typer.Argument(
+        help="Where to write the copy (replaced only once the new copy is complete).")]
+              ) -> None:
+    """Copy the SQLite database, consistently, while the daemon runs (docs/deploy.md)."""
+    from inbox.backup import backup_sqlite
+
+    url = _app().settings.resolved_database_url
+    if not url.startswith("sqlite"):
+        raise CliError("the database is PostgreSQL: back it up with pg_dump, e.g. "
+                       "`pg_dump -Fc -f inbox.dump DBNAME` (docs/deploy.md#backups)")
+    done = backup_sqlite(url, file)
+    typer.echo(f"backed up to {done.path}: {done.conversations} conversations, "
+               f"schema {done.revision or 'none'}, {done.size / 1e6:.1f} MB")
+
+
 def main() -> None:
     cli()
