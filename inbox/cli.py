@@ -414,5 +414,21 @@ def db_backup(file: Annotated[Path, typer.Argument(
                f"schema {done.revision or 'none'}, {done.size / 1e6:.1f} MB")
 
 
+@cli.command("systemd-unit")
+@friendly
+def systemd_unit(
+        user: Annotated[str, typer.Option(help="The user the service runs as.")] = "inbox",
+        env_file: Annotated[Path, typer.Option(
+            help="Secrets for the service's environment (mode 0600).")] = Path(
+                "/etc/inbox/inbox.env")) -> None:
+    """Print a systemd unit that runs this deployment's daemon (docs/deploy.md)."""
+    from inbox.service import systemd_unit as unit
+
+    config = find_config(_state["config"], os.environ)
+    if config is None:
+        raise CliError("no inbox.toml here: run this in the deployment, or with --config")
+    typer.echo(unit(load_settings(config), config, user, env_file), nl=False)
+
+
 def main() -> None:
     cli()

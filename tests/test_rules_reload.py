@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from channels.base import Address, FetchResult, Inbound, Outbound, SendResult
 from inbox.app import App
@@ -107,14 +108,14 @@ def save_by_rename(path: Path, text: str) -> None:
 def team_of(app: App, sender: str) -> str | None:
     """The team of the sender's conversation; None while there is none (or no team)."""
     with Session(app.engine) as s:
-        return s.scalar(sa.select(Conversation.team)
-                        .join(Identity, Identity.contact_id == Conversation.contact_id)
-                        .where(Identity.address == sender))
+        return s.scalar(sa.select(col(Conversation.team))
+                        .join(Identity, col(Identity.contact_id) == col(Conversation.contact_id))
+                        .where(col(Identity.address) == sender))
 
 
 def conversations(app: App) -> int:
     with Session(app.engine) as s:
-        return len(s.scalars(sa.select(Conversation.id)).all())
+        return len(s.scalars(sa.select(col(Conversation.id))).all())
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the database is not the point
