@@ -182,7 +182,11 @@ class Daemon:
         router = self.ctx.router
         if not isinstance(router, LiveRules):
             return
-        log.info("rules: %d from %d files; watching %s for changes", len(router.rules.rules),
+        if logging.getLogger("watchfiles").level == logging.NOTSET:
+            # "1 change detected" at every save says less than our own line after it
+            logging.getLogger("watchfiles").setLevel(logging.WARNING)
+        log.info("rules: %d rules from %d files; watching %s for changes",
+                 len(router.rules.rules),
                  router.rules.files, ", ".join(str(p) for p in router.watched()))
         warned = False
         while not stop.is_set():

@@ -21,6 +21,7 @@ from inbox.config import Settings
 # and % and $ as specifiers and variables. A path outside this set is refused.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/@+-]*")
 _HOMES = ("/home", "/root", "/run/user")
+_TMP = ("/tmp/", "/var/tmp/")  # PrivateTmp=yes would give the service empty ones
 RESTART_SEC = "5s"
 
 
@@ -55,7 +56,8 @@ def systemd_unit(settings: Settings, config: Path, user: str, env_file: Path,
     return Template(source).substitute(
         deployment=deployment, config=config, env_file=env_file, user=user, group=user,
         exec_start=" ".join(run), writable=" ".join(map(str, writable)),
-        protect_home="read-only" if at_home else "yes", restart_sec=RESTART_SEC)
+        protect_home="read-only" if at_home else "yes", restart_sec=RESTART_SEC,
+        private_tmp="no" if any(str(p).startswith(_TMP) for p in paths) else "yes")
 
 
 def _writable(settings: Settings, deployment: Path) -> list[Path]:

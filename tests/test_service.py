@@ -46,6 +46,8 @@ def test_the_unit_runs_this_deployment_as_its_own_user_and_restarts_on_failure(
     assert seconds(service["TimeoutStopSec"]) > STOP_GRACE_SECONDS
     assert service["ProtectSystem"] == "strict"
     assert str(deployment) in service["ReadWritePaths"].split()
+    # This test's deployment is under /tmp: a private /tmp would hide it from the service.
+    assert service["PrivateTmp"] == ("no" if str(deployment).startswith("/tmp/") else "yes")
     assert "Environment=INBOX_SECRET_KEY" not in text  # secrets stay in the env file
 
     if shutil.which("systemd-analyze"):  # present on Debian; it checks every key and path
