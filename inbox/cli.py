@@ -410,7 +410,8 @@ def db_backup(file: Annotated[Path, typer.Argument(
         raise CliError("the database is PostgreSQL: back it up with pg_dump, e.g. "
                        "`pg_dump -Fc -f inbox.dump DBNAME` (docs/deploy.md#backups)")
     done = backup_sqlite(url, file)
-    typer.echo(f"backed up to {done.path}: {done.conversations} conversations, "
+    plural = "" if done.conversations == 1 else "s"
+    typer.echo(f"backed up to {done.path}: {done.conversations} conversation{plural}, "
                f"schema {done.revision or 'none'}, {done.size / 1e6:.1f} MB")
 
 
