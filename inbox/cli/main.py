@@ -399,5 +399,39 @@ def db_status() -> None:
         raise typer.Exit(1)
 
 
+@db_cli.command("backup")
+@friendly
+def db_backup(file: Annotated[Path, typer.Argument(
+        help="Where to write the copy (replaced only once the new copy is complete).")]
+              ) -> None:
+    """Copy the SQLite database, consistently, while the daemon runs (docs/deploy.md)."""
+    from inbox.store.backup import backup_sqlite
+
+    url = _app().settings.resolved_database_url
+    if not url.startswith("sqlite"):
+        raise CliError("the database is PostgreSQL: back it up with pg_dump, e.g. "
+                       "`pg_dump -Fc -f inbox.dump DBNAME` (docs/deploy.md#backups)")
+    done = backup_sqlite(url, file)
+    plural = "" if done.conversations == 1 else "s"
+    typer.echo(f"backed up to {done.path}: {done.conversations} conversation{plural}, "
+               f"schema {done.revision or 'none'}, {done.size / 1e6:.1f} MB")
+
+
+@cli.command("systemd-unit")
+@friendly
+def systemd_unit(
+        user: Annotated[str, typer.Option(help="The user the service runs as.")] = "inbox",
+        env_file: Annotated[Path, typer.Option(
+            help="Secrets for the service's environment (mode 0600).")] = Path(
+                "/etc/inbox/inbox.env")) -> None:
+    """Print a systemd unit that runs this deployment's daemon (docs/deploy.md)."""
+    from inbox.runtime.service import systemd_unit as unit
+
+    config = find_config(_state["config"], os.environ)
+    if config is None:
+        raise CliError("no inbox.toml here: run this in the deployment, or with --config")
+    typer.echo(unit(load_settings(config), config, user, env_file), nl=False)
+
+
 def main() -> None:
     cli()

@@ -1,11 +1,15 @@
 """The daemon's router: the last good rules, reloaded when the files change.
 
-Every few seconds (never more often than `interval`) a route call re-reads the rule
-files; if their content changed, they are loaded and checked again. A broken edit is
-refused — each problem is logged with file:line — and the rules that were running keep
-running, so a typo never stops routing. Reading a few small files every couple of
-seconds costs nothing next to ingest; comparing content, not modification times, also
-catches two saves within one timestamp tick.
+`inbox run` calls `reload` when the folders change (inbox.daemon watches them, and
+checks every two seconds as well), so an edit goes live, or is refused, whether or not
+messages arrive; a route call also looks again after `interval` (what keeps a long
+`inbox ingest` current). When the files' content changed they are loaded and checked
+again. A broken edit is refused — each problem is logged with file:line — and the rules
+that were running keep running, so a typo never stops routing. Reading a few small
+files costs nothing next to ingest; comparing content, not modification times, also
+catches two saves within one timestamp tick. The names of the template folders count
+as content: a rule naming a template refused before the template existed goes live
+once it does.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from channels.base import Inbound
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.rules.budget import DEFAULT_BUDGET
-from inbox.rules.engine import RuleSet, build, read_sources
-from inbox.rules.known import Known
+from inbox.rules.engine import SUFFIXES, RuleSet, build, read_sources
+from inbox.rules.known import Known, template_names
 from inbox.rules.source import Problem, RulesError
 
 log = logging.getLogger(__name__)
@@ -30,17 +35,19 @@ log = logging.getLogger(__name__)
 class LiveRules:
     def __init__(self, directory: Path, known: Known, interval: float = 2.0,
                  clock: Callable[[], float] = time.monotonic,
-                 budget: float = DEFAULT_BUDGET) -> None:
+                 budget: float = DEFAULT_BUDGET, *, templates: Path | None = None) -> None:
         """Load the rules; a broken rule set at start raises RulesError (nothing to keep).
 
-        `clock` times the reloads; `budget` is each message's time for regexes."""
+        `clock` times the reloads; `budget` is each message's time for regexes;
+        `templates`, the templates folder, is looked at again for the names rules use."""
         self.directory, self.known, self.interval, self.clock = directory, known, interval, clock
-        self.budget = budget
+        self.budget, self.templates = budget, templates
         self._lock = threading.Lock()  # connectors route from several threads
         sources = read_sources(directory)
-        self.rules: RuleSet = build(sources, known, budget)
+        self.known = self._known()
+        self.rules: RuleSet = build(sources, self.known, budget)
         _warn(self.rules)
-        self._seen = _digest(sources)
+        self._seen = self._digest(sources)
         self._checked = clock()
         self.problems: list[Problem] = []  # of the last refused edit, until a good one
 
@@ -49,28 +56,54 @@ class LiveRules:
             self.reload()
         return self.rules.route(inbound, facts)
 
-    def reload(self) -> bool:
-        """Load the files again if they changed; True when new rules now run."""
-        if not self._lock.acquire(blocking=False):
-            return False  # another thread is at it; route with the current rules
+    def watched(self) -> list[Path]:
+        """The folders whose changes may change the rules."""
+        return [self.directory] + ([self.templates] if self.templates else [])
+
+    def reload(self, wait: bool = False) -> bool:
+        """Load the files again if they changed; True when new rules now run.
+
+        A route call does not `wait` for a reload running in another thread (it routes
+        with the current rules); the daemon's watcher does, so the last save of a burst
+        is never skipped for a reload that read the files before it."""
+        if not self._lock.acquire(blocking=wait):
+            return False
         try:
             self._checked = self.clock()
             try:
                 sources = read_sources(self.directory)
+                known = self._known()
             except OSError as exc:
                 log.error("rules not reloaded: %s; the running rules stay", exc)
                 return False
-            seen = _digest(sources)
+            seen = self._digest(sources, known)
             if seen == self._seen:
                 return False
             self._seen = seen  # a refused edit is reported once, not at every check
-            return self._swap(sources)
+            return self._swap(sources, known)
         finally:
             self._lock.release()
 
-    def _swap(self, sources: list[tuple[str, Path, bytes]]) -> bool:
+    def _known(self) -> Known:
+        if self.templates is None:
+            return self.known
+        return replace(self.known, templates=template_names(self.templates))
+
+    def _digest(self, sources: list[tuple[str, Path, bytes]], known: Known | None = None) -> str:
+        """What the rules are made of: the rule files (not an editor's backup or swap file
+        beside them, which would announce a reload that changed nothing) and the names of
+        the templates."""
+        h = hashlib.sha256()
+        for shown, path, data in sources:
+            if path.suffix in (*SUFFIXES, ".toml"):  # .toml: refused, so it counts
+                h.update(shown.encode() + b"\0" + data + b"\0")
+        for name in sorted((known or self.known).templates):
+            h.update(b"template\0" + name.encode() + b"\0")
+        return h.hexdigest()
+
+    def _swap(self, sources: list[tuple[str, Path, bytes]], known: Known) -> bool:
         try:
-            rules = build(sources, self.known, self.budget)
+            rules = build(sources, known, self.budget)
         except RulesError as exc:
             self.problems = exc.problems
             for p in exc.problems:
@@ -78,7 +111,7 @@ class LiveRules:
             log.error("the last good rules keep running (%d rules); fix the files and save "
                       "again (`inbox rules check` shows the problems)", len(self.rules.rules))
             return False
-        self.rules, self.problems = rules, []
+        self.rules, self.problems, self.known = rules, [], known
         log.info("rules reloaded: %d rules from %d files", len(rules.rules), rules.files)
         _warn(rules)
         return True
@@ -89,9 +122,3 @@ def _warn(rules: RuleSet) -> None:
     for w in rules.warnings:
         log.warning("rules warning: %s", w)
 
-
-def _digest(sources: list[tuple[str, Path, bytes]]) -> str:
-    h = hashlib.sha256()
-    for shown, _, data in sources:
-        h.update(shown.encode() + b"\0" + data + b"\0")
-    return h.hexdigest()

@@ -71,7 +71,7 @@ class App:
 
         s = self.settings
         return LiveRules(s.path(s.rules_dir), Known.from_settings(s, self.directory),
-                         budget=s.rules_time_budget)
+                         budget=s.rules_time_budget, templates=s.path(s.templates_dir))
 
     @cached_property
     def sla(self) -> Policies:

@@ -10,6 +10,10 @@ A daemon is alive for others to see (inbox.store.liveness): on SQLite it is the 
 its database, or it refuses to start; on PostgreSQL it holds an advisory lock. At start
 it takes over the sends a dead daemon had claimed, so they go at once, not after their
 lease.
+
+Rule files are watched (watchfiles: inotify on Linux), and looked at every two seconds
+as well, so an edit goes live, or a broken one is reported with file:line, moments
+after it is saved, whether or not messages arrive (inbox.rules.live).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
+from watchfiles import awatch
 
 from channels.base import (
     AuthError,
@@ -38,6 +43,7 @@ from inbox.core import tokens
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey, Dispatcher
 from inbox.outbox.journal import SentJournal, journal_path
+from inbox.rules import LiveRules
 from inbox.runtime import logs
 from inbox.runtime.app import App, utcnow
 from inbox.sla.notify import Notifier
@@ -52,6 +58,9 @@ SWEEP_BATCH = 500  # conversations per sweep transaction
 STOP_GRACE_SECONDS = 5.0
 FETCH_WAIT_SECONDS = 25.0
 BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
+# How often rule files are read even when no change was announced: a folder on NFS or
+# replaced by a deploy tool may send none. Reading a few small files costs nothing.
+RULES_CHECK_SECONDS = 2.0
 
 
 @dataclass
@@ -100,7 +109,8 @@ class Daemon:
             log.warning("no channels configured: messages arrive only through `inbox ingest`"
                         " and acknowledgements wait in the outbox (see `inbox outbox`)")
         tasks = [asyncio.create_task(self.dispatcher.run(stop), name="dispatcher"),
-                 asyncio.create_task(self._sweep_loop(stop), name="sla-sweep")]
+                 asyncio.create_task(self._sweep_loop(stop), name="sla-sweep"),
+                 asyncio.create_task(self._rules_loop(stop), name="rules")]
         tasks += [asyncio.create_task(self._connector_loop(key, c, stop), name=f"{key}")
                   for key, c in self.connectors.items()]
         await stop.wait()
@@ -174,6 +184,31 @@ class Daemon:
             self.swept.set()
             await _sleep_or_stop(stop, self.app.settings.sla.sweep_seconds)
 
+    async def _rules_loop(self, stop: asyncio.Event) -> None:
+        """Reload the rules when their folders change, and every RULES_CHECK_SECONDS."""
+        router = self.ctx.router
+        if not isinstance(router, LiveRules):
+            return
+        if logging.getLogger("watchfiles").level == logging.NOTSET:
+            # "1 change detected" at every save says less than our own line after it
+            logging.getLogger("watchfiles").setLevel(logging.WARNING)
+        log.info("rules: %d rules from %d files; watching %s for changes",
+                 len(router.rules.rules),
+                 router.rules.files, ", ".join(str(p) for p in router.watched()))
+        warned = False
+        while not stop.is_set():
+            folders = [p for p in router.watched() if p.is_dir()]
+            try:
+                await _watch(router, folders, stop)
+            except Exception as exc:  # no folder yet, inotify's limit reached: read on time
+                if not warned:
+                    log.warning("cannot watch %s (%s); reading the rules every %.0fs instead",
+                                ", ".join(map(str, router.watched())), exc,
+                                RULES_CHECK_SECONDS)
+                    warned = True
+                await _reload(router)
+                await _sleep_or_stop(stop, RULES_CHECK_SECONDS)
+
     def _sweep(self) -> int:
         """Sweep until nothing more is due (after downtime there may be several batches,
         one transaction each); returns how many transitions were recorded."""
@@ -187,6 +222,24 @@ class Daemon:
             changed += len(result.transitions)
             if result.looked < SWEEP_BATCH:
                 return changed
+
+
+async def _watch(router: LiveRules, folders: list[Path], stop: asyncio.Event) -> None:
+    """Reload after each change (a burst of saves is one change: watchfiles waits for
+    50 ms of quiet), and on each timeout; return when a watched folder itself was
+    removed or replaced (a deploy that swaps the folder), so the new one is watched."""
+    async for changes in awatch(*folders, stop_event=stop, yield_on_timeout=True,
+                                rust_timeout=int(RULES_CHECK_SECONDS * 1000)):
+        await _reload(router)
+        if any(Path(path) in folders for _, path in changes):
+            return
+
+
+async def _reload(router: LiveRules) -> None:
+    try:  # the watcher waits for a reload under way: the last save of a burst counts
+        await asyncio.to_thread(router.reload, True)
+    except Exception:  # a bug in loading must not stop the watching
+        log.exception("rules not reloaded; the running rules stay")
 
 
 async def _unless_stopped(fetch: Coroutine[Any, Any, FetchResult],
