@@ -338,9 +338,9 @@ class Dispatcher:
     async def _recovered(self, key: AccountKey) -> None:
         """A send of an account in an outage went: the others go now, not at their
         next backoff."""
-        outage = self.outages.pop(key)
         now = self.clock()
         released = await self._db(self._release_waiting, key, now)
+        outage = self.outages.pop(key)  # after the release: if it failed, the next does it
         seconds = (now - outage.since).total_seconds()
         log.info("%s/%s: outage over after %.0f s; %d waiting send(s) released", *key,
                  seconds, released, extra={"channel": key[0], "account": key[1],
