@@ -554,7 +554,8 @@ class Desk:
         data = merged(self.initial, {
             "name": "Acme Support", "addresses": [self.support], "domain": "helpdesk.test",
             # Retries that wait a second or more would make restart tests slow.
-            "outbox": {"backoff_base_seconds": 0.05, "poll_seconds": 0.05},
+            "outbox": {"backoff_base_seconds": 0.05, "poll_seconds": 0.05,
+                       "probe_seconds": 0.05},
             **top,
         })
         data["channels"] = {"email": accounts if accounts is not None

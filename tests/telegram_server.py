@@ -607,7 +607,8 @@ class TelegramDesk:
         data = merged(tomllib.loads(path.read_text()), {
             "name": "Acme Support", "domain": "helpdesk.test",
             # Retries that wait a second or more would make tests slow.
-            "outbox": {"backoff_base_seconds": 0.05, "poll_seconds": 0.05},
+            "outbox": {"backoff_base_seconds": 0.05, "poll_seconds": 0.05,
+                       "probe_seconds": 0.05},
             # Always open: the shipped after-hours rule must not depend on when tests run.
             "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                                "hours": "00:00-23:59:59.999999"},

@@ -109,7 +109,8 @@ async def world(app: App, dovecot: Dovecot, smtp_sink: SmtpSink, telegram: Teleg
     data["channels"]["telegram"] = {"support": chat.options()}
     # Outages must be outlived, not dead-lettered: retries every ~0.2-3 s, many of them.
     data["outbox"] = {"backoff_base_seconds": 0.2, "backoff_cap_seconds": 3.0,
-                      "poll_seconds": 0.05, "max_attempts": 200, "claim_seconds": 30}
+                      "poll_seconds": 0.05, "probe_seconds": 0.2, "max_attempts": 200,
+                      "claim_seconds": 30}
     data["business_hours"] = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                               "hours": "00:00-23:59:59.999999"}
     path.write_text(toml(data))

@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # In its own process: import-linter configures logging, which would silence the loggers
 # of the tests that run after it.
-LINT = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True))"
+LINT = ("import sys; from importlinter.cli import lint_imports; "
+        "sys.exit(lint_imports(no_cache=True))")
 
 
 def test_every_package_imports_only_the_layers_below_it() -> None:

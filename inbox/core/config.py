@@ -169,6 +169,9 @@ class OutboxSettings(_Strict):
     # How long a claimed row stays ours; a daemon that dies mid-send frees it after this.
     claim_seconds: float = Field(default=300, gt=0)
     poll_seconds: float = Field(default=1.0, gt=0)
+    # While an account's sends fail, one of them is tried this often; when it goes,
+    # the others go at once instead of waiting out their backoff (docs/reliability.md).
+    probe_seconds: float = Field(default=5.0, gt=0)
 
 
 class ThreadingSettings(_Strict):

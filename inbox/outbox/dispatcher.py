@@ -17,6 +17,16 @@ recorded at once, in its own short transaction, on the dispatcher's own database
 thread (never queued behind an ingest's), with no other await in between. The stable
 Message-ID we put on e-mail lets mail clients fold the rare repeat. On PostgreSQL the
 claim uses FOR UPDATE SKIP LOCKED, so several daemons share the queue.
+
+An account whose send fails for now is in an outage (`Outage`): said once (WARNING),
+its other sends are no longer thrown at a server that is down; instead one of them, the
+most due, is tried every `probe_seconds` (the server's Retry-After, when longer). The
+first send that goes ends the outage (INFO, once) and makes every waiting send of the
+account due at once, so they leave within seconds of the channel answering, not at
+their next backoff. A probe before a send's own time costs it no attempt and leaves its
+schedule alone: an outage of any length dead-letters nothing sooner than the backoff
+schedule would. Outages are known per daemon; the release is a plain UPDATE, harmless
+when two daemons both make it.
 """
 
 from __future__ import annotations
@@ -65,8 +75,17 @@ TAKEOVER_SECONDS = 30.0  # how often a running daemon looks for dead claimers
 @dataclass(frozen=True)
 class Attempt:
     outbox_id: int
-    outcome: str  # "sent", "retry", "dead", "auth"
+    outcome: str  # "sent", "retry", "dead", "auth"; "held": put back untried (an outage)
     detail: str = ""
+    next_attempt_at: datetime | None = None  # of a retry
+
+
+@dataclass
+class Outage:
+    """An account whose sends fail for now: since when, and when to try one again."""
+
+    since: datetime
+    next_probe: datetime
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,8 @@ class Claimed:
     kind: str
     recipient: str
     attempts: int
+    probe: bool = False  # the one send tried for an account in an outage
+    early: bool = False  # tried before its own time: a failure costs it no attempt
 
 
 _o = store.outbox.c
@@ -108,6 +129,7 @@ class Dispatcher:
         self._next_takeover: datetime | None = None
         self._claims: dict[int, Claimed] = {}  # outbox id -> what the claim read
         self.stopped_accounts: dict[AccountKey, str] = {}
+        self.outages: dict[AccountKey, Outage] = {}
         self.wake = asyncio.Event()
         # The dispatcher's own database thread: recording a send that a channel accepted
         # must not queue behind an ingest or a sweep in the shared default pool.
@@ -135,7 +157,9 @@ class Dispatcher:
             if not claimed:
                 return attempts
             for outbound in claimed:
-                attempts.append(await self._send(outbound))
+                attempt = await self._send(outbound)
+                if attempt.outcome != "held":
+                    attempts.append(attempt)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain, then sleep until woken (a new row), the poll interval, or stop."""
@@ -149,25 +173,54 @@ class Dispatcher:
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("outbox dispatcher: drain failed; retrying")
             waiters = [asyncio.ensure_future(e.wait()) for e in (self.wake, stop)]
-            await asyncio.wait(waiters, timeout=self.settings.poll_seconds,
+            await asyncio.wait(waiters, timeout=self._idle_seconds(),
                                return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:
                 w.cancel()
+
+    def _idle_seconds(self) -> float:
+        """Until the next poll, or the next probe of an account that is down if sooner."""
+        now, wait = self.clock(), self.settings.poll_seconds
+        for key, outage in self.outages.items():
+            if key not in self.stopped_accounts:
+                wait = min(wait, (outage.next_probe - now).total_seconds())
+        return max(wait, 0.0)
 
     def _claim(self, now: datetime) -> list[Outbound]:
         accounts = self.active_accounts()
         if not accounts:
             return []
+        healthy = [k for k in accounts if k not in self.outages]
         with Session(self.engine) as s, s.begin():
-            rows = s.scalars(self._due_query(accounts, now)).all()
+            rows = [(row, True) for row in self._probes(s, now)]
+            if healthy:
+                rows += [(row, False) for row in s.scalars(self._due_query(healthy, now))]
             lease = now + timedelta(seconds=self.settings.claim_seconds)
-            for row in rows:
+            for row, probe in rows:
                 row.state, row.claimed_until = OutboxState.SENDING, lease
                 row.claimed_by = self.owner
                 assert row.id is not None
                 self._claims[row.id] = Claimed(row.message_id, row.conversation_id, row.kind,
-                                               row.recipient, row.attempts)
-            return [to_outbound(s, row) for row in rows]
+                                               row.recipient, row.attempts, probe,
+                                               early=row.next_attempt_at > now)
+            return [to_outbound(s, row) for row, _ in rows]
+
+    def _probes(self, s: Session, now: datetime) -> list[Outbox]:
+        """For each account in an outage whose probe is due, its most due waiting send
+        (due or not: the point is to learn whether the channel answers again)."""
+        found: list[Outbox] = []
+        for (channel, account), outage in self.outages.items():
+            if outage.next_probe > now or (channel, account) in self.stopped_accounts:
+                continue
+            outage.next_probe = now + timedelta(seconds=self.settings.probe_seconds)
+            q = (sa.select(Outbox)
+                 .where(col(Outbox.state) == OutboxState.PENDING,
+                        col(Outbox.channel) == channel, col(Outbox.account) == account)
+                 .order_by(col(Outbox.next_attempt_at), col(Outbox.id)).limit(1))
+            if self.engine.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            found += s.scalars(q).all()
+        return found
 
     def take_over_if_due(self, now: datetime) -> int:
         if self._next_takeover is not None and now < self._next_takeover:
@@ -220,26 +273,100 @@ class Dispatcher:
         key = (out.channel, out.account)
         if key in self.stopped_accounts:  # stopped by an earlier row of this same claim
             return await self._db(self._release, out, self.stopped_accounts[key])
+        claim = self._claims.get(out.outbox_id)
+        if key in self.outages and not (claim is not None and claim.probe):
+            # The account went down earlier in this claim: one try told us enough.
+            return await self._db(self._put_back, out)
         try:
             result = await self.connectors[key].send(out)
-        except AuthError as exc:
-            self.stopped_accounts[key] = str(exc)
-            log.error("%s/%s: credentials refused, account stopped: %s", *key, exc)
-            return await self._db(self._release, out, str(exc))
-        except PermanentError as exc:
-            return await self._db(self._dead, out, str(exc), exc.unreachable)
-        except TransientError as exc:
-            return await self._db(self._retry, out, str(exc), exc.retry_after)
-        except Exception as exc:  # unknown failures are treated as passing ones
-            log.warning("%s/%s: send failed: %r", *key, exc)
-            return await self._db(self._retry, out, f"{type(exc).__name__}: {exc}", None)
+        except Exception as exc:
+            return await self._failure(out, exc)
         if self.journal is not None:  # before any await: see inbox.outbox.journal
             self.journal.write(out.outbox_id, result.external_id, self.clock())
         try:
-            return await self._db(self._sent, out, result)
+            attempt = await self._db(self._sent, out, result)
         except Exception:
             self.journal_unsettled = True  # keep its line; drain_once records it later
             raise
+        if key in self.outages:
+            await self._recovered(key)
+        return attempt
+
+    async def _failure(self, out: Outbound, exc: Exception) -> Attempt:
+        key = (out.channel, out.account)
+        if isinstance(exc, AuthError):
+            self.stopped_accounts[key] = str(exc)
+            self.outages.pop(key, None)  # no probe can help: an operator must act
+            log.error("%s/%s: credentials refused, account stopped: %s", *key, exc,
+                      extra=_fields(out, error=str(exc)))
+            return await self._db(self._release, out, str(exc))
+        if isinstance(exc, PermanentError):
+            return await self._db(self._dead, out, str(exc), exc.unreachable)
+        if isinstance(exc, TransientError):
+            return await self._failed(out, str(exc), exc.retry_after)
+        # Unknown failures are treated as passing ones.
+        return await self._failed(out, f"{type(exc).__name__}: {exc}", None)
+
+    async def _failed(self, out: Outbound, error: str, retry_after: float | None) -> Attempt:
+        """A send failed for now: the retry is recorded; the first such failure of an
+        account opens its outage (said once), later ones are said at DEBUG only."""
+        claim = self._claims.get(out.outbox_id)
+        fields = _fields(out, conversation=claim.conversation_id if claim else None,
+                         error=error)
+        attempt = await self._db(self._retry, out, error, retry_after)
+        key, now = (out.channel, out.account), self.clock()
+        probe = now + timedelta(seconds=max(self.settings.probe_seconds, retry_after or 0))
+        outage = self.outages.get(key)
+        if outage is not None:
+            outage.next_probe = max(outage.next_probe, probe)
+            log.debug("%s/%s: still failing (%s to %s, outbox %d): %s", *key, out.kind,
+                      out.recipient.address, out.outbox_id, error, extra=fields)
+            return attempt
+        self.outages[key] = Outage(since=now, next_probe=probe)
+        if attempt.outcome == "retry":  # a dead letter has said so at ERROR
+            log.warning("%s to %s via %s/%s failed (outbox %d): %s; next try at %s",
+                        out.kind, out.recipient.address, *key, out.outbox_id, error,
+                        _when(attempt.next_attempt_at), extra=fields)
+        waiting = await self._db(self._waiting, key)
+        log.warning("%s/%s: outage began: %s; %d send(s) waiting, one tried every %g s "
+                    "until it goes", *key, error, waiting,
+                    (probe - now).total_seconds(),
+                    extra={"channel": key[0], "account": key[1], "error": error,
+                           "waiting": waiting})
+        return attempt
+
+    async def _recovered(self, key: AccountKey) -> None:
+        """A send of an account in an outage went: the others go now, not at their
+        next backoff."""
+        now = self.clock()
+        released = await self._db(self._release_waiting, key, now)
+        outage = self.outages.pop(key)  # after the release: if it failed, the next does it
+        seconds = (now - outage.since).total_seconds()
+        log.info("%s/%s: outage over after %.0f s; %d waiting send(s) released", *key,
+                 seconds, released, extra={"channel": key[0], "account": key[1],
+                                           "outage_seconds": seconds, "released": released})
+
+    def _waiting(self, key: AccountKey) -> int:
+        with Session(self.engine) as s:
+            return int(s.scalar(sa.select(sa.func.count()).select_from(Outbox).where(
+                col(Outbox.channel) == key[0], col(Outbox.account) == key[1],
+                col(Outbox.state).in_([OutboxState.PENDING, OutboxState.SENDING]))) or 0)
+
+    def _release_waiting(self, key: AccountKey, now: datetime) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(
+                sa.update(store.outbox)
+                .where(_o.channel == key[0], _o.account == key[1],
+                       _o.state == OutboxState.PENDING)
+                .values(next_attempt_at=now)).rowcount)
+
+    def _put_back(self, out: Outbound) -> Attempt:
+        """Unclaim a send untried: no attempt counted, its schedule unchanged."""
+        self._claims.pop(out.outbox_id, None)
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(store.outbox).where(_o.id == out.outbox_id).values(
+                state=OutboxState.PENDING, claimed_until=None, claimed_by=None))
+        return Attempt(out.outbox_id, "held")
 
     def _sent(self, out: Outbound, result: SendResult) -> Attempt:
         """Record a send the channel accepted: until this commits, a crash sends it twice,
@@ -257,6 +384,9 @@ class Dispatcher:
                             attempts=c.attempts + 1)
         if self.journal is not None and not self.journal_unsettled:
             self.journal.clear()  # sends are recorded one at a time: all are in
+        log.info("%s sent to %s via %s/%s (conversation %d, outbox %d)", c.kind,
+                 c.recipient, out.channel, out.account, c.conversation_id, out.outbox_id,
+                 extra=_fields(out, conversation=c.conversation_id))
         return Attempt(out.outbox_id, "sent")
 
     def settle_journal(self) -> int:
@@ -289,19 +419,23 @@ class Dispatcher:
 
     def _retry(self, out: Outbound, error: str, retry_after: float | None) -> Attempt:
         now = self.clock()
-        self._claims.pop(out.outbox_id, None)
+        claim = self._claims.pop(out.outbox_id, None)
         with Session(self.engine) as s, s.begin():
             row, msg = _load(s, out.outbox_id)
+            row.state, row.claimed_until, row.claimed_by = OutboxState.PENDING, None, None
+            row.last_error, msg.delivery = error[:2000], Delivery.FAILED
+            if claim is not None and claim.early:
+                # A probe before the send's own time: no attempt counted and its
+                # schedule kept, so probing never dead-letters sooner than backoff would.
+                return Attempt(out.outbox_id, "retry", error, row.next_attempt_at)
             row.attempts += 1
             if row.attempts >= self.settings.max_attempts:
                 return self._bury(s, row, msg, f"gave up after {row.attempts} tries: {error}")
             delay = backoff(row.attempts, self.settings)
             if retry_after is not None:
                 delay = max(delay, timedelta(seconds=retry_after))
-            row.state, row.claimed_until, row.claimed_by = OutboxState.PENDING, None, None
-            row.next_attempt_at, row.last_error = now + delay, error[:2000]
-            msg.delivery = Delivery.FAILED
-        return Attempt(out.outbox_id, "retry", error)
+            row.next_attempt_at = next_at = now + delay
+        return Attempt(out.outbox_id, "retry", error, next_at)
 
     def _dead(self, out: Outbound, error: str, unreachable: bool) -> Attempt:
         self._claims.pop(out.outbox_id, None)
@@ -320,7 +454,11 @@ class Dispatcher:
         s.add(Event(conversation_id=row.conversation_id, message_id=msg.id, created_at=now,
                     kind=f"{row.kind}.dead", detail={"recipient": row.recipient,
                                                      "error": error[:2000]}))
-        log.error("outbox %s to %s dead-lettered: %s", row.id, row.recipient, error)
+        log.error("%s to %s via %s/%s dead-lettered (outbox %s): %s", row.kind, row.recipient,
+                  row.channel, row.account, row.id, error,
+                  extra={"channel": row.channel, "account": row.account,
+                         "recipient": row.recipient, "conversation": row.conversation_id,
+                         "outbox_id": row.id, "error": error})
         return Attempt(row.id or 0, "dead", error)
 
     def _release(self, out: Outbound, error: str) -> Attempt:
@@ -330,6 +468,23 @@ class Dispatcher:
             row.state, row.claimed_until, row.claimed_by = OutboxState.PENDING, None, None
             row.last_error = f"account stopped: {error}"[:2000]
         return Attempt(out.outbox_id, "auth", error)
+
+
+def _fields(out: Outbound, *, conversation: int | None = None,
+            error: str | None = None) -> dict[str, object]:
+    """A send's facts for a log record's `extra` (never its text)."""
+    fields: dict[str, object] = {"channel": out.channel, "account": out.account,
+                                 "recipient": out.recipient.address, "kind": out.kind,
+                                 "outbox_id": out.outbox_id}
+    if conversation is not None:
+        fields["conversation"] = conversation
+    if error is not None:
+        fields["error"] = error
+    return fields
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else "-"
 
 
 def _load(s: Session, outbox_id: int) -> tuple[Outbox, Message]:

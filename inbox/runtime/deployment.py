@@ -84,6 +84,7 @@ agents = []
 max_attempts = 10                 # then the send is dead-lettered (see `inbox outbox`)
 backoff_base_seconds = 15
 backoff_cap_seconds = 3600
+probe_seconds = 5                 # a channel that is down is tried this often
 
 [storage]
 blobs_dir = "blobs"               # raw messages and attachments, by SHA-256
