@@ -155,7 +155,8 @@ async def test_an_edit_changes_the_message_and_a_deep_link_is_kept(desk: Telegra
     assert edit.detail["previous"] == "My parcel number is 0O1234"
     assert len(rows(app, Outbox)) == 1  # neither the edit nor the follow-up is acknowledged
     shown = await asyncio.to_thread(inbox, "show", str(conv.id))
-    assert "start=order-1234" in shown.stdout
+    visible = shown.stdout.replace("\u2068", "").replace("\u2069", "")  # bidi isolates
+    assert "start=order-1234" in visible
 
 
 async def test_a_message_after_resolution_opens_a_new_conversation(desk: TelegramDesk) -> None:
