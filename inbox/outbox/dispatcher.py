@@ -54,6 +54,7 @@ from channels.base import (
     TransientError,
 )
 from inbox.core.config import OutboxSettings
+from inbox.core.retry import Backoff
 from inbox.core.vocab import Delivery, OutboxState
 from inbox.outbox.journal import SentJournal
 from inbox.store import batch as store
@@ -108,9 +109,8 @@ _SENT = (sa.update(store.outbox).where(_o.id == sa.bindparam("oid"))
 
 
 def backoff(attempts: int, settings: OutboxSettings) -> timedelta:
-    """Delay before try number `attempts + 1`: doubling from the base, capped."""
-    seconds = settings.backoff_base_seconds * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, settings.backoff_cap_seconds))
+    """Delay before try number `attempts + 1` (inbox.core.retry: doubling, capped)."""
+    return Backoff(settings.backoff_base_seconds, settings.backoff_cap_seconds).delay(attempts)
 
 
 class Dispatcher:
@@ -120,6 +120,7 @@ class Dispatcher:
         self.engine = engine
         self.connectors = dict(connectors)
         self.settings = settings
+        self.backoff = Backoff(settings.backoff_base_seconds, settings.backoff_cap_seconds)
         self.clock = clock
         self.batch = batch
         self.liveness = liveness  # the daemon sets it; without it, only leases free claims
@@ -431,9 +432,7 @@ class Dispatcher:
             row.attempts += 1
             if row.attempts >= self.settings.max_attempts:
                 return self._bury(s, row, msg, f"gave up after {row.attempts} tries: {error}")
-            delay = backoff(row.attempts, self.settings)
-            if retry_after is not None:
-                delay = max(delay, timedelta(seconds=retry_after))
+            delay = self.backoff.delay(row.attempts, retry_after)
             row.next_attempt_at = next_at = now + delay
         return Attempt(out.outbox_id, "retry", error, next_at)
 

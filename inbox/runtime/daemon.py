@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +41,7 @@ from channels.base import (
     TransientError,
 )
 from inbox.core import tokens
+from inbox.core.retry import Backoff
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey, Dispatcher
 from inbox.outbox.journal import SentJournal, journal_path
@@ -57,7 +59,7 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 500  # conversations per sweep transaction
 STOP_GRACE_SECONDS = 5.0
 FETCH_WAIT_SECONDS = 25.0
-BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
+FETCH_BACKOFF = Backoff(base_seconds=1.0, cap_seconds=300.0)
 # How often rule files are read even when no change was announced: a folder on NFS or
 # replaced by a deploy tool may send none. Reading a few small files costs nothing.
 RULES_CHECK_SECONDS = 2.0
@@ -67,6 +69,7 @@ RULES_CHECK_SECONDS = 2.0
 class Daemon:
     app: App
     connectors: Mapping[AccountKey, Connector] = field(default_factory=dict)
+    fetch_backoff: Backoff = FETCH_BACKOFF  # between fetches of an account that is away
 
     def __post_init__(self) -> None:
         self.dispatcher = Dispatcher(self.app.engine, self.connectors,
@@ -134,21 +137,17 @@ class Daemon:
             await self.dispatcher.drain_once()
 
     async def _connector_loop(self, key: AccountKey, c: Connector, stop: asyncio.Event) -> None:
-        delay = BACKOFF_START
+        away = _Away(key, self.fetch_backoff)
         while not stop.is_set():
             try:
                 await self._fetch_and_ingest(key, c, wait=FETCH_WAIT_SECONDS, stop=stop)
-                delay = BACKOFF_START
+                away.back()
             except AuthError as exc:
                 log.error("%s/%s: credentials refused; this account is stopped: %s", *key, exc)
                 return
             except Exception as exc:  # down servers, network: back off, keep the work
-                wait = exc.retry_after if isinstance(exc, TransientError) and exc.retry_after \
-                    else delay
-                level = logging.WARNING if isinstance(exc, ChannelError) else logging.ERROR
-                log.log(level, "%s/%s: fetch failed (%s); retrying in %.0fs", *key, exc, wait)
-                await _sleep_or_stop(stop, wait)
-                delay = min(delay * 2, BACKOFF_CAP)
+                await _sleep_or_stop(stop, away.failed(exc))
+
 
     async def _fetch_and_ingest(self, key: AccountKey, c: Connector, wait: float,
                                 stop: asyncio.Event | None = None) -> int:
@@ -240,6 +239,37 @@ async def _reload(router: LiveRules) -> None:
         await asyncio.to_thread(router.reload, True)
     except Exception:  # a bug in loading must not stop the watching
         log.exception("rules not reloaded; the running rules stay")
+
+
+class _Away:
+    """An account whose fetches fail: said once when it starts and once when it ends,
+    quiet (DEBUG) in between; how long to wait before the next try."""
+
+    def __init__(self, key: AccountKey, backoff: Backoff) -> None:
+        self.key, self.backoff, self.failures, self.since = key, backoff, 0, 0.0
+
+    def failed(self, exc: Exception) -> float:
+        self.failures += 1
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        wait = self.backoff.delay(self.failures, retry_after).total_seconds()
+        if self.failures > 1:
+            log.debug("%s/%s: fetch failed again (%s); retrying in %.0fs", *self.key, exc, wait)
+            return wait
+        self.since = time.monotonic()
+        level = logging.WARNING if isinstance(exc, ChannelError) else logging.ERROR
+        log.log(level, "%s/%s: fetch failed (%s); retrying in %.0fs, then quietly until it "
+                "works again", *self.key, exc, wait,
+                extra={"event": "fetch.outage", "channel": self.key[0],
+                       "account": self.key[1], "error": str(exc)})
+        return wait
+
+    def back(self) -> None:
+        if self.failures:
+            log.info("%s/%s: fetching again after %.0fs (%d failed tries)", *self.key,
+                     time.monotonic() - self.since, self.failures,
+                     extra={"event": "fetch.recovered", "channel": self.key[0],
+                            "account": self.key[1]})
+        self.failures = 0
 
 
 async def _unless_stopped(fetch: Coroutine[Any, Any, FetchResult],
