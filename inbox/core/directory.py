@@ -115,3 +115,14 @@ class SettingsDirectory:
 
     def teams(self) -> Sequence[Team]:
         return list(self._teams.values())
+
+
+def direct_target(text: str) -> tuple[str, str] | None:
+    """(channel, address) when `text` names one directly — an e-mail address or
+    telegram:CHAT_ID — else None (it names an agent, or a keyword such as "owner").
+    The one reading of a notification target, for rules and the SLA alike."""
+    if text.startswith("telegram:"):
+        return "telegram", text.split(":", 1)[1]
+    if "@" in text:
+        return "email", text.lower()
+    return None

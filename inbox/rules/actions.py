@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from inbox.core.directory import direct_target
 from inbox.core.routing import LEAST_LOADED, ROUND_ROBIN, Notice, RouteDecision, RuleHit
 from inbox.rules.known import NOTIFY_CHANNELS, PRIORITIES, Known
 from inbox.rules.source import Node, Reader, suggest
@@ -280,10 +281,8 @@ def _notice(r: Reader, node: Node, k: Known) -> Notice | None:
 def _recipient(r: Reader, node: Node, to: str, via: str | None,
                k: Known) -> tuple[str, str] | None:
     """(channel, address): an agent by name, an e-mail address, or telegram:CHAT_ID."""
-    if to.startswith("telegram:"):
-        return "telegram", to.split(":", 1)[1]
-    if "@" in to:
-        return "email", to.lower()
+    if (direct := direct_target(to)) is not None:
+        return direct
     if to not in k.agents:
         r.problem(node, f"notify to: unknown agent {to!r}{suggest(to, k.agents)}; "
                         "or give an e-mail address or telegram:CHAT_ID")

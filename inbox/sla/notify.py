@@ -22,7 +22,7 @@ from sqlmodel import col
 from channels.base import Address
 from inbox.core import tokens
 from inbox.core.config import ConfigError, Settings
-from inbox.core.directory import Directory, SettingsDirectory, unknown
+from inbox.core.directory import Directory, SettingsDirectory, direct_target, unknown
 from inbox.core.vocab import Kind
 from inbox.lang.render import Rendered, Renderer, TemplateError, builtin
 from inbox.outbox.enqueue import enqueue
@@ -55,7 +55,7 @@ class Notifier:
         for where, entries in lists.items():
             for entry in entries:
                 if not (entry in KEYWORDS or self.directory.agent(entry) is not None
-                        or "@" in entry or entry.startswith("telegram:")):
+                        or direct_target(entry) is not None):
                     known = [a.name for a in self.directory.agents()]
                     raise ConfigError(f"{where}: {unknown('agent', entry, known)}; use "
                                       "owner, assignee, team, an agent, an address or "
@@ -72,10 +72,8 @@ class Notifier:
         return out
 
     def _resolve(self, entry: str, conv: Conversation) -> list[Target]:
-        if entry.startswith("telegram:"):
-            return [("telegram", entry.split(":", 1)[1])]
-        if "@" in entry:
-            return [("email", entry.lower())]
+        if (direct := direct_target(entry)) is not None:
+            return [direct]
         team = self.directory.team(conv.team or "")
         members = list(team.agents) if team else []
         assignee = [conv.assignee] if conv.assignee else []
