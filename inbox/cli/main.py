@@ -112,14 +112,13 @@ def run(once: Annotated[bool, typer.Option(
     import asyncio
 
     from inbox.runtime import logs
-    from inbox.runtime.connectors import build_connectors
     from inbox.runtime.daemon import Daemon, install_signal_handlers
     from inbox.store.db import check_schema
 
     app = _app()
     logs.setup(app.settings.log_level, log_format or app.settings.log_format)
     check_schema(app.engine)
-    daemon = Daemon(app, build_connectors(app.settings))
+    daemon = Daemon(app, app.connectors)
 
     async def main() -> None:
         if once:

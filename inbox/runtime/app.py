@@ -1,4 +1,5 @@
-"""Wiring: settings in, engine + pipeline context + connectors out.
+"""Wiring: settings in; engine, blob store, renderer, rules, SLA policies, directory,
+pipeline context, connectors, notifier and dispatcher out.
 
 This is the one place where long-lived objects are built; everything else receives
 them. The CLI and the daemon both start here.
@@ -6,6 +7,7 @@ them. The CLI and the daemon both start here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -18,11 +20,14 @@ from inbox.store.blobs import BlobStore
 if TYPE_CHECKING:  # imported where used: every CLI command starts here, most need few
     from sqlalchemy.engine import Engine
 
+    from channels.base import Connector
     from inbox.core.directory import Directory
     from inbox.core.routing import Router
     from inbox.ingest.work import PipelineContext
     from inbox.lang.render import Renderer
+    from inbox.outbox.dispatcher import AccountKey, Dispatcher
     from inbox.sla.clock import Policies
+    from inbox.sla.notify import Notifier
 
 
 def utcnow() -> datetime:
@@ -79,6 +84,26 @@ class App:
         from inbox.sla.clock import Policies
 
         return Policies.from_settings(self.settings)
+
+    @cached_property
+    def connectors(self) -> dict[AccountKey, Connector]:
+        """One connector per `[channels.<channel>.<account>]`, sharing the blob store."""
+        from inbox.runtime.connectors import build_connectors
+
+        return build_connectors(self.settings, self.blobs)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Who hears of an SLA at risk or breached; unknown names raise ConfigError."""
+        from inbox.sla.notify import Notifier
+
+        return Notifier(self.settings, self.renderer, self.secret, self.directory)
+
+    def dispatcher(self, connectors: Mapping[AccountKey, Connector]) -> Dispatcher:
+        """The outbox dispatcher sending through `connectors` (a daemon's, or a test's)."""
+        from inbox.outbox.dispatcher import Dispatcher
+
+        return Dispatcher(self.engine, connectors, self.settings.outbox, utcnow)
 
     def close(self) -> None:
         if "engine" in self.__dict__:  # only if it was ever built

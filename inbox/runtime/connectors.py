@@ -15,7 +15,7 @@ from inbox.core.config import ConfigError, Settings
 from inbox.outbox.dispatcher import AccountKey
 from inbox.store.blobs import BlobStore, offload
 
-Factory = Callable[[str, dict[str, Any], Settings], Connector]
+Factory = Callable[[str, dict[str, Any], Settings, BlobStore], Connector]
 
 FACTORIES: dict[str, Factory] = {}
 
@@ -33,14 +33,14 @@ def raw_parsers() -> dict[str, RawParser]:
     return {c: p for c in ("email",) if (p := raw_parser(c)) is not None}
 
 
-def _email(account: str, options: dict[str, Any], settings: Settings) -> Connector:
+def _email(account: str, options: dict[str, Any], settings: Settings,
+           blobs: BlobStore) -> Connector:
     # imapclient and aiosmtplib load only when e-mail is used
     from channels.email import connector as email
     from channels.email.settings import EmailConfigError
 
     # Raw bytes go to the blob store in the connector's thread, beside the next IMAP
     # read, rather than on the ingest transaction's (the importer's parsers do the same).
-    blobs = BlobStore(settings.path(settings.storage.blobs_dir))
     store = partial(offload, blobs=blobs,
                     max_attachment_bytes=settings.storage.max_attachment_bytes)
     try:
@@ -53,7 +53,8 @@ def _email(account: str, options: dict[str, Any], settings: Settings) -> Connect
 FACTORIES["email"] = _email
 
 
-def _telegram(account: str, options: dict[str, Any], settings: Settings) -> Connector:
+def _telegram(account: str, options: dict[str, Any], settings: Settings,
+              blobs: BlobStore) -> Connector:
     # python-telegram-bot loads only when a bot is configured
     from channels.telegram import connector as telegram
 
@@ -67,7 +68,11 @@ def _telegram(account: str, options: dict[str, Any], settings: Settings) -> Conn
 FACTORIES["telegram"] = _telegram
 
 
-def build_connectors(settings: Settings) -> dict[AccountKey, Connector]:
+def build_connectors(settings: Settings,
+                     blobs: BlobStore | None = None) -> dict[AccountKey, Connector]:
+    """One connector per configured account. Callers that hold an App pass its blob
+    store (`App.connectors` does); raw bytes then go where the pipeline reads them."""
+    blobs = blobs or BlobStore(settings.path(settings.storage.blobs_dir))
     built: dict[AccountKey, Connector] = {}
     for channel, accounts in settings.channels.items():
         factory = FACTORIES.get(channel)
@@ -75,5 +80,5 @@ def build_connectors(settings: Settings) -> dict[AccountKey, Connector]:
             known = ", ".join(sorted(FACTORIES)) or "none yet"
             raise ConfigError(f"[channels.{channel}]: unknown channel (known: {known})")
         for account, options in accounts.items():
-            built[(channel, account)] = factory(account, options, settings)
+            built[(channel, account)] = factory(account, options, settings, blobs)
     return built

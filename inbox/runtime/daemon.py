@@ -43,12 +43,11 @@ from channels.base import (
 from inbox.core import tokens
 from inbox.core.retry import Backoff
 from inbox.ingest.pipeline import ingest_batch
-from inbox.outbox.dispatcher import AccountKey, Dispatcher
+from inbox.outbox.dispatcher import AccountKey
 from inbox.outbox.journal import SentJournal, journal_path
 from inbox.rules import LiveRules
 from inbox.runtime import logs
 from inbox.runtime.app import App, utcnow
-from inbox.sla.notify import Notifier
 from inbox.sla.sweep import sweep
 from inbox.store.db import check_schema
 from inbox.store.liveness import FileLock, acquire
@@ -72,11 +71,9 @@ class Daemon:
     fetch_backoff: Backoff = FETCH_BACKOFF  # between fetches of an account that is away
 
     def __post_init__(self) -> None:
-        self.dispatcher = Dispatcher(self.app.engine, self.connectors,
-                                     self.app.settings.outbox, utcnow)
+        self.dispatcher = self.app.dispatcher(self.connectors)
         self.ctx = self.app.pipeline_context()
-        self.notifier = Notifier(self.app.settings, self.app.renderer, self.app.secret,
-                                 self.app.directory)
+        self.notifier = self.app.notifier
         for warning in self.notifier.check():  # unknown names raise ConfigError here
             log.warning("%s", warning)
         self.swept = asyncio.Event()  # set after each sweep: tests wait on it, never sleep
