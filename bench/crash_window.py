@@ -48,8 +48,8 @@ from sqlalchemy.engine import Engine
 from bench.common import pg_database
 from bench.telegram import TOKEN, TOKEN_ENV, deployment
 from inbox.store.db import make_engine
+from tests.channels.telegram.bot_api import FakeBot, TelegramServer
 from tests.peers import merged, toml
-from tests.telegram_server import FakeBot, TelegramServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -3,7 +3,7 @@
     python -m bench.telegram [--latency 200] [--throughput 5000] [--pg URL | --no-pg]
 
 A real `inbox run` (its own process, the real connector on python-telegram-bot's `Bot`)
-against the local Bot API server of the tests (tests/telegram_server.py, in this
+against the local Bot API server of the tests (tests/channels/telegram/bot_api.py, in this
 process), on a fresh deployment with production settings: SQLite, then PostgreSQL;
 polling, then webhook mode. For each:
 
@@ -42,8 +42,8 @@ from inbox.core.config import load_settings
 from inbox.runtime.app import App
 from inbox.runtime.deployment import init_deployment
 from inbox.store.db import upgrade
+from tests.channels.telegram.bot_api import FakeBot, TelegramServer
 from tests.peers import merged, toml
-from tests.telegram_server import FakeBot, TelegramServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -1,7 +1,15 @@
-"""Shared fixtures: a fresh deployment on SQLite and on the machine's PostgreSQL.
+"""The suite's fixtures: a fresh deployment on SQLite and on the machine's PostgreSQL, and
+the real mail servers.
 
 Every test that takes `app` runs twice, once per database. PostgreSQL tests use a
 database created for this test run (and dropped after it), emptied between tests.
+The mail peers (a private Dovecot, an aiosmtpd sink, the `desk` deployment wired to
+them: tests/peers.py) serve every area, so they are registered here, once. The local
+Bot API is the Telegram area's (tests/channels/telegram/conftest.py).
+
+Tests mirror the packages: tests/<package>/ holds the tests of inbox/<package>/ (and
+tests/channels/<name>/ those of a channel); what crosses every package (guarantees,
+layers, code quality, packaging) stays at this level.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from inbox.store.db import upgrade
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+pytest_plugins = ["tests.peers"]
 
 PG_ADMIN = os.environ.get("INBOX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

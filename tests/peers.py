@@ -1,8 +1,7 @@
 """Real mail servers for the e-mail tests: a private Dovecot and an aiosmtpd sink.
 
-A test module makes the fixtures its own by assigning them to its globals
-(`dovecot = peers.dovecot`; `pytest_plugins` would import this module before pytest can
-rewrite its asserts). The fixtures are
+tests/conftest.py registers this module as a plugin (pytest rewrites its asserts as it
+does a test module's), so every test can ask for these fixtures by name:
 
 * `dovecot` (session): a private Dovecot 2.3 on a free 127.0.0.1 port, plain IMAP with
   STARTTLS and implicit TLS on a second port; every user name logs in with PASSWORD and

@@ -13,8 +13,8 @@ from inbox.core import tokens
 from inbox.ingest.ack import AckFacts, can_acknowledge
 from inbox.runtime.app import App
 from inbox.store.models import Message, Outbox
-from tests.test_outbox import Channel, Clock, dispatcher
-from tests.test_pipeline import NOW, Exploding, mail, rows, run
+from tests.ingest.test_pipeline import NOW, Exploding, mail, rows, run
+from tests.outbox.test_outbox import Channel, Clock, dispatcher
 
 
 def test_an_empty_return_path_is_a_robot_and_not_answered() -> None:

@@ -3,7 +3,7 @@
 from inbox.core.errors import Unavailable
 
 # The newest revision in versions/; bump it with every new migration
-# (tests/test_migrations.py checks it against what alembic finds).
+# (tests/store/test_migrations.py checks it against what alembic finds).
 HEAD_REVISION = "0003"
 
 
