@@ -181,3 +181,17 @@ def test_sqlite_urls_name_the_file_sqlalchemy_opens(url: str) -> None:
 def test_an_in_memory_database_cannot_be_read_by_a_command(url: str) -> None:
     with pytest.raises(ReadError, match="in-memory"):
         sqlite_path(url)
+
+
+def test_the_listing_reads_every_field_the_clock_needs() -> None:
+    """risk.Row is the plain-driver copy of a conversation's clock: the fields the clock
+    reads (sla.Clocked) are declared there a second time, because mypy cannot make a
+    dataclass from a Protocol. This keeps the two lists one: a field added to the clock
+    and forgotten in the listing fails here, not in `inbox sla` on a customer's deadline."""
+    from dataclasses import fields
+
+    from inbox.sla.risk import Row
+
+    clock = set(sla.Clocked.__annotations__)
+    assert clock <= {f.name for f in fields(Row)}
+    assert clock <= set(Conversation.model_fields)
