@@ -18,6 +18,7 @@ from channels.base import TransientError
 from inbox.runtime.daemon import Daemon
 from inbox.store.models import Message, Outbox
 from tests import peers
+from tests.outbox.test_outbox_outage import lines as outbox_lines
 from tests.peers import WAIT, Desk, running
 from tests.runtime.test_email import ACK_SECONDS, customer_mail, read, rows
 
@@ -30,12 +31,6 @@ RECOVERY_SECONDS = PROBE_SECONDS + 3.0
 async def send_failures(watched: peers.Watched, count: int) -> None:
     async with asyncio.timeout(WAIT), watched.cond:
         await watched.cond.wait_for(lambda: len(watched.send_errors) >= count)
-
-
-def outbox_lines(caplog: pytest.LogCaptureFixture, level: int, text: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == "inbox.outbox.dispatcher" and r.levelno == level
-            and text in r.getMessage()]
 
 
 async def test_waiting_acks_go_within_seconds_of_the_smtp_server_coming_back(
