@@ -5,8 +5,8 @@ the desk's address, where the daemon serves this endpoint): Telegram pushes each
 at once instead of waiting for the next long poll. Every request must carry the secret
 token we gave setWebhook (`X-Telegram-Bot-Api-Secret-Token`); anything else is refused
 with a status that says why (405, 403, 413 for a body over MAX_BODY, read no further;
-400 for what is not an update), and logged in a bounded way (`Refusals`): a public URL can be posted to by
-anyone, as often as they like.
+400 for what is not an update), and logged in a bounded way (`Refusals`): a public URL
+can be posted to by anyone, as often as they like.
 
 The endpoint answers 200 only after the update is committed. Telegram keeps an update
 and posts it again until it gets a 2xx, so an update the daemon dies holding is
