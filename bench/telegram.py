@@ -63,10 +63,11 @@ def deployment(directory: Path, db_url: str, server: TelegramServer, mode: str) 
     """A fresh, migrated deployment on `db_url` with one bot; otherwise `inbox init`'s."""
     config = init_deployment(directory)
     bot: dict[str, Any] = {"token_env": TOKEN_ENV, "api_url": server.url, "mode": mode}
+    port = free_port()  # the desk's, where the webhook is served
     if mode == "webhook":
-        port = free_port()
-        bot["webhook"] = {"url": f"http://127.0.0.1:{port}/tg", "listen": f"127.0.0.1:{port}"}
+        bot["webhook"] = {"url": f"http://127.0.0.1:{port}/tg"}
     data = merged(tomllib.loads(config.read_text()), {
+        "web": {"listen": f"127.0.0.1:{port}"},
         "name": "Acme Support", "domain": "helpdesk.test", "database_url": db_url,
         # Always open, so that every customer gets the same acknowledgement.
         "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],

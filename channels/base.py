@@ -11,10 +11,10 @@ or stop the account because its credentials are wrong.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 # Ids are indexed: past this length one is kept as `bounded_key`'s digest (a 5 MB
 # Message-ID does not fit a PostgreSQL index row, and no mail client writes one).
@@ -190,3 +190,25 @@ class RawParser(Protocol):
     them), so it can look into a stored e-mail's parts without importing e-mail code."""
 
     def __call__(self, raw: bytes, account: str, received_at: datetime) -> Inbound: ...
+
+
+# An ASGI application, spelled as the ASGI spec does (Starlette's `ASGIApp` is the same
+# type), so that channels need no web framework to offer an endpoint.
+ASGIScope = MutableMapping[str, Any]
+ASGIMessage = MutableMapping[str, Any]
+ASGIApp = Callable[[ASGIScope, Callable[[], Awaitable[ASGIMessage]],
+                    Callable[[ASGIMessage], Awaitable[None]]], Awaitable[None]]
+
+
+@runtime_checkable
+class WebhookReceiver(Protocol):
+    """A connector that is told of new messages by HTTP posts (a Telegram webhook).
+
+    The core serves its endpoints in the daemon's one web app, on the desk's address,
+    each on its own path; the connector's `fetch` hands out what they received.
+    """
+
+    def webhooks(self) -> Mapping[str, ASGIApp]:
+        """The endpoints to serve, by URL path (e.g. "/telegram/support"); none when the
+        connector polls instead."""
+        ...

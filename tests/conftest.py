@@ -78,8 +78,11 @@ def _empty(url: str) -> None:
 @pytest.fixture
 def deployment(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A deployment made by `inbox init`, pointed at this test's database."""
+    from tests.peers import desk_on_any_port  # a plugin (below): imported once pytest has it
+
     directory = tmp_path / "desk"
     config = init_deployment(directory)
+    desk_on_any_port(config)
     monkeypatch.setenv("INBOX_CONFIG", str(config))
     monkeypatch.setenv("INBOX_DATABASE_URL", db_url)
     return directory

@@ -39,7 +39,7 @@ import time
 import tomllib
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -51,7 +51,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from imapclient import IMAPClient
 
-from channels.base import Connector, FetchResult, Outbound, SendResult
+from channels.base import (
+    ASGIApp,
+    Connector,
+    FetchResult,
+    Outbound,
+    SendResult,
+    WebhookReceiver,
+)
 from inbox.core.config import load_settings
 from inbox.runtime.app import App
 from inbox.runtime.connectors import build_connectors
@@ -69,6 +76,15 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def desk_on_any_port(config: Path) -> None:
+    """Have a deployment's desk listen on a free port the OS picks (`[web] listen` port
+    0), not on 8025: daemons of other tests, or a real one, may hold that."""
+    text = config.read_text()
+    default = 'listen = "127.0.0.1:8025"'
+    assert default in text, "inbox init no longer writes the desk's listen address"
+    config.write_text(text.replace(default, 'listen = "127.0.0.1:0"'))
 
 
 def ensure_dovecot() -> None:
@@ -432,6 +448,10 @@ class Watched:
         self._pending = (result.cursor, [i.external_id for i in result.items])
         return result
 
+    def webhooks(self) -> Mapping[str, ASGIApp]:
+        """The inner connector's endpoints, for the daemon to serve (WebhookReceiver)."""
+        return self.inner.webhooks() if isinstance(self.inner, WebhookReceiver) else {}
+
     async def send(self, message: Outbound) -> SendResult:
         try:
             return await self.inner.send(message)
@@ -567,6 +587,7 @@ class Desk:
     def configure_new(self) -> App:
         """Another installation: a deployment of its own with its own SQLite database."""
         init_deployment(self.deployment, force=True)
+        desk_on_any_port(self.deployment / "inbox.toml")
         self.initial = None
         self.env = {"INBOX_DATABASE_URL": f"sqlite:///{self.deployment / 'inbox.db'}"}
         app = self.configure()

@@ -55,6 +55,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from channels.base import (
+    ASGIApp,
     AuthError,
     ChannelError,
     FetchResult,
@@ -93,20 +94,30 @@ class _Model(BaseModel):
 
 
 class WebhookConfig(_Model):
-    url: str  # the public HTTPS address Telegram posts to
-    listen: str = "127.0.0.1:8443"  # where the daemon listens, behind the TLS proxy
+    url: str  # the public HTTPS address Telegram posts to; served at its path
     secret_token_env: str | None = None  # default: derived from the bot token
     secret_token_file: str | None = None
     max_connections: int = Field(default=40, ge=1, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_listen(cls, data: Any) -> Any:
+        # The endpoint had its own server once; a config that still names one must not
+        # start with the proxy pointing at a port nobody listens on.
+        if isinstance(data, dict) and "listen" in data:
+            raise ValueError("webhook.listen is gone: the webhook is served on the desk's "
+                             "address ([web] listen); remove it and point your proxy there "
+                             "(docs/telegram.md)")
+        return data
 
     @model_validator(mode="after")
     def _https(self) -> WebhookConfig:
         parts = urlsplit(self.url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ValueError("webhook.url must be an https:// URL that reaches this daemon")
-        host, sep, port = self.listen.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError('webhook.listen must be "host:port", e.g. "127.0.0.1:8443"')
+        if parts.path in ("", "/"):
+            raise ValueError("webhook.url needs a path of its own, e.g. "
+                             "https://help.example.com/telegram/support")
         return self
 
 
@@ -272,18 +283,16 @@ def as_html(text: str) -> str:
 @dataclass(frozen=True)
 class Webhook:
     url: str
-    host: str
-    port: int
     secret: str
     max_connections: int
 
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path or "/"
+        return urlsplit(self.url).path
 
 
 class TelegramConnector:
-    """One bot behind the `Connector` protocol."""
+    """One bot behind the `Connector` protocol (and `WebhookReceiver`, in webhook mode)."""
 
     channel = "telegram"
 
@@ -294,13 +303,20 @@ class TelegramConnector:
         self.bot, self.policy, self.webhook, self.clock = bot, policy, webhook, clock
         self.bot_id = int(bot.token.split(":", 1)[0])  # the token starts with the bot's id
         self._me: tu.Bot | None = None
-        self._inbox: wh.WebhookInbox | None = None
+        # Made now, so the daemon can serve the endpoint before Telegram is told of it.
+        self._inbox = wh.WebhookInbox() if webhook is not None else None
+        self._endpoint = wh.WebhookEndpoint(webhook.path, webhook.secret, self._inbox,
+                                            self._now) if webhook and self._inbox else None
         self._started = False
         self._lock = asyncio.Lock()
         self._downloads = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
         # Parts of a long reply already delivered, by outbox id: a retry after a failed
         # second part must not send the first one again.
         self._delivered: dict[int, list[int]] = {}
+
+    def webhooks(self) -> dict[str, ASGIApp]:
+        """This bot's endpoint by path, for the daemon to serve; none when polling."""
+        return {self._endpoint.path: self._endpoint} if self._endpoint is not None else {}
 
     async def fetch(self, cursor: str | None, wait: float) -> FetchResult:
         me = await self._start()
@@ -419,18 +435,12 @@ class TelegramConnector:
             return me
 
     async def _start_webhook(self, hook: Webhook) -> None:
-        inbox = wh.WebhookInbox()
-        await wh.attach(hook.host, hook.port, wh.Endpoint(hook.path, hook.secret, inbox),
-                        self._now)
-        try:
-            with _mapped():
-                await self.bot.set_webhook(
-                    hook.url, secret_token=hook.secret, max_connections=hook.max_connections,
-                    allowed_updates=list(tu.ALLOWED_UPDATES), drop_pending_updates=False)
-        except BaseException:
-            await wh.detach(hook.host, hook.port, hook.path)
-            raise
-        self._inbox = inbox
+        # The daemon serves the endpoint (webhooks()) before any fetch: posts that come
+        # once Telegram knows the URL are held until the next fetch takes them.
+        with _mapped():
+            await self.bot.set_webhook(
+                hook.url, secret_token=hook.secret, max_connections=hook.max_connections,
+                allowed_updates=list(tu.ALLOWED_UPDATES), drop_pending_updates=False)
         log.info("telegram/%s: @%s receives updates at %s", self.account,
                  self._me.username if self._me else "?", hook.url)
 
@@ -484,9 +494,8 @@ class TelegramConnector:
         raise TransientError(f"Telegram: chat {chat} keeps moving")
 
     async def close(self) -> None:
-        if self._inbox is not None and self.webhook is not None:
+        if self._inbox is not None:
             self._inbox.close()  # waiting requests get a 503: Telegram posts them again
-            await wh.detach(self.webhook.host, self.webhook.port, self.webhook.path)
         await self.bot.shutdown()  # a no-op for a bot that never made a request
 
 
@@ -546,5 +555,4 @@ def _webhook(cfg: BotConfig, token: str, base_dir: Path,
         raise TelegramConfigError("webhook.secret_token: 1-256 of A-Z a-z 0-9 _ - "
                                   "(Telegram's rule)")
     hide_in_logs(secret)
-    host, _, port = w.listen.rpartition(":")
-    return Webhook(w.url, host.strip("[]"), int(port), secret, w.max_connections)
+    return Webhook(w.url, secret, w.max_connections)

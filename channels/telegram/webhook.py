@@ -1,12 +1,12 @@
 """Telegram webhook mode: an HTTP endpoint in the daemon that Telegram posts updates to.
 
 For operators with a public HTTPS address (a reverse proxy terminating TLS in front of
-the daemon's `listen` address): Telegram pushes each update at once instead of waiting
-for the next long poll. Every request must carry the secret token we gave setWebhook
-(`X-Telegram-Bot-Api-Secret-Token`); anything else is refused with a status that says
-why (404, 403, 413 for a body over MAX_BODY, read no further; 400 for what is not an
-update), and logged in a bounded way (`Refusals`): a public URL can be posted to by
-anyone, as often as they like.
+the desk's address, where the daemon serves this endpoint): Telegram pushes each update
+at once instead of waiting for the next long poll. Every request must carry the secret
+token we gave setWebhook (`X-Telegram-Bot-Api-Secret-Token`); anything else is refused
+with a status that says why (405, 403, 413 for a body over MAX_BODY, read no further;
+400 for what is not an update), and logged in a bounded way (`Refusals`): a public URL
+can be posted to by anyone, as often as they like.
 
 The endpoint answers 200 only after the update is committed. Telegram keeps an update
 and posts it again until it gets a 2xx, so an update the daemon dies holding is
@@ -17,10 +17,9 @@ the next fetch, and a fetch that gets back the cursor of the batch before proves
 batch committed. Any other cursor means the batch was not stored: it is handed out
 again.
 
-Several bots may share one listen address (each on the path of its public URL): one
-server per address, started with the first bot and stopped with the last. Starlette
-and uvicorn, because the web UI stands on the same ASGI stack; uvicorn runs inside the
-daemon's event loop and leaves signals to the daemon.
+Each bot's endpoint is an ASGI app (`WebhookEndpoint`) that the connector offers
+through `channels.base.WebhookReceiver`; the daemon serves it in its one web app, on the
+desk's address, at the path of the bot's public URL. Nothing here listens on a port.
 """
 
 from __future__ import annotations
@@ -30,19 +29,15 @@ import contextlib
 import hmac
 import json
 import logging
-import socket
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +122,6 @@ def _serial(cursor: str | None) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    path: str
-    secret: str
-    inbox: WebhookInbox
-
-
 @dataclass
 class _Tally:
     logged: datetime  # when a line about this kind of refusal was last written
@@ -174,38 +162,40 @@ class Refused(Exception):
         self.status, self.kind = status, kind
 
 
-class WebhookServer:
-    """One listen address: routes each bot's path to its inbox."""
+class WebhookEndpoint:
+    """One bot's endpoint, an ASGI app: checks the secret, reads the update, and answers
+    once the batch carrying it is committed (200), or 503 if it is not."""
 
-    def __init__(self, host: str, port: int, clock: Callable[[], datetime]) -> None:
-        self.host, self.port, self.clock = host, port, clock
-        self.endpoints: dict[str, Endpoint] = {}
+    def __init__(self, path: str, secret: str, inbox: WebhookInbox,
+                 clock: Callable[[], datetime]) -> None:
+        self.path, self.secret, self.inbox, self.clock = path, secret, inbox, clock
         self.refusals = Refusals()
-        self.app = Starlette(routes=[Route("/{path:path}", self.receive, methods=["POST"])])
-        self.server: Served | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.receive(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def receive(self, request: Request) -> Response:
         try:
-            endpoint, update = await self._accept(request)
+            update = await self._accept(request)
         except Refused as no:
             client = request.client.host if request.client else "?"
             self.refusals.refused(no.kind, client, self.clock())
             return PlainTextResponse(no.kind, status_code=no.status)
         try:
-            committed = await asyncio.wait_for(endpoint.inbox.offer(update),
+            committed = await asyncio.wait_for(self.inbox.offer(update),
                                                timeout=COMMIT_WAIT_SECONDS)
         except TimeoutError:
             committed = False
         return Response(status_code=200 if committed else 503)
 
-    async def _accept(self, request: Request) -> tuple[Endpoint, dict[str, Any]]:
-        endpoint = self.endpoints.get(request.url.path)
-        if endpoint is None:
-            raise Refused(404, "a post to a path no bot listens on")
+    async def _accept(self, request: Request) -> dict[str, Any]:
+        if request.method != "POST":
+            raise Refused(405, f"a {request.method} to {self.path}")
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), endpoint.secret.encode()):
-            raise Refused(403, f"a post to {endpoint.path} without the secret token")
-        return endpoint, await _read_update(request)
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            raise Refused(403, f"a post to {self.path} without the secret token")
+        return await _read_update(request)
 
 
 async def _read_update(request: Request) -> dict[str, Any]:
@@ -246,103 +236,3 @@ def _depth(value: object) -> int:
         stack.extend((child, depth + 1) for child in children
                      if isinstance(child, dict | list))
     return deepest
-
-
-_SERVERS: dict[tuple[str, int], WebhookServer] = {}
-
-
-async def attach(host: str, port: int, endpoint: Endpoint,
-                 clock: Callable[[], datetime]) -> None:
-    """Serve `endpoint` on host:port, starting the server for the first bot there."""
-    key = (host, port)
-    server = _SERVERS.get(key)
-    if server is None:
-        server = WebhookServer(host, port, clock)
-        server.server = await serve(server.app, bind(host, port))
-        _SERVERS[key] = server
-        log.info("telegram webhook endpoint listening on %s:%d", host, port)
-    if endpoint.path in server.endpoints:
-        raise ValueError(f"two bots share the webhook path {endpoint.path} on {host}:{port}")
-    server.endpoints[endpoint.path] = endpoint
-
-
-async def detach(host: str, port: int, path: str) -> None:
-    server = _SERVERS.get((host, port))
-    if server is None:
-        return
-    server.endpoints.pop(path, None)
-    if not server.endpoints:
-        del _SERVERS[(host, port)]
-        if server.server is not None:
-            await server.server.stop()
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, bound before uvicorn starts so a busy port is our clear error.
-
-    Made with IPPROTO_TCP spelled out: asyncio turns Nagle's algorithm off only for
-    connections whose socket says so, and uvicorn answers in two writes (head, body),
-    which Nagle plus delayed ACKs would hold back ~40 ms per response.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn inside someone else's event loop: readiness as an event, no signal capture
-    (the daemon's SIGTERM handler stops everything in order)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@dataclass
-class Served:
-    """A running ASGI app; `stop()` ends it."""
-
-    server: _Uvicorn
-    task: asyncio.Task[None]
-    sock: socket.socket
-
-    @property
-    def port(self) -> int:
-        port: int = self.sock.getsockname()[1]
-        return port
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        await self.task
-        self.sock.close()
-
-
-async def serve(app: ASGIApp, sock: socket.socket) -> Served:
-    """Run `app` on an already bound socket in this event loop; returns once it listens."""
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=5)
-    server = _Uvicorn(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    ready = asyncio.create_task(server.ready.wait())
-    await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
-    if not server.ready.is_set():
-        ready.cancel()
-        sock.close()
-        await task  # raises what stopped it
-        raise RuntimeError("the HTTP server stopped while starting")
-    return Served(server, task, sock)

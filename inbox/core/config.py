@@ -185,6 +185,23 @@ class StorageSettings(_Strict):
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
 
 
+class WebSettings(_Strict):
+    """The agents' desk in the browser, served by `inbox run` (docs/desk.md)."""
+
+    # Off unless asked for (`inbox init` writes true): an upgraded deployment opens no
+    # port it did not ask for.
+    enabled: bool = False
+    listen: str = "127.0.0.1:8025"  # host:port, [::1]:port for IPv6; port 0: any free one
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f'{value!r} is not "host:port", e.g. "127.0.0.1:8025"')
+        return value
+
+
 class Settings(_Strict):
     name: str = "Support"
     # Our own addresses: mail from them is never acknowledged (loop protection).
@@ -206,6 +223,7 @@ class Settings(_Strict):
     outbox: OutboxSettings = OutboxSettings()
     storage: StorageSettings = StorageSettings()
     threading: ThreadingSettings = ThreadingSettings()
+    web: WebSettings = WebSettings()
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     agents: dict[str, AgentSettings] = Field(default_factory=dict)
     business_hours: BusinessHoursSettings = BusinessHoursSettings()

@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inbox.core.config import Settings
+from inbox.core.config import ConfigError, Settings
 from inbox.core.errors import Invalid
 from inbox.store.blobs import BlobStore
 
 if TYPE_CHECKING:  # imported where used: every CLI command starts here, most need few
     from sqlalchemy.engine import Engine
+    from starlette.applications import Starlette
 
     from channels.base import Connector
     from inbox.core.directory import Directory
@@ -104,6 +105,28 @@ class App:
         from inbox.outbox.dispatcher import Dispatcher
 
         return Dispatcher(self.engine, connectors, self.settings.outbox, utcnow)
+
+    def desk(self, connectors: Mapping[AccountKey, Connector]) -> Starlette:
+        """The desk's web app, with the webhook endpoints of `connectors` mounted in it;
+        ConfigError for a path two of them share or the desk uses."""
+        from channels.base import ASGIApp, WebhookReceiver
+        from inbox.web.app import WebContext, create_app
+
+        hooks: dict[str, ASGIApp] = {}
+        for (channel, account), c in connectors.items():
+            offered = c.webhooks() if isinstance(c, WebhookReceiver) else {}
+            for path, endpoint in offered.items():
+                if path in hooks:
+                    raise ConfigError(f"[channels.{channel}.{account}]: another account's "
+                                      f"webhook has the path {path} already")
+                hooks[path] = endpoint
+        if hooks and not self.settings.web.enabled:
+            raise ConfigError("a webhook is served on the desk's address: set [web] "
+                              "enabled = true (docs/desk.md)")
+        try:
+            return create_app(WebContext(name=self.settings.name), hooks)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def close(self) -> None:
         if "engine" in self.__dict__:  # only if it was ever built

@@ -41,6 +41,7 @@ from channels.base import (
     TransientError,
 )
 from inbox.core import tokens
+from inbox.core.errors import Unavailable
 from inbox.core.retry import Backoff
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey
@@ -52,6 +53,7 @@ from inbox.sla.sweep import sweep
 from inbox.store.db import check_schema
 from inbox.store.liveness import FileLock, acquire
 from inbox.store.models import Cursor
+from inbox.web.server import Served, bind, serve, split_listen
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +79,32 @@ class Daemon:
         for warning in self.notifier.check():  # unknown names raise ConfigError here
             log.warning("%s", warning)
         self.swept = asyncio.Event()  # set after each sweep: tests wait on it, never sleep
+        self.desk_url: str | None = None  # once the desk listens (its port may be 0 in config)
 
     async def run(self, stop: asyncio.Event) -> None:
         check_schema(self.app.engine)
         with self._alive():
-            await self._run(stop)
+            desk = await self._serve_desk()
+            try:
+                await self._run(stop)
+            finally:  # after the connectors closed: webhook posts in flight got a 503
+                if desk is not None:
+                    await desk.stop()
+
+    async def _serve_desk(self) -> Served | None:
+        """The desk, and the webhooks mounted in it, on `[web] listen` (if enabled)."""
+        asgi, web = self.app.desk(self.connectors), self.app.settings.web
+        if not web.enabled:
+            return None
+        try:
+            sock = bind(*split_listen(web.listen))
+        except OSError as exc:
+            raise Unavailable(f"the desk {exc.strerror} ([web] listen: is another "
+                              "`inbox run` or another program using it?)") from None
+        served = await serve(asgi, sock)
+        self.desk_url = served.url
+        log.info("desk on %s", served.url)
+        return served
 
     @contextlib.contextmanager
     def _alive(self) -> Iterator[None]:

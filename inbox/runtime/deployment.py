@@ -86,6 +86,12 @@ backoff_base_seconds = 15
 backoff_cap_seconds = 3600
 probe_seconds = 5                 # a channel that is down is tried this often
 
+# The agents' desk in the browser (docs/desk.md): sign-in at /login, the queue at /.
+# Plain HTTP: to reach it from other machines, put a TLS proxy in front (docs/desk.md).
+[web]
+enabled = true
+listen = "127.0.0.1:8025"         # host:port; Telegram webhooks are served here too
+
 [storage]
 blobs_dir = "blobs"               # raw messages and attachments, by SHA-256
 max_attachment_bytes = 26214400

@@ -40,12 +40,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from channels.telegram.webhook import Served, bind, serve
 from inbox.core.config import load_settings
 from inbox.outbox.dispatcher import Attempt
 from inbox.runtime.app import App
 from inbox.runtime.connectors import build_connectors
 from inbox.runtime.daemon import Daemon
+from inbox.web.server import Served, bind, serve
 from tests.peers import Watched, merged, toml
 
 WAIT = 10.0  # seconds: generous for CI, never reached when things work

@@ -308,8 +308,10 @@ async def test_groups_can_be_heard_in_full_or_not_at_all(desk: TelegramDesk) -> 
     ({"token_env": "T", "mode": "webhook"}, {"T": TOKEN}, "needs a [channels.telegram"),
     ({"token_env": "T", "groups": "some"}, {"T": TOKEN}, "groups: Input should be"),
     ({"token_env": "T", "mode": "webhook", "webhook": {"url": "https://x.example/t",
-                                                        "listen": "8443"}},
-     {"T": TOKEN}, 'webhook.listen must be "host:port"'),
+                                                        "listen": "127.0.0.1:8443"}},
+     {"T": TOKEN}, "webhook.listen is gone: the webhook is served on the desk's address"),
+    ({"token_env": "T", "mode": "webhook", "webhook": {"url": "https://x.example"}},
+     {"T": TOKEN}, "webhook.url needs a path of its own"),
 ])
 def test_configuration_mistakes_are_named(options: dict[str, Any], env: dict[str, str],
                                           error: str, tmp_path: Path) -> None:

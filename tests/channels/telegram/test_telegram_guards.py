@@ -33,11 +33,12 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 def configure(desk: TelegramDesk, mode: str, **options: Any) -> App:
+    port = free_port()  # the desk's, where the webhook is served
     if mode == "webhook":
-        port = free_port()
-        options.update(mode="webhook", webhook={
-            "url": f"http://127.0.0.1:{port}/telegram/support", "listen": f"127.0.0.1:{port}"})
-    return desk.configure(bots={"support": desk.options(**options)})
+        options.update(mode="webhook",
+                       webhook={"url": f"http://127.0.0.1:{port}/telegram/support"})
+    return desk.configure(bots={"support": desk.options(**options)},
+                          web={"listen": f"127.0.0.1:{port}"})
 
 
 def rows(app: App, model: type, **where: object) -> list[Any]:

@@ -61,8 +61,8 @@ async def test_an_update_posted_again_to_the_webhook_is_stored_once(
         desk: TelegramDesk) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/support"
-    app = desk.configure(bots={"support": desk.options(
-        mode="webhook", webhook={"url": url, "listen": f"127.0.0.1:{port}"})})
+    app = desk.configure(bots={"support": desk.options(mode="webhook", webhook={"url": url})},
+                         web={"listen": f"127.0.0.1:{port}"})
     s, bot, anna = desk.server, desk.bot, desk.anna
     daemon, connectors = desk.daemon(app)
     [watched] = connectors.values()

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from channels.telegram.webhook import WebhookInbox
+from inbox.core.config import ConfigError
 from inbox.runtime.app import App
+from inbox.runtime.connectors import build_connectors
 from inbox.store.models import Message
 from tests.channels.telegram import bot_api as tg
 from tests.channels.telegram.bot_api import TOKEN, TelegramDesk
@@ -31,10 +33,11 @@ def texts(app: App) -> list[str]:
 
 
 def webhook_bot(desk: TelegramDesk) -> tuple[App, str]:
+    """The support bot in webhook mode, its endpoint on the desk's own address."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/support"  # https behind a proxy in real life
-    app = desk.configure(bots={"support": desk.options(
-        mode="webhook", webhook={"url": url, "listen": f"127.0.0.1:{port}"})})
+    app = desk.configure(bots={"support": desk.options(mode="webhook", webhook={"url": url})},
+                         web={"listen": f"127.0.0.1:{port}"})
     return app, url
 
 
@@ -51,6 +54,7 @@ async def test_updates_posted_by_telegram_are_stored_and_acknowledged(
             forged = await client.post(url, json={"update_id": 1, "message": {}})
             lost = await client.post(url.replace("support", "other"), json={"update_id": 2},
                                      headers={"X-Telegram-Bot-Api-Secret-Token": "x"})
+            desk_page = await client.get(url.replace("/telegram/support", "/login"))
         await desk.attempted(1)
     assert hook.params["url"] == url and hook.params["allowed_updates"] == [
         "message", "edited_message"]
@@ -58,6 +62,23 @@ async def test_updates_posted_by_telegram_are_stored_and_acknowledged(
     assert (forged.status_code, lost.status_code) == (403, 404)
     assert s.webhook_answers == [200]
     assert texts(app) == ["Hello from a webhook"] and ack.chat_id == 5551
+    # One port: the agents' desk answers where Telegram posts.
+    assert desk_page.status_code == 200 and "Sign in" in desk_page.text
+    assert daemon.desk_url == url.removesuffix("/telegram/support")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the database is not the point
+async def test_a_webhook_without_the_desk_or_with_its_own_port_is_a_clear_error(
+        desk: TelegramDesk) -> None:
+    hook = {"url": "https://help.example.com/telegram/support"}
+    app = desk.configure(bots={"support": desk.options(mode="webhook", webhook=hook)},
+                         web={"enabled": False})
+    with pytest.raises(ConfigError, match=r"\[web\] enabled = true"):
+        await desk.daemon(app)[0].run(asyncio.Event())
+    old = {**hook, "listen": "127.0.0.1:8443"}  # where the endpoint had a server of its own
+    with pytest.raises(ConfigError, match=r"webhook.listen is gone.*\[web\] listen"):
+        build_connectors(desk.configure(bots={"support": desk.options(
+            mode="webhook", webhook=old)}).settings)
 
 
 async def test_what_arrives_while_the_daemon_is_down_is_delivered_after(

@@ -1,0 +1,108 @@
+"""`create_app`: the desk as one Starlette app, with the channels' webhooks mounted in it.
+
+Two routers, one inside the other. The outer one answers `/healthz` (no sign-in, for
+systemd and load balancers) and each webhook path (a channel's own endpoint, which
+checks its own secret), and hands everything else to the desk. The desk is the inner
+app, so what guards pages (sign-in, CSRF, coming next) wraps the desk alone and never
+sees a post from Telegram. The security headers wrap both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from inbox.web.assets import Assets
+from inbox.web.security import SecurityHeaders
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Languages written right to left: the page's `dir` follows its language.
+RTL = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "sd", "ug", "yi", "dv"})
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """What the runtime gives the desk (inbox.runtime.app builds it)."""
+
+    name: str  # the deployment's name, shown on every page
+    language: str = "en"  # of the desk's own words
+
+
+def text_direction(language: str) -> str:
+    return "rtl" if language.split("-", maxsplit=1)[0].lower() in RTL else "ltr"
+
+
+class Pages:
+    """The desk's pages; each renders a template with the context every page shares."""
+
+    def __init__(self, ctx: WebContext, assets: Assets) -> None:
+        self.ctx = ctx
+        self.templates = Jinja2Templates(directory=TEMPLATES)
+        self.templates.env.globals["static"] = assets.url
+
+    def render(self, request: Request, name: str, status: int = 200,
+               **values: object) -> Response:
+        shared = {"name": self.ctx.name, "lang": self.ctx.language,
+                  "dir": text_direction(self.ctx.language)}
+        return self.templates.TemplateResponse(request, name, {**shared, **values},
+                                               status_code=status)
+
+    async def queue(self, request: Request) -> Response:
+        # Until sign-in is wired, nobody is signed in: the queue sends everyone there.
+        return RedirectResponse("/login", status_code=303)
+
+    async def login(self, request: Request) -> Response:
+        if request.method == "POST":
+            return self.render(request, "login.html", status=501,
+                               error="Signing in is not available yet.")
+        return self.render(request, "login.html")
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def desk_routes(ctx: WebContext, assets: Assets) -> list[BaseRoute]:
+    pages = Pages(ctx, assets)
+    return [Route("/", pages.queue),
+            Route("/login", pages.login, methods=["GET", "POST"]),
+            Route("/static/{path:path}", assets.serve)]
+
+
+def create_app(ctx: WebContext, webhooks: Mapping[str, ASGIApp] | None = None) -> Starlette:
+    """The desk, with each webhook endpoint at its path; ValueError for a webhook path
+    the desk itself uses."""
+    desk = Starlette(routes=desk_routes(ctx, Assets()))
+    outer: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
+    for path, endpoint in (webhooks or {}).items():
+        if _claimed(path, [*outer, *desk.routes]):
+            raise ValueError(f"the webhook path {path} is the desk's own; give the webhook "
+                             "URL another path, e.g. /telegram/<bot>")
+        outer.append(Route(path, _Asgi(endpoint)))
+    return Starlette(routes=[*outer, Mount("", app=desk)],
+                     middleware=[Middleware(SecurityHeaders)])
+
+
+class _Asgi:
+    """An ASGI app as a route's endpoint, whatever its kind: Starlette would take a plain
+    function for a request handler, and give it GET only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _claimed(path: str, routes: list[BaseRoute]) -> bool:
+    scope = {"type": "http", "path": path, "root_path": "", "method": "POST"}
+    return any(route.matches(scope)[0] != Match.NONE for route in routes)
