@@ -185,6 +185,23 @@ class StorageSettings(_Strict):
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
 
 
+class WebSettings(_Strict):
+    """The agents' desk in the browser, and how agents sign in to it (docs/agents.md)."""
+
+    listen: str = "127.0.0.1:8025"
+    # A session ends after this long without a request, and this long after sign-in.
+    session_idle_minutes: float = Field(default=120, gt=0)
+    session_days: float = Field(default=7, gt=0)
+    # Secure cookies: true, false, or "auto" (when the request came over HTTPS).
+    secure_cookies: bool | Literal["auto"] = "auto"
+    # Sign-in refuses, without checking any password, for `lockout_minutes` once an
+    # account (or an address) has failed this often within `failure_window_minutes`.
+    max_failures_per_account: int = Field(default=5, ge=1)
+    max_failures_per_address: int = Field(default=20, ge=1)
+    failure_window_minutes: float = Field(default=15, gt=0)
+    lockout_minutes: float = Field(default=15, gt=0)
+
+
 class Settings(_Strict):
     name: str = "Support"
     # Our own addresses: mail from them is never acknowledged (loop protection).
@@ -209,6 +226,7 @@ class Settings(_Strict):
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     agents: dict[str, AgentSettings] = Field(default_factory=dict)
     business_hours: BusinessHoursSettings = BusinessHoursSettings()
+    web: WebSettings = WebSettings()
     channels: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     # Where the config file lives: relative paths in it are relative to this.
     base_dir: Path = Path(".")
