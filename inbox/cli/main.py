@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from inbox.cli.agents import agent_cli, team_cli
 from inbox.cli.common import CliError, friendly, opened
 from inbox.cli.rules import rules_cli
 from inbox.cli.sla import parse_when, report_cli, watch
@@ -40,12 +41,14 @@ cli.add_typer(rules_cli, name="rules")
 cli.command("sla")(watch)
 cli.add_typer(report_cli, name="report")
 cli.add_typer(templates_cli, name="templates")
+cli.add_typer(agent_cli, name="agent")
+cli.add_typer(team_cli, name="team")
 
 _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
 AsOpt = Annotated[str | None, typer.Option(
     "--as", "--author", envvar="INBOX_AGENT", show_envvar=True,
-    help="The agent doing this: an agent named in inbox.toml.")]
+    help="The agent doing this: an agent's name (`inbox agent list`).")]
 
 
 @cli.callback()
@@ -265,7 +268,7 @@ def _author(app: App, given: str | None) -> str | None:
 def _agents(app: App) -> str:
     names = sorted(a.name for a in app.directory.agents())
     return f"agents: {', '.join(names)}" if names else \
-        "there are no agents yet: add [agents.NAME] to inbox.toml"
+        "there are no agents yet: add one with `inbox agent add`"
 
 
 def _read_reply(file: Path | None) -> str:
@@ -289,7 +292,7 @@ def assign(conversation_id: int, assignee: Annotated[str | None, typer.Argument(
            team: str | None = None, author: AsOpt = None) -> None:
     """Assign a conversation to an agent (empty string to unassign) and/or a team.
 
-    Names must be agents and teams of inbox.toml; the event records --as (or
+    Names must be agents and teams (`inbox agent list`); the event records --as (or
     $INBOX_AGENT), else the login name.
     """
     from inbox.desk import actions
@@ -381,6 +384,9 @@ def db_upgrade() -> None:
     app = _app()
     before, after = upgrade(app.engine)
     typer.echo(f"database at {after}" + (f" (was {before})" if before != after else ""))
+    from inbox.cli.agents import adopt_config
+
+    adopt_config(app)  # the agents and teams of inbox.toml become records
 
 
 @db_cli.command("status")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inbox.cli.common import CliError, friendly
+from inbox.cli.common import CliError, friendly, opened
 from inbox.core.config import Settings, find_config, load_settings
 
 if TYPE_CHECKING:  # the rest is imported by the command that needs it: a quick start
@@ -41,9 +41,11 @@ def _settings(ctx: typer.Context) -> Settings:
 
 def _rules(settings: Settings, directory: Path | None) -> tuple[RuleSet, Path]:
     from inbox.rules import Known, load_rules
+    from inbox.runtime.app import App
 
     where = directory or settings.path(settings.rules_dir)
-    return load_rules(where, Known.from_settings(settings),
+    names = opened(App(settings)).directory  # the records, if there is a database
+    return load_rules(where, Known.from_settings(settings, names),
                       budget=settings.rules_time_budget), where
 
 

@@ -186,12 +186,24 @@ class StorageSettings(_Strict):
 
 
 class WebSettings(_Strict):
-    """The agents' desk in the browser, served by `inbox run` (docs/desk.md)."""
+    """The agents' desk in the browser, served by `inbox run` (docs/desk.md), and how
+    agents sign in to it (docs/agents.md)."""
 
     # Off unless asked for (`inbox init` writes true): an upgraded deployment opens no
     # port it did not ask for.
     enabled: bool = False
     listen: str = "127.0.0.1:8025"  # host:port, [::1]:port for IPv6; port 0: any free one
+    # A session ends after this long without a request, and this long after sign-in.
+    session_idle_minutes: float = Field(default=120, gt=0)
+    session_days: float = Field(default=7, gt=0)
+    # Secure cookies: true, false, or "auto" (when the request came over HTTPS).
+    secure_cookies: bool | Literal["auto"] = "auto"
+    # Sign-in refuses, without checking any password, for `lockout_minutes` once an
+    # account (or an address) has failed this often within `failure_window_minutes`.
+    max_failures_per_account: int = Field(default=5, ge=1)
+    max_failures_per_address: int = Field(default=20, ge=1)
+    failure_window_minutes: float = Field(default=15, gt=0)
+    lockout_minutes: float = Field(default=15, gt=0)
 
     @field_validator("listen")
     @classmethod

@@ -5,16 +5,21 @@ of `inbox reply` and `inbox status`, and the SLA notifications all ask a `Direct
 a name that one of them accepts the others accept too, and a typo is refused in the
 same words everywhere: `UnknownName`, listing the names that exist.
 
-Today the directory is read from inbox.toml (`[agents.<name>]`, and `[teams.<name>]`
-whose `agents` lists are agents too); `inbox.runtime.app.App.directory` builds it once. When
-agents become accounts kept in the database, another class answers the same protocol.
-No SQLAlchemy here: light commands use it.
+Agents and teams are records in the database (`inbox agent`, `inbox team`;
+docs/agents.md). The names inbox.toml still lists (`[agents.<name>]`, and `[teams.<name>]`
+whose `agents` lists are agents too) are read along with them, a record winning over a
+name of the config (`merged`); `inbox db upgrade` copies them into records.
+`inbox.runtime.app.App.directory` builds the directory (a `LiveDirectory` over the
+database, read again every few seconds); without a database the config alone answers
+(`SettingsDirectory`). No SQLAlchemy here: light commands use it.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,6 +40,8 @@ class Agent:
     email: str | None = None
     telegram: str | None = None  # a chat id, for notifications through a Telegram bot
     away: bool = False  # left out of round-robin and least-loaded assignment
+    role: str = "agent"  # inbox.core.vocab.Role
+    enabled: bool = True  # False: cannot sign in, no new work, no notifications
 
     def addresses(self) -> list[tuple[str, str]]:
         """(channel, address) where this agent can be reached, e-mail first."""
@@ -61,8 +68,8 @@ class UnknownName(NotFound):
 def unknown(kind: str, name: str, known: Collection[str]) -> str:
     """`unknown agent 'ania' (did you mean 'ana'? known agents: ana, kim)`."""
     if not known:
-        return f"unknown {kind} {name!r} (there are no {kind}s yet: add [{kind}s.NAME] " \
-               "to inbox.toml)"
+        return f"unknown {kind} {name!r} (there are no {kind}s yet: add one with " \
+               f"`inbox {kind} add`)"
     names = sorted(known)
     near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     listed = ", ".join(names[:LISTED]) + (
@@ -89,20 +96,12 @@ def require_agent(directory: Directory, name: str) -> Agent:
     return agent
 
 
-class SettingsDirectory:
-    """The directory inbox.toml describes: `[agents.*]`, plus every name that a team's
-    `agents` list gives (an agent needs no table of their own to be assigned)."""
+class ListedDirectory:
+    """A directory of given agents and teams, in the order given."""
 
-    def __init__(self, agents: Mapping[str, AgentSettings],
-                 teams: Mapping[str, TeamSettings]) -> None:
-        members = {name: Agent(name) for t in teams.values() for name in t.agents}
-        self._agents = members | {name: Agent(name, a.email, a.telegram, a.away)
-                                  for name, a in agents.items()}
-        self._teams = {name: Team(name, tuple(t.agents)) for name, t in teams.items()}
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SettingsDirectory:
-        return cls(settings.agents, settings.teams)
+    def __init__(self, agents: Iterable[Agent], teams: Iterable[Team]) -> None:
+        self._agents = {a.name: a for a in agents}
+        self._teams = {t.name: t for t in teams}
 
     def agent(self, name: str) -> Agent | None:
         return self._agents.get(name)
@@ -115,6 +114,69 @@ class SettingsDirectory:
 
     def teams(self) -> Sequence[Team]:
         return list(self._teams.values())
+
+
+class SettingsDirectory(ListedDirectory):
+    """The directory inbox.toml describes: `[agents.*]`, plus every name that a team's
+    `agents` list gives (an agent needs no table of their own to be assigned)."""
+
+    def __init__(self, agents: Mapping[str, AgentSettings],
+                 teams: Mapping[str, TeamSettings]) -> None:
+        members = {name: Agent(name) for t in teams.values() for name in t.agents}
+        listed = members | {name: Agent(name, a.email, a.telegram, a.away)
+                            for name, a in agents.items()}
+        super().__init__(listed.values(), (Team(n, tuple(t.agents)) for n, t in teams.items()))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SettingsDirectory:
+        return cls(settings.agents, settings.teams)
+
+
+def merged(records: Directory, config: Directory) -> ListedDirectory:
+    """The records, then what only the config names: a record wins over a name of
+    inbox.toml, so `inbox agent` and `inbox team` are what counts once a name is a record."""
+    return ListedDirectory(
+        [*records.agents(), *(a for a in config.agents() if records.agent(a.name) is None)],
+        [*records.teams(), *(t for t in config.teams() if records.team(t.name) is None)])
+
+
+class LiveDirectory:
+    """A directory read again through `load` once `max_age` seconds have passed: what
+    the database holds, a few seconds late at most, so that a daemon sees an agent that
+    `inbox agent add` made while it runs."""
+
+    def __init__(self, load: Callable[[], Directory], max_age: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._load, self._max_age, self._clock = load, max_age, clock
+        self._lock = threading.Lock()  # connectors and the sweep ask from several threads
+        self._current = load()
+        self._read_at = clock()
+
+    def current(self) -> Directory:
+        with self._lock:
+            if self._clock() - self._read_at >= self._max_age:
+                self._read_at = self._clock()
+                self._current = self._load()
+            return self._current
+
+    def agent(self, name: str) -> Agent | None:
+        return self.current().agent(name)
+
+    def team(self, name: str) -> Team | None:
+        return self.current().team(name)
+
+    def agents(self) -> Sequence[Agent]:
+        return self.current().agents()
+
+    def teams(self) -> Sequence[Team]:
+        return self.current().teams()
+
+
+def staff_addresses(directory: Directory) -> dict[tuple[str, str], str]:
+    """(channel, address) -> agent name, for every address an agent has: mail from them
+    answers our notifications as an internal note (inbox.ingest.staff)."""
+    return {(channel, address.lower()): a.name for a in directory.agents()
+            for channel, address in a.addresses()}
 
 
 def direct_target(text: str) -> tuple[str, str] | None:

@@ -56,3 +56,11 @@ class OutboxState(StrEnum):
 
 # The tag of a conversation only robots have written to: it stays out of the default queue.
 AUTOMATED = "automated"
+
+
+class Role(StrEnum):
+    """What an agent may do (inbox.desk.accounts.can): each role adds to the one before."""
+
+    AGENT = "agent"  # works the queue
+    SUPERVISOR = "supervisor"  # also sees every team, reassigns, receives escalations
+    ADMIN = "admin"  # also manages agents, teams, canned answers; retries dead sends

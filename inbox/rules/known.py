@@ -5,7 +5,7 @@ customer writes."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from inbox.core.config import BusinessHoursSettings, Settings
@@ -33,14 +33,17 @@ class Known:
         inbox.toml lists), the same list `inbox assign` and the SLA notifier ask."""
         d = directory or SettingsDirectory.from_settings(s)
         return cls(
-            teams={t.name: t.agents for t in d.teams()},
-            agents={a.name: a for a in d.agents()},
             templates=template_names(s.path(s.templates_dir)),
             policies=frozenset({"default", *s.sla.policies}),
             channels=CHANNELS | set(s.channels),
             accounts={ch: tuple(accounts) for ch, accounts in s.channels.items()},
             hours=s.business_hours,
-        )
+        ).with_names(d)
+
+    def with_names(self, directory: Directory) -> Known:
+        """These names, with the agents and teams `directory` has now."""
+        return replace(self, teams={t.name: t.agents for t in directory.teams()},
+                       agents={a.name: a for a in directory.agents()})
 
 
 def template_names(directory: Path) -> frozenset[str]:

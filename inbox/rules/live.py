@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from channels.base import Inbound
+from inbox.core.directory import Directory
 from inbox.core.routing import RouteDecision, RouteFacts
 from inbox.rules.budget import DEFAULT_BUDGET
 from inbox.rules.engine import SUFFIXES, RuleSet, build, read_sources
@@ -35,13 +36,15 @@ log = logging.getLogger(__name__)
 class LiveRules:
     def __init__(self, directory: Path, known: Known, interval: float = 2.0,
                  clock: Callable[[], float] = time.monotonic,
-                 budget: float = DEFAULT_BUDGET, *, templates: Path | None = None) -> None:
+                 budget: float = DEFAULT_BUDGET, *, templates: Path | None = None,
+                 names: Directory | None = None) -> None:
         """Load the rules; a broken rule set at start raises RulesError (nothing to keep).
 
         `clock` times the reloads; `budget` is each message's time for regexes;
-        `templates`, the templates folder, is looked at again for the names rules use."""
+        `templates`, the templates folder, and `names`, the agents and teams, are looked
+        at again for the names rules use (`inbox agent add` while the daemon runs)."""
         self.directory, self.known, self.interval, self.clock = directory, known, interval, clock
-        self.budget, self.templates = budget, templates
+        self.budget, self.templates, self.names = budget, templates, names
         self._lock = threading.Lock()  # connectors route from several threads
         sources = read_sources(directory)
         self.known = self._known()
@@ -73,7 +76,7 @@ class LiveRules:
             try:
                 sources = read_sources(self.directory)
                 known = self._known()
-            except OSError as exc:
+            except Exception as exc:  # a file, or the agents' records, unreadable now
                 log.error("rules not reloaded: %s; the running rules stay", exc)
                 return False
             seen = self._digest(sources, known)
@@ -85,20 +88,26 @@ class LiveRules:
             self._lock.release()
 
     def _known(self) -> Known:
+        known = self.known if self.names is None else self.known.with_names(self.names)
         if self.templates is None:
-            return self.known
-        return replace(self.known, templates=template_names(self.templates))
+            return known
+        return replace(known, templates=template_names(self.templates))
 
     def _digest(self, sources: list[tuple[str, Path, bytes]], known: Known | None = None) -> str:
         """What the rules are made of: the rule files (not an editor's backup or swap file
-        beside them, which would announce a reload that changed nothing) and the names of
-        the templates."""
+        beside them, which would announce a reload that changed nothing), the names of
+        the templates, the agents and the teams (with their members, in order)."""
         h = hashlib.sha256()
         for shown, path, data in sources:
             if path.suffix in (*SUFFIXES, ".toml"):  # .toml: refused, so it counts
                 h.update(shown.encode() + b"\0" + data + b"\0")
-        for name in sorted((known or self.known).templates):
+        known = known or self.known
+        for name in sorted(known.templates):
             h.update(b"template\0" + name.encode() + b"\0")
+        for team, members in sorted(known.teams.items()):  # who round-robin takes turns
+            h.update(b"team\0" + "\0".join((team, *members)).encode() + b"\0")
+        for agent in sorted(known.agents):
+            h.update(b"agent\0" + agent.encode() + b"\0")
         return h.hexdigest()
 
     def _swap(self, sources: list[tuple[str, Path, bytes]], known: Known) -> bool:

@@ -62,10 +62,38 @@ class App:
 
     @cached_property
     def directory(self) -> Directory:
-        """The agents and teams: the one list rules, commands and notifications ask."""
-        from inbox.core.directory import SettingsDirectory
+        """The agents and teams: the one list rules, commands and notifications ask.
+        The records (inbox.desk.accounts), read again every few seconds, with what only
+        inbox.toml names; the config alone while there is no database to read."""
+        from inbox.core.directory import LiveDirectory, SettingsDirectory
 
-        return SettingsDirectory.from_settings(self.settings)
+        config = SettingsDirectory.from_settings(self.settings)
+        if not self.has_database():
+            return config
+        return LiveDirectory(lambda: self._records(config))
+
+    def _records(self, config: Directory) -> Directory:
+        from inbox.core.directory import merged
+        from inbox.desk.accounts import read_directory
+        from inbox.store.rawdb import reading
+
+        with reading(self.settings.resolved_database_url) as reader:
+            return merged(read_directory(reader), config)
+
+    def has_database(self) -> bool:
+        """Whether the database is there, at this version's schema: `inbox rules check`
+        works from inbox.toml alone where it is not (a CI job without one). Asked with
+        the plain driver, which neither makes a missing SQLite file nor waits for the
+        write lock a caller's transaction may hold."""
+        from inbox.store.migrations import SchemaError
+        from inbox.store.rawdb import ReadError, reading
+
+        try:
+            with reading(self.settings.resolved_database_url) as reader:
+                reader.check_schema()
+        except (SchemaError, ReadError):
+            return False
+        return True
 
     @cached_property
     def router(self) -> Router:
@@ -77,7 +105,8 @@ class App:
 
         s = self.settings
         return LiveRules(s.path(s.rules_dir), Known.from_settings(s, self.directory),
-                         budget=s.rules_time_budget, templates=s.path(s.templates_dir))
+                         budget=s.rules_time_budget, templates=s.path(s.templates_dir),
+                         names=self.directory)
 
     @cached_property
     def sla(self) -> Policies:
@@ -142,6 +171,7 @@ class App:
 
     def pipeline_context(self, send_acks: bool = True) -> PipelineContext:
         s = self.settings
+        from inbox.core.directory import staff_addresses
         from inbox.ingest.work import PipelineContext
         from inbox.runtime.connectors import raw_parsers
 
@@ -151,7 +181,7 @@ class App:
             team_name=s.name, account_names=self._account_names(),
             our_addresses=frozenset(a.lower() for a in s.addresses),
             our_domain=s.domain, max_attachment_bytes=s.storage.max_attachment_bytes,
-            send_acks=send_acks, staff=self.settings.staff_addresses(),
+            send_acks=send_acks, staff=staff_addresses(self.directory),
             repeat_window=timedelta(minutes=s.threading.repeat_window_minutes),
             parsers=raw_parsers(),
         )

@@ -67,8 +67,10 @@ hours = "09:00-17:00"
 holidays = []                     # e.g. [2026-12-25, 2027-01-01]
 
 # Teams and agents: the names rules, `inbox assign` and `inbox reply --as` accept
-# (`inbox rules check` rejects others). Everyone listed in a team is an agent.
-# Agents are listed in round-robin order; an agent with `away = true` is skipped.
+# (`inbox rules check` rejects others). They are records in the database: `inbox agent
+# add`, `inbox team add` (docs/agents.md). Those named here are read too, a record of
+# the same name winning, and `inbox db upgrade` copies them into records.
+# Everyone listed in a team is an agent, in round-robin order; `away = true` is skipped.
 [teams.support]
 agents = []
 [teams.billing]

@@ -83,9 +83,12 @@ class Notifier:
 
     def _agent(self, name: str) -> Target | None:
         agent = self.directory.agent(name)
+        if agent is not None and not agent.enabled:
+            log.warning("SLA notification: agent %r is disabled, not told", name)
+            return None
         if agent is not None and agent.addresses():
             return agent.addresses()[0]
-        log.warning("SLA notification: agent %r has no e-mail or telegram in inbox.toml", name)
+        log.warning("SLA notification: agent %r has no e-mail or telegram", name)
         return None
 
     def __call__(self, s: Session, conv: Conversation, state: SlaState, policy: SlaPolicy,

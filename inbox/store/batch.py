@@ -140,8 +140,8 @@ _OPEN_OF_CONTACT = sa.select(sa.func.count()).select_from(conversation).where(
     conversation.c.contact_id == _p("contact_id"), conversation.c.id != _p("conv_id"),
     conversation.c.status.in_(_OPEN))
 _NAMES: sa.BindParameter[Any] = sa.bindparam("names", expanding=True)
-_AWAY_AGENTS = sa.select(agent.c.name).where(agent.c.name.in_(_NAMES),
-                                             agent.c.active.is_(False))
+_AWAY_AGENTS = sa.select(agent.c.name).where(
+    agent.c.name.in_(_NAMES), sa.or_(agent.c.away.is_(True), agent.c.enabled.is_(False)))
 _AGENT_LOADS = (sa.select(conversation.c.assignee, sa.func.count())
                 .where(conversation.c.status.in_(_OPEN), conversation.c.assignee.in_(_NAMES))
                 .group_by(conversation.c.assignee))
@@ -302,7 +302,7 @@ def open_conversations(conn: Connection, contact_id: int, except_id: int | None)
 def pick_agent(conn: Connection, mode: str, team: str, pool: tuple[str, ...],
                now: datetime) -> str | None:
     """The next agent of `team` by round-robin, or the one with the fewest open
-    conversations (ties: the first in the team's list). Agents marked inactive in the
+    conversations (ties: the first in the team's list). Agents away or disabled in the
     agent table are skipped. The round-robin position is a row of the `cursor` table,
     saved in the caller's transaction, so it survives restarts and is shared by daemons.
     """

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from inbox.core.vocab import Delivery, OutboxState, Status
+from inbox.core.vocab import Delivery, OutboxState, Role, Status
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -208,11 +208,63 @@ class Event(SQLModel, table=True):
 
 
 class Team(SQLModel, table=True):
-    name: str = Field(primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)  # what rules, `inbox assign` and conversations name
+    created_at: datetime = _time()
 
 
 class Agent(SQLModel, table=True):
-    name: str = Field(primary_key=True)
-    email: str | None = None
-    team: str | None = Field(default=None, foreign_key="team.name")
-    active: bool = True
+    """A person who answers customers (docs/agents.md): signs in to the desk by e-mail
+    and password, is assigned and notified by name."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    # Lowercased. None only for agents copied from inbox.toml without an address.
+    email: str | None = Field(default=None, unique=True)
+    role: str = Role.AGENT
+    # argon2id (PHC string); None: cannot sign in until `inbox agent passwd`.
+    password_hash: str | None = None
+    enabled: bool = True  # a disabled agent cannot sign in and is assigned no new work
+    away: bool = False  # left out of round-robin and least-loaded assignment
+    telegram: str | None = None  # a chat id, for notifications through the bot
+    created_at: datetime = _time()
+
+
+class TeamMember(SQLModel, table=True):
+    """An agent in a team, at a place in its round-robin order."""
+
+    __tablename__ = "team_member"
+    team_id: int = Field(foreign_key="team.id", primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", primary_key=True, index=True)
+    position: int = 0
+
+
+class AgentSession(SQLModel, table=True):
+    """A signed-in browser. Only a hash of its token is kept, so a copy of the database
+    signs nobody in; the server ends a session by setting `revoked_at`."""
+
+    __tablename__ = "agent_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, max_length=64)
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    created_at: datetime = _time()
+    last_seen_at: datetime = _time()
+    expires_at: datetime = _time()  # the absolute end, whatever the activity
+    revoked_at: datetime | None = _time(nullable=True)
+    address: str = ""
+    user_agent: str = ""
+
+
+class SignInFailure(SQLModel, table=True):
+    """A refused sign-in, counted per account and per address for the lockout; kept in
+    the database so that every daemon of a deployment counts the same failures."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (
+        sa.Index("ix_sign_in_failure_email", "email", "created_at"),
+        sa.Index("ix_sign_in_failure_address", "address", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    email: str  # as typed, lowercased: unknown addresses are counted too
+    address: str
+    created_at: datetime = _time()

@@ -141,7 +141,7 @@ def test_a_spam_rule_never_closes_a_customers_open_conversation(desk: Any) -> No
     assert conv.status == "open" and "spam" in conv.tags
 
 
-def test_round_robin_takes_turns_and_skips_inactive_agents(desk: Any) -> None:
+def test_round_robin_takes_turns_and_skips_agents_away(desk: Any) -> None:
     app = desk("""
 - name: billing
   when: always
@@ -151,7 +151,7 @@ def test_round_robin_takes_turns_and_skips_inactive_agents(desk: Any) -> None:
         run(app, mail(f"m{i}", sender=f"c{i}@example.com", subject=f"Question {i}"))
     assert [c.assignee for c in rows(app, Conversation)] == ["ana", "ben", "ana"]
     with Session(app.engine) as s, s.begin():
-        s.add(Agent(name="ben", active=False))
+        s.add(Agent(name="ben", away=True, created_at=NOW))
     run(app, mail("m3", sender="c3@example.com", subject="Question 3"))
     assert rows(app, Conversation)[-1].assignee == "ana"
     [assigned, *_] = rows(app, Event, kind="assigned")

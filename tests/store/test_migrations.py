@@ -66,3 +66,39 @@ def test_upgrading_to_0002_lets_stored_replies_be_found_backwards(empty_url: str
     [first] = run(app, mail("first@example.com"))
     assert first.conversation_id == conv.id
     app.close()
+
+
+def test_upgrading_to_0004_keeps_the_agents_and_teams_of_0003(empty_url: str,
+                                                              tmp_path: Path) -> None:
+    """Agents of 0003 (a name, an e-mail, one team, active or not) become records: the
+    same names and teams, e-mails lowercased, an inactive agent disabled (still skipped
+    by round-robin), nobody with a password; new records get new ids."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from inbox.store.models import Agent, Team, TeamMember
+
+    config = init_deployment(tmp_path / "desk")
+    app = App(load_settings(config, {"INBOX_DATABASE_URL": empty_url}))
+    upgrade(app.engine, to="0003")
+    with app.engine.begin() as conn:  # as 0003's schema held them
+        conn.execute(sa.text("INSERT INTO team (name) VALUES ('billing')"))
+        conn.execute(sa.text("INSERT INTO agent (name, email, team, active) VALUES "
+                             "('ana', 'Ana@Shop.example', 'billing', true), "
+                             "('ben', NULL, 'billing', false), ('kim', NULL, NULL, true)"))
+    upgrade(app.engine)
+    with Session(app.engine) as s:
+        agents = {a.name: a for a in s.scalars(sa.select(Agent))}
+        [team] = s.scalars(sa.select(Team)).all()
+        members = s.scalars(sa.select(TeamMember.agent_id).where(
+            TeamMember.team_id == team.id).order_by(TeamMember.position)).all()
+    assert agents["ana"].email == "ana@shop.example" and agents["ben"].email is None
+    assert [agents[n].enabled for n in ("ana", "ben", "kim")] == [True, False, True]
+    assert {a.password_hash for a in agents.values()} == {None}
+    assert (team.name, members) == ("billing", [agents["ana"].id, agents["ben"].id])
+    with app.engine.begin() as conn:
+        assert store.pick_agent(conn, "round-robin", "billing", ("ana", "ben"), NOW) == "ana"
+    with Session(app.engine) as s, s.begin():
+        s.add(Agent(name="lee", email="lee@shop.example", created_at=NOW))
+        s.add(Team(name="sales", created_at=NOW))
+    app.close()
