@@ -16,39 +16,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 from wcwidth import iter_graphemes, wcswidth
 
-FSI, PDI = "\u2068", "\u2069"
+from inbox.desk.words import clean, isolate  # shared with the web desk
+
 ELLIPSIS = "…"
 GAP = "  "
-# Explicit bidi controls in a customer's text would end our isolate early (PDI) or
-# leak an embedding out of it; the marks LRM, RLM and ALM are harmless and stay.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_LINE_BREAKS = frozenset("\n\r\t\v\f\x85\u2028\u2029")
-
-
-def clean(text: str) -> str:
-    """One line of text a terminal shows as text: line breaks become spaces, other control
-    characters (an escape sequence could repaint the screen) U+FFFD, bidi controls go."""
-    out = []
-    for ch in text:
-        if ch in _LINE_BREAKS:
-            out.append(" ")
-        elif ch in _BIDI_CONTROLS:
-            continue
-        elif unicodedata.category(ch) == "Cc":
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    line = "".join(out)
-    if line and unicodedata.category(line[0]).startswith("M"):
-        line = "\u25cc" + line  # a mark alone would sit on the cell before the column
-    return line
 
 
 def cells(text: str) -> int:
@@ -70,10 +47,6 @@ def fit(text: str, width: int) -> str:
         kept.append(cluster)
         used += size
     return "".join(kept) + ELLIPSIS
-
-
-def isolate(text: str) -> str:
-    return f"{FSI}{text}{PDI}" if text else text
 
 
 def terminal_width(asked: int | None = None, stream: TextIO | None = None,

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from wcwidth import wcswidth
 
-from inbox.cli.render import event_words, queue_lines
+from inbox.cli.render import queue_lines
+from inbox.desk.words import event_words
 from inbox.runtime.app import App
 from tests.cli.test_cli import eml
 from tests.peers import WAIT, Desk
