@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox.core import tokens
-from inbox.core.vocab import AUTOMATED, OutboxState, Status, iso
+from inbox.core.vocab import AUTOMATED, Direction, OutboxState, Status, iso
 from inbox.sla import clock as sla
 from inbox.store.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
 
@@ -34,6 +34,8 @@ class QueueFilter:
     # Conversations only robots wrote to (bounces, auto-replies, reports) are left out
     # unless asked for, here or by their tag.
     automated: bool = False
+    unassigned: bool = False  # only conversations no agent has
+    language: str | None = None
 
 
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
@@ -93,16 +95,32 @@ def _filtered(f: QueueFilter, status: str) -> sa.Select[Conversation, str, str |
          .join(Contact, col(Contact.id) == col(Conversation.contact_id))
          .where(col(Conversation.status) == status))
     filters = ((Conversation.team, f.team), (Conversation.assignee, f.assignee),
-               (Conversation.channel, f.channel))
+               (Conversation.channel, f.channel), (Conversation.language, f.language))
     for column, value in filters:
         if value is not None:
             q = q.where(col(column) == value)
+    if f.unassigned:
+        q = q.where(col(Conversation.assignee).is_(None))
     tags = sa.cast(col(Conversation.tags), sa.String)
     if f.tag:
         q = q.where(tags.contains(f'"{f.tag}"'))
     if not f.automated and f.tag != AUTOMATED:
         q = q.where(sa.not_(tags.contains(f'"{AUTOMATED}"')))
     return q
+
+
+def first_lines(s: Session, conv_ids: list[int]) -> dict[int, str]:
+    """The first line the customer wrote in each conversation: what a queue shows for a
+    chat, which has no subject. One query for a page of the queue."""
+    if not conv_ids:
+        return {}
+    first = (sa.select(sa.func.min(Message.id)).where(
+        col(Message.conversation_id).in_(conv_ids), col(Message.direction) == Direction.IN)
+        .group_by(col(Message.conversation_id)))
+    rows = s.execute(sa.select(col(Message.conversation_id), col(Message.text))
+                     .where(col(Message.id).in_(first)))
+    return {conv_id: next((line.strip() for line in text.splitlines() if line.strip()), "")
+            for conv_id, text in rows if conv_id is not None}
 
 
 def _contacts(s: Session, convs: Any) -> dict[int, JSON]:
@@ -173,8 +191,8 @@ def _attachments(s: Session, message_ids: list[int]) -> dict[int, list[JSON]]:
         col(Attachment.message_id).in_(message_ids)).order_by(col(Attachment.id)))
     for a in rows:
         out.setdefault(a.message_id, []).append(
-            {"filename": a.filename, "content_type": a.content_type, "size": a.size,
-             "sha256": a.sha256, "inline": a.inline, "content_id": a.content_id})
+            {"id": a.id, "filename": a.filename, "content_type": a.content_type,
+             "size": a.size, "sha256": a.sha256, "inline": a.inline, "content_id": a.content_id})
     return out
 
 

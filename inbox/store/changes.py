@@ -1,0 +1,76 @@
+"""Which conversations changed since we last looked: the read behind the desk's live feed.
+
+Every change an agent should see adds a row to `event` or `message` (a message
+ingested, a reply or note, an assignment, a status, an SLA transition, a send): their
+ids only grow, so "what is new" is "ids above the ones seen". Read with the plain driver
+(inbox.store.rawdb), which on SQLite takes no write lock and on PostgreSQL runs in
+autocommit: each look sees exactly what has committed.
+
+On PostgreSQL an id is taken when a row is inserted, not when it commits: a transaction
+may commit id 10 after another committed id 11. An id skipped over is kept as a *gap*
+and asked for again at every look until it shows up (its transaction committed) or
+GAP_SECONDS pass (it was rolled back: ids are never handed out twice there). On SQLite
+writers take turns, so gaps stay empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from inbox.store.rawdb import Reader
+
+TABLES = ("event", "message")
+GAP_SECONDS = 60.0  # longer than any transaction of ours lasts
+MOST_GAPS = 1000  # per table: a burst of rolled-back ids must not make each look slow
+BATCH = 5000  # rows per table per look; the rest at the next look
+
+
+@dataclass
+class Seen:
+    """How far a watcher has read: the highest id per table, and the gaps below it
+    (id -> when first missed, in the caller's monotonic seconds)."""
+
+    high: dict[str, int] = field(default_factory=dict)
+    gaps: dict[str, dict[int, float]] = field(default_factory=dict)
+
+
+def start(reader: Reader) -> Seen:
+    """Where to start: everything committed so far counts as seen."""
+    seen = Seen()
+    for table in TABLES:
+        found = reader.rows(f"SELECT max(id) FROM {table}")  # table: one of TABLES
+        seen.high[table] = int(found[0][0] or 0)
+        seen.gaps[table] = {}
+    return seen
+
+
+def changed(reader: Reader, seen: Seen, now: float) -> set[int]:
+    """The conversations with a new event or message since `seen`, which moves on."""
+    out: set[int] = set()
+    for table in TABLES:
+        out |= _table(reader, table, seen, now)
+    return out
+
+
+def _table(reader: Reader, table: str, seen: Seen, now: float) -> set[int]:
+    high, gaps = seen.high[table], seen.gaps[table]
+    missing = sorted(gaps)
+    where = f"id > ? OR id IN ({', '.join('?' * len(missing))})" if missing else "id > ?"
+    rows = reader.rows(f"SELECT id, conversation_id FROM {table} WHERE {where} "
+                       f"ORDER BY id LIMIT {BATCH}", (high, *missing))
+    ids = {row[0] for row in rows}
+    for gap in ids & gaps.keys():
+        del gaps[gap]
+    newest = max([high, *ids])
+    # Below the newest id read, every id not read is uncommitted or rolled back: a gap
+    # (ORDER BY id: a cut by LIMIT drops the highest ids only). A jump in the sequence
+    # far wider than anything written at once is not a gap.
+    if newest - high <= 4 * BATCH:
+        gaps.update((i, now) for i in range(high + 1, newest) if i not in ids)
+    for gap, since in list(gaps.items()):
+        if now - since > GAP_SECONDS:
+            del gaps[gap]
+    for gap in sorted(gaps)[:-MOST_GAPS]:
+        del gaps[gap]
+    seen.high[table] = newest
+    return {row[1] for row in rows if row[1] is not None}

@@ -1,0 +1,324 @@
+"""The queue and a conversation in the browser, and what agents do there.
+
+Every page renders a read model of inbox.desk.views (the shapes `inbox queue --json` and
+`inbox show --json` print) and every change calls the inbox.desk.actions function the
+CLI calls, as the signed-in agent, in one transaction; the answer is the re-rendered
+fragment (htmx swaps it in), or a redirect for a browser without script. Other screens
+hear of the change through the live feed (events.py) once it has committed.
+
+Who may do what is asked of `accounts.can` here, on every action: any agent works the
+queue and may take a conversation; giving one to someone else, or to a team, is a
+supervisor's (Action.REASSIGN).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
+from inbox.core.vocab import Status
+from inbox.desk import actions, views
+from inbox.desk.accounts import Action, can
+from inbox.desk.words import delivery_words, event_words, trail, when
+from inbox.store.blobs import attachment_data
+from inbox.store.models import Agent, Attachment, Message
+from inbox.web.events import stream
+
+if TYPE_CHECKING:
+    from inbox.web.app import Pages, WebContext
+
+T = TypeVar("T")
+JSON = dict[str, Any]
+QUEUE_FILTERS = ("team", "channel", "tag", "language")
+QUEUE_FLAGS = ("mine", "unassigned", "automated")
+# What the status buttons may ask for; closing is for rules and the CLI.
+DESK_STATUSES = (Status.OPEN, Status.PENDING, Status.SNOOZED, Status.RESOLVED)
+MAX_TEXT = 100_000  # characters in one reply or note
+
+
+class Refused(InboxError):
+    """This agent may not do this (403)."""
+
+
+def signed_agent(request: Request) -> Agent:
+    """The agent the sign-in guard (inbox.web.auth) let through."""
+    agent: Agent = request.state.signed.agent
+    return agent
+
+
+def queue_filter(params: QueryParams, me: str) -> views.QueueFilter:
+    """The queue's filters from the page's query: ?mine, ?unassigned, ?team=, ?channel=,
+    ?status= (or all), ?tag=, ?language=, ?automated."""
+    wanted = params.get("status") or Status.OPEN
+    statuses = (tuple(s.value for s in Status) if wanted == "all"
+                else (wanted,) if wanted in {s.value for s in Status} else (Status.OPEN,))
+    given = {k: params.get(k) or None for k in QUEUE_FILTERS}
+    flags = {k: params.get(k) not in (None, "", "0") for k in QUEUE_FLAGS}
+    return views.QueueFilter(statuses=statuses, team=given["team"],
+                             assignee=me if flags["mine"] else None,
+                             channel=given["channel"], tag=given["tag"],
+                             language=given["language"], automated=flags["automated"],
+                             unassigned=flags["unassigned"] and not flags["mine"])
+
+
+def _query(params: QueryParams) -> str:
+    kept = [(k, v) for k, v in params.multi_items() if k in (*QUEUE_FILTERS, *QUEUE_FLAGS,
+                                                            "status") and v]
+    return urlencode(kept)
+
+
+def waiting(rows: list[JSON]) -> int:
+    """What the tab title counts: open conversations whose customer waits for us."""
+    return sum(1 for r in rows if r["status"] == Status.OPEN and r["sla"]["awaiting_since"])
+
+
+@dataclass
+class Desk:
+    ctx: WebContext
+    pages: Pages
+
+    def routes(self) -> list[BaseRoute]:
+        post = ["POST"]
+        return [Route("/", self.queue), Route("/queue/rows", self.queue_rows),
+                Route("/events", self.events),
+                Route("/c/{cid:int}", self.conversation),
+                Route("/c/{cid:int}/live", self.conversation_live),
+                Route("/c/{cid:int}/a/{aid:int}", self.attachment),
+                Route("/c/{cid:int}/reply", self.reply, methods=post),
+                Route("/c/{cid:int}/note", self.note, methods=post),
+                Route("/c/{cid:int}/assign", self.assign, methods=post),
+                Route("/c/{cid:int}/status", self.status, methods=post)]
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.ctx.zone)
+
+    async def _db(self, work: Callable[[Session], T], write: bool = False) -> T:
+        def run() -> T:
+            with Session(self.ctx.engine, expire_on_commit=False) as s:
+                if not write:
+                    return work(s)
+                with s.begin():
+                    return work(s)
+        return await run_in_threadpool(run)
+
+    # ------------------------------------------------------------------- the queue
+
+    async def _queue_values(self, request: Request) -> JSON:
+        me = signed_agent(request).name
+        f = queue_filter(request.query_params, me)
+        now = self.ctx.clock()
+
+        def read(s: Session) -> JSON:
+            rows = views.queue(s, f, now, self.ctx.secret)
+            lines = views.first_lines(s, [r["id"] for r in rows])
+            return {"rows": rows, "lines": lines}
+
+        found = await self._db(read)
+        return {**found, "waiting": waiting(found["rows"]), "filter": f,
+                "query": _query(request.query_params), "params": request.query_params,
+                "teams": [t.name for t in self.ctx.directory.teams()],
+                "channels": self.ctx.channels, "statuses": [s.value for s in Status],
+                "now": now, "zone": self.zone}
+
+    async def queue(self, request: Request) -> Response:
+        return self.pages.render(request, "queue.html", **await self._queue_values(request))
+
+    async def queue_rows(self, request: Request) -> Response:
+        return self.pages.render(request, "_queue_rows.html",
+                                 **await self._queue_values(request))
+
+    async def events(self, request: Request) -> Response:
+        cid = request.query_params.get("conversation")
+        return stream(self.ctx.feed, request, int(cid) if cid and cid.isdigit() else None)
+
+    # ---------------------------------------------------------------- a conversation
+
+    async def _conversation_values(self, request: Request, cid: int) -> JSON | None:
+        now = self.ctx.clock()
+        conv = await self._db(lambda s: views.conversation(s, cid, now, self.ctx.secret))
+        if conv is None:
+            return None
+        zone = self.zone
+        events = [{**e, "words": event_words(e, zone), "when": when(e["at"], zone)}
+                  for e in trail(conv)]
+        messages = [{**m, "when": when(m["created_at"], zone),
+                     "delivery_words": delivery_words(m, zone)} for m in conv["messages"]]
+        me = signed_agent(request)
+        return {"conv": conv, "messages": messages, "events": events, "zone": zone,
+                "agents": [a.name for a in self.ctx.directory.agents() if a.enabled],
+                "teams": [t.name for t in self.ctx.directory.teams()],
+                "may_reassign": can(me, Action.REASSIGN), "me": me.name,
+                "statuses": DESK_STATUSES}
+
+    async def conversation(self, request: Request) -> Response:
+        values = await self._conversation_values(request, request.path_params["cid"])
+        if values is None:
+            return self.pages.render(request, "missing.html", status=404)
+        return self.pages.render(request, "conversation.html", **values)
+
+    async def conversation_live(self, request: Request) -> Response:
+        values = await self._conversation_values(request, request.path_params["cid"])
+        if values is None:
+            return PlainTextResponse("no such conversation", 404)
+        return self.pages.render(request, "_conversation_live.html", **values)
+
+    async def attachment(self, request: Request) -> Response:
+        """The file, to save: never shown by the browser as a page of ours."""
+        cid, aid = request.path_params["cid"], request.path_params["aid"]
+
+        def read(s: Session) -> tuple[Attachment, bytes | None] | None:
+            found = s.execute(sa.select(Attachment, Message).join(
+                Message, Message.id == Attachment.message_id).where(  # type: ignore[arg-type]
+                Attachment.id == aid, Message.conversation_id == cid)).first()  # type: ignore[arg-type]
+            if found is None:
+                return None
+            a, m = found
+            data = attachment_data(self.ctx.blobs, a.sha256, a.stored, m.raw_sha256,
+                                   self.ctx.parsers.get(m.channel))
+            return a, data
+
+        found = await self._db(read)
+        if found is None or found[1] is None:
+            return PlainTextResponse("no such attachment", 404)
+        a, data = found
+        return Response(data, media_type="application/octet-stream", headers={
+            "Content-Disposition": content_disposition(a.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+    # ------------------------------------------------------------------- actions
+
+    async def _act(self, request: Request, work: Callable[[Session, Agent, FormData, datetime],
+                                                          object]) -> Response:
+        """Run one action as the signed-in agent; answer with the conversation's fresh
+        fragment, or the reason it was refused (shown beside the forms)."""
+        cid: int = request.path_params["cid"]
+        agent = signed_agent(request)
+        form = await request.form(max_files=0, max_fields=20)
+        try:
+            if not can(agent, Action.WORK_QUEUE):
+                raise Refused("your account may not work the queue")
+            await self._db(lambda s: work(s, agent, form, self.ctx.clock()), write=True)
+        except InboxError as exc:
+            return _refused(request, exc)
+        if "hx-request" not in request.headers:  # a plain form post: back to the page
+            return RedirectResponse(f"/c/{cid}", status_code=303)
+        response = await self.conversation_live(request)
+        response.headers["HX-Trigger"] = "desk-done"  # desk.js empties the form
+        return response
+
+    async def reply(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+
+        def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
+            return actions.reply(s, cid, _text(form), author=agent.name, now=now,
+                                 secret=self.ctx.secret, domain=self.ctx.domain)
+        return await self._act(request, work)
+
+    async def note(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+
+        def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
+            return actions.note(s, cid, _text(form), author=agent.name, now=now)
+        return await self._act(request, work)
+
+    async def assign(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+
+        def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
+            conv = actions.get_conversation(s, cid)
+            assignee = _field(form, "assignee")
+            assignee = agent.name if assignee == "me" else assignee
+            team = _field(form, "team")
+            _may_assign(agent, conv.assignee, conv.team, assignee, team)
+            return actions.assign(s, cid, assignee=assignee, team=team, now=now,
+                                  by=agent.name, directory=self.ctx.directory)
+        return await self._act(request, work)
+
+    async def status(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+
+        def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
+            wanted = _field(form, "status")
+            if wanted not in {x.value for x in DESK_STATUSES}:
+                raise Invalid(f"unknown status {wanted!r}")
+            until = (self._until(_field(form, "until") or "", _field(form, "tz"))
+                     if wanted == Status.SNOOZED else None)
+            return actions.set_status(s, cid, Status(wanted), now=now, by=agent.name,
+                                      policies=self.ctx.policies, until=until)
+        return await self._act(request, work)
+
+    def _until(self, value: str, tz: str | None) -> datetime:
+        """A datetime-local value, in the agent's browser's zone (desk.js sends it) or
+        else the team's; as UTC."""
+        if not value:
+            raise Invalid("say until when to snooze")
+        try:
+            local = datetime.fromisoformat(value)
+        except ValueError:
+            raise Invalid(f"{value!r} is not a date and time") from None
+        try:
+            zone = zoneinfo.ZoneInfo(tz) if tz else self.zone
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = self.zone
+        return (local if local.tzinfo else local.replace(tzinfo=zone)).astimezone(UTC)
+
+
+def _may_assign(agent: Agent, current: str | None, team_now: str | None,
+                assignee: str | None, team: str | None) -> None:
+    """An agent may take a conversation, or give back one that is theirs; giving it to
+    anyone else, or moving it to another team, is a supervisor's."""
+    if can(agent, Action.REASSIGN):
+        return
+    mine = assignee == agent.name or (assignee == "" and current == agent.name)
+    if assignee is not None and not mine:
+        raise Refused("only a supervisor gives a conversation to someone else")
+    if team is not None and team != (team_now or ""):
+        raise Refused("only a supervisor moves a conversation to another team")
+
+
+def _field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _text(form: FormData) -> str:
+    text = (_field(form, "text") or "").replace("\r\n", "\n")
+    if not text.strip():
+        raise Invalid("write something first")
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"that is longer than {MAX_TEXT} characters")
+    return text
+
+
+_STATUS = {NotFound: 404, Refused: 403, Conflict: 409, Invalid: 422}
+
+
+def _refused(request: Request, exc: InboxError) -> Response:
+    """The reason, shown where the page keeps problems (#problem), status by kind."""
+    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 503)
+    response = PlainTextResponse(str(exc), status)
+    if "hx-request" in request.headers:
+        response.headers.update({"HX-Retarget": "#problem", "HX-Reswap": "textContent"})
+    return response
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the name as typed (RFC 6266/5987) and a plain fallback."""
+    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_"
+                    for c in filename) or "attachment"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
