@@ -153,7 +153,9 @@ class App:
             raise ConfigError("a webhook is served on the desk's address: set [web] "
                               "enabled = true (docs/desk.md)")
         try:
-            return create_app(WebContext(name=self.settings.name), hooks)
+            return create_app(WebContext(name=self.settings.name, engine=self.engine,
+                                         secret=self.secret, web=self.settings.web,
+                                         clock=utcnow), hooks)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 

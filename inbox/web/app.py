@@ -9,22 +9,30 @@ sees a post from Telegram. The security headers wrap both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inbox.core.config import WebSettings
 from inbox.web.assets import Assets
+from inbox.web.auth import SignedIn, SignIn, signed
 from inbox.web.security import SecurityHeaders
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 # Languages written right to left: the page's `dir` follows its language.
 RTL = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "sd", "ug", "yi", "dv"})
 
@@ -34,6 +42,10 @@ class WebContext:
     """What the runtime gives the desk (inbox.runtime.app builds it)."""
 
     name: str  # the deployment's name, shown on every page
+    engine: Engine
+    secret: str  # the deployment's: CSRF tokens are keyed by it
+    web: WebSettings = field(default_factory=WebSettings)
+    clock: Callable[[], datetime] = _utcnow
     language: str = "en"  # of the desk's own words
 
 
@@ -51,37 +63,36 @@ class Pages:
 
     def render(self, request: Request, name: str, status: int = 200,
                **values: object) -> Response:
-        shared = {"name": self.ctx.name, "lang": self.ctx.language,
-                  "dir": text_direction(self.ctx.language)}
+        shared: dict[str, object] = {"name": self.ctx.name, "lang": self.ctx.language,
+                                     "dir": text_direction(self.ctx.language)}
+        if "signed" in request.scope.get("state", {}):
+            who = signed(request)
+            shared |= {"agent": who.agent, "csrf": who.csrf}
         return self.templates.TemplateResponse(request, name, {**shared, **values},
                                                status_code=status)
 
     async def queue(self, request: Request) -> Response:
-        # Until sign-in is wired, nobody is signed in: the queue sends everyone there.
-        return RedirectResponse("/login", status_code=303)
-
-    async def login(self, request: Request) -> Response:
-        if request.method == "POST":
-            return self.render(request, "login.html", status=501,
-                               error="Signing in is not available yet.")
-        return self.render(request, "login.html")
+        return self.render(request, "queue.html")
 
 
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def desk_routes(ctx: WebContext, assets: Assets) -> list[BaseRoute]:
-    pages = Pages(ctx, assets)
+def desk_routes(ctx: WebContext, assets: Assets, pages: Pages) -> list[BaseRoute]:
+    sign_in = SignIn(ctx, pages)
     return [Route("/", pages.queue),
-            Route("/login", pages.login, methods=["GET", "POST"]),
+            Route("/login", sign_in.login, methods=["GET", "POST"]),
+            Route("/logout", sign_in.logout, methods=["POST"]),
             Route("/static/{path:path}", assets.serve)]
 
 
 def create_app(ctx: WebContext, webhooks: Mapping[str, ASGIApp] | None = None) -> Starlette:
     """The desk, with each webhook endpoint at its path; ValueError for a webhook path
     the desk itself uses."""
-    desk = Starlette(routes=desk_routes(ctx, Assets()))
+    assets = Assets()
+    routes = desk_routes(ctx, assets, Pages(ctx, assets))
+    desk = Starlette(routes=routes, middleware=[Middleware(SignedIn, ctx=ctx, routes=routes)])
     outer: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
     for path, endpoint in (webhooks or {}).items():
         if _claimed(path, [*outer, *desk.routes]):

@@ -30,7 +30,10 @@ CSP = "; ".join([
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Nothing of ours (a conversation's address) leaks to a site a customer's link
+    # leads to; our own pages still say their origin, which the sign-in and CSRF checks
+    # read (under no-referrer a browser sends `Origin: null` with every form).
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cache-Control": "no-store",

@@ -182,3 +182,32 @@ def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical"
         ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
         " nodes: v.nodes.map(n => n.html)}))")
     return [v for v in found if v["impact"] in impacts]
+
+
+def add_agent(desk: DeskProcess, name: str, role: str = "agent") -> tuple[str, str]:
+    """An agent made as an admin makes one (`inbox agent add` in the deployment, the
+    password from INBOX_AGENT_PASSWORD); returns (e-mail, password)."""
+    email, password = f"{name.lower()}@helpdesk.test", f"correct horse {name} battery"
+    subprocess.run([*INBOX, "agent", "add", email, "--name", name, "--role", role],
+                   cwd=desk.directory, env={**operator_env(), "INBOX_AGENT_PASSWORD": password},
+                   check=True, capture_output=True)
+    return email, password
+
+
+def sign_in(page: Page, url: str, email: str, password: str) -> None:
+    """Through the sign-in form, as an agent does."""
+    page.goto(f"{url}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def agent_page(browser: Browser, desk: DeskProcess) -> Iterator[Watched]:
+    """A page signed in as a new agent (named in `agent_page.page` by the header)."""
+    name = f"Agent{free_port()}"
+    email, password = add_agent(desk, name)
+    for watched in watch(browser):
+        sign_in(watched.page, desk.url, email, password)
+        watched.page.wait_for_url(f"{desk.url}/")
+        yield watched

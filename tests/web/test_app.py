@@ -6,6 +6,7 @@ import re
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -13,7 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from inbox.web.app import WebContext, create_app
 from inbox.web.security import CSP
 
-CTX = WebContext(name="Acme Support")
+# No request below reaches the database (nobody signs in): an empty one will do.
+CTX = WebContext(name="Acme Support", engine=sa.create_engine("sqlite://"), secret="s" * 32)
 
 
 def client(app: ASGIApp) -> httpx.AsyncClient:
@@ -28,24 +30,26 @@ async def hook(scope: Scope, receive: Receive, send: Send) -> None:
 async def test_every_response_carries_the_security_headers() -> None:
     desk = client(create_app(CTX, {"/telegram/support": hook}))
     for method, path in [("GET", "/login"), ("GET", "/no-such-page"), ("GET", "/healthz"),
-                         ("POST", "/telegram/support"), ("POST", "/login")]:
+                         ("POST", "/telegram/support"), ("POST", "/logout")]:
         answer = await desk.request(method, path, follow_redirects=False)
         assert answer.headers["content-security-policy"] == CSP, path
         assert answer.headers["x-content-type-options"] == "nosniff"
-        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["referrer-policy"] == "same-origin"
         assert answer.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in CSP and "script-src 'self'" in CSP
 
 
-async def test_the_queue_sends_a_stranger_to_sign_in_and_the_form_is_not_wired_yet() -> None:
+async def test_the_queue_sends_a_stranger_to_sign_in_and_refuses_a_cross_site_form() -> None:
     desk = client(create_app(CTX))
     answer = await desk.get("/", follow_redirects=False)
-    assert (answer.status_code, answer.headers["location"]) == (303, "/login")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/login?next=/")
     page = (await desk.get("/login")).text
     assert '<html lang="en" dir="ltr">' in page and '<p class="deployment" dir="auto">' in page
     assert "<script>" not in page and " on" not in re.sub(r"\s+", " ", page).replace(
         " one", "")  # no inline handlers (onclick=...)
-    assert (await desk.post("/login")).status_code == 501
+    foreign = {"Origin": "https://evil.example"}
+    assert (await desk.post("/login", headers=foreign)).status_code == 403
+    assert (await desk.post("/logout", headers=foreign)).status_code == 401  # no session
 
 
 async def test_static_files_have_versioned_names_and_a_long_cache() -> None:
