@@ -47,7 +47,7 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
     if last is None:
         raise ActionError(f"conversation {conv_id} has no customer message to answer")
     to = _recipient(s, conv, last)
-    subject = _reply_subject(conv, secret) if conv.channel == "email" else None
+    subject = reply_subject(conv, secret) if conv.channel == "email" else None
     message_id, _ = enqueue(s.connection(), conv, to, text, kind=Kind.AGENT, now=now,
                             domain=domain, subject=subject, in_reply_to=last.external_id,
                             references=(*last.references, last.external_id), author=author)
@@ -89,7 +89,8 @@ def _recipient(s: Session, conv: Conversation, last: Message) -> Address:
     return addr
 
 
-def _reply_subject(conv: Conversation, secret: str) -> str:
+def reply_subject(conv: Conversation, secret: str) -> str:
+    """The Subject of an e-mail reply: "Re: " once, and the signed reference."""
     assert conv.id is not None
     ref = tokens.reference(secret, conv.id)
     subject = conv.subject or "your message"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from inbox.core.config import ConfigError, Settings
 from inbox.core.errors import Invalid
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from inbox.outbox.dispatcher import AccountKey, Dispatcher
     from inbox.sla.clock import Policies
     from inbox.sla.notify import Notifier
+    from inbox.web.events import ChangeFeed
 
 
 def utcnow() -> datetime:
@@ -155,9 +156,28 @@ class App:
         try:
             return create_app(WebContext(name=self.settings.name, engine=self.engine,
                                          secret=self.secret, web=self.settings.web,
-                                         clock=utcnow), hooks)
+                                         clock=utcnow, **self._desk_parts()), hooks)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+
+    def _desk_parts(self) -> dict[str, Any]:
+        """What the queue and conversation pages need (inbox.web.app.WebContext)."""
+        from inbox.runtime.connectors import raw_parsers
+
+        s = self.settings
+        return {"domain": s.domain, "zone": s.business_hours.timezone, "policies": self.sla,
+                "directory": self.directory, "blobs": self.blobs, "parsers": raw_parsers(),
+                "channels": tuple(sorted(s.channels)), "feed": self.feed}
+
+    @cached_property
+    def feed(self) -> ChangeFeed:
+        """What changed, for the desk's open screens: one watcher per daemon."""
+        from functools import partial
+
+        from inbox.store.rawdb import reading
+        from inbox.web.events import PollingFeed
+
+        return PollingFeed(partial(reading, self.settings.resolved_database_url))
 
     def close(self) -> None:
         if "engine" in self.__dict__:  # only if it was ever built

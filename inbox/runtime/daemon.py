@@ -89,6 +89,7 @@ class Daemon:
                 await self._run(stop)
             finally:  # after the connectors closed: webhook posts in flight got a 503
                 if desk is not None:
+                    await self.app.feed.close()  # open screens' streams end first
                     await desk.stop()
 
     async def _serve_desk(self) -> Served | None:

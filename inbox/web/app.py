@@ -23,9 +23,15 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from channels.base import RawParser
 from inbox.core.config import WebSettings
+from inbox.core.directory import Directory, ListedDirectory
+from inbox.sla.clock import Policies
+from inbox.store.blobs import BlobStore
 from inbox.web.assets import Assets
 from inbox.web.auth import SignedIn, SignIn, signed
+from inbox.web.events import ChangeFeed
+from inbox.web.pages import Desk
 from inbox.web.security import SecurityHeaders
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -47,6 +53,15 @@ class WebContext:
     web: WebSettings = field(default_factory=WebSettings)
     clock: Callable[[], datetime] = _utcnow
     language: str = "en"  # of the desk's own words
+    # The queue and conversations (inbox.web.pages, inbox.web.events):
+    domain: str = "localhost"  # of our Message-IDs, for replies
+    zone: str = "UTC"  # the team's time zone ([business_hours]): times on pages
+    policies: Policies = field(default_factory=Policies)  # snoozing pauses the clock
+    directory: Directory = field(default_factory=lambda: ListedDirectory([], []))
+    blobs: BlobStore | None = None  # attachments (None: none can be downloaded)
+    parsers: Mapping[str, RawParser] = field(default_factory=dict)  # by channel
+    channels: tuple[str, ...] = ()  # configured, for the queue's filter
+    feed: ChangeFeed | None = None  # None: one of the desk's own, on `engine`
 
 
 def text_direction(language: str) -> str:
@@ -71,9 +86,6 @@ class Pages:
         return self.templates.TemplateResponse(request, name, {**shared, **values},
                                                status_code=status)
 
-    async def queue(self, request: Request) -> Response:
-        return self.render(request, "queue.html")
-
 
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
@@ -81,7 +93,7 @@ async def healthz(request: Request) -> Response:
 
 def desk_routes(ctx: WebContext, assets: Assets, pages: Pages) -> list[BaseRoute]:
     sign_in = SignIn(ctx, pages)
-    return [Route("/", pages.queue),
+    return [*Desk(ctx, pages).routes(),
             Route("/login", sign_in.login, methods=["GET", "POST"]),
             Route("/logout", sign_in.logout, methods=["POST"]),
             Route("/static/{path:path}", assets.serve)]

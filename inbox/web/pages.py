@@ -16,7 +16,8 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -33,9 +34,11 @@ from inbox.core.vocab import Status
 from inbox.desk import actions, views
 from inbox.desk.accounts import Action, can
 from inbox.desk.words import delivery_words, event_words, trail, when
+from inbox.sla.clock import duration
 from inbox.store.blobs import attachment_data
 from inbox.store.models import Agent, Attachment, Message
-from inbox.web.events import stream
+from inbox.store.rawdb import reading
+from inbox.web.events import ChangeFeed, PollingFeed, stream
 
 if TYPE_CHECKING:
     from inbox.web.app import Pages, WebContext
@@ -85,10 +88,24 @@ def waiting(rows: list[JSON]) -> int:
     return sum(1 for r in rows if r["status"] == Status.OPEN and r["sla"]["awaiting_since"])
 
 
+# How each kind of message is named on the page (inbox.core.vocab.Kind).
+KINDS = {"customer": "Message", "agent": "Reply", "auto-ack": "Acknowledgement",
+         "note": "Internal note", "system": "System message"}
+
+
+def left(seconds: float) -> str:
+    return duration(timedelta(seconds=seconds))
+
+
 @dataclass
 class Desk:
     ctx: WebContext
     pages: Pages
+
+    def __post_init__(self) -> None:
+        url = self.ctx.engine.url.render_as_string(hide_password=False)
+        self.feed: ChangeFeed = self.ctx.feed or PollingFeed(partial(reading, url))
+        self.pages.templates.env.globals.update(left=left, when=when, kinds=KINDS)
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]
@@ -143,13 +160,21 @@ class Desk:
 
     async def events(self, request: Request) -> Response:
         cid = request.query_params.get("conversation")
-        return stream(self.ctx.feed, request, int(cid) if cid and cid.isdigit() else None)
+        return stream(self.feed, request, int(cid) if cid and cid.isdigit() else None)
 
     # ---------------------------------------------------------------- a conversation
 
     async def _conversation_values(self, request: Request, cid: int) -> JSON | None:
         now = self.ctx.clock()
-        conv = await self._db(lambda s: views.conversation(s, cid, now, self.ctx.secret))
+
+        def read(s: Session) -> tuple[JSON | None, str]:
+            conv = views.conversation(s, cid, now, self.ctx.secret)
+            if conv is None:
+                return None, ""
+            return conv, actions.reply_subject(actions.get_conversation(s, cid),
+                                               self.ctx.secret)
+
+        conv, subject = await self._db(read)
         if conv is None:
             return None
         zone = self.zone
@@ -162,7 +187,7 @@ class Desk:
                 "agents": [a.name for a in self.ctx.directory.agents() if a.enabled],
                 "teams": [t.name for t in self.ctx.directory.teams()],
                 "may_reassign": can(me, Action.REASSIGN), "me": me.name,
-                "statuses": DESK_STATUSES}
+                "statuses": DESK_STATUSES, "reply_subject": subject}
 
     async def conversation(self, request: Request) -> Response:
         values = await self._conversation_values(request, request.path_params["cid"])
@@ -183,8 +208,8 @@ class Desk:
         def read(s: Session) -> tuple[Attachment, bytes | None] | None:
             found = s.execute(sa.select(Attachment, Message).join(
                 Message, Message.id == Attachment.message_id).where(  # type: ignore[arg-type]
-                Attachment.id == aid, Message.conversation_id == cid)).first()  # type: ignore[arg-type]
-            if found is None:
+                Attachment.id == aid, Message.conversation_id == cid)).first()
+            if found is None or self.ctx.blobs is None:
                 return None
             a, m = found
             data = attachment_data(self.ctx.blobs, a.sha256, a.stored, m.raw_sha256,

@@ -1,0 +1,135 @@
+// The desk's own script: countdowns, the tab title, keys, and small htmx helpers.
+// Loaded as a file (the CSP allows no inline script); everything it needs is in the
+// page's data- attributes.
+"use strict";
+
+(function () {
+  // ------------------------------------------------------------------ countdowns
+  function duration(seconds) {
+    var s = Math.abs(Math.trunc(seconds));
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
+    var m = Math.floor((s % 3600) / 60);
+    var text = d ? d + "d " + h + "h" : h + "h " + String(m).padStart(2, "0") + "m";
+    return seconds < 0 ? "overdue " + text : text;
+  }
+
+  var STATES = ["sla-ok", "sla-at-risk", "sla-breached"];
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-due]").forEach(function (cell) {
+      var due = Date.parse(cell.dataset.due);
+      var warn = cell.dataset.warn ? Date.parse(cell.dataset.warn) : due;
+      var state = now >= due ? "sla-breached" : now >= warn ? "sla-at-risk" : "sla-ok";
+      cell.textContent = duration((due - now) / 1000);
+      STATES.forEach(function (c) { cell.classList.toggle(c, c === state); });
+    });
+  }
+
+  // ------------------------------------------------------------------ tab title
+  function retitle() {
+    var queue = document.querySelector(".queue[data-title]");
+    var rows = document.getElementById("queue-rows");
+    if (!queue || !rows) return;
+    var n = Number(rows.dataset.waiting || 0);
+    document.title = (n ? "(" + n + ") " : "") + queue.dataset.title;
+  }
+
+  // ------------------------------------------------------------------ keys
+  var selected = null;  // the data-id of the chosen queue row, kept across refreshes
+
+  function rows() { return Array.from(document.querySelectorAll("#queue-rows tr[data-id]")); }
+
+  function choose(row) {
+    rows().forEach(function (r) { r.classList.remove("chosen"); r.removeAttribute("aria-current"); });
+    if (!row) return;
+    row.classList.add("chosen");
+    row.setAttribute("aria-current", "true");
+    selected = row.dataset.id;
+    var link = row.querySelector("a");
+    if (link) link.focus();
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var at = all.findIndex(function (r) { return r.dataset.id === selected; });
+    choose(all[Math.max(0, Math.min(all.length - 1, at < 0 ? 0 : at + step))]);
+  }
+
+  function click(selector) {
+    var el = document.querySelector(selector);
+    if (el) el.click();
+  }
+
+  function focus(selector) {
+    var el = document.querySelector(selector);
+    if (el) el.focus();
+    return el !== null;
+  }
+
+  var KEYS = {
+    "j": function () { move(1); },
+    "k": function () { move(-1); },
+    "/": function () { focus(".filters select, .filters input"); },
+    "?": function () { var d = document.getElementById("keys"); if (d && !d.open) d.showModal(); },
+    "r": function () { focus("#reply-text"); },
+    "n": function () { focus("#note-text"); },
+    "a": function () { if (!focus("#assign-to")) focus("#assign-me"); },
+    "s": function () { focus("#snooze-until"); },
+    "e": function () { click("#resolve"); },
+    "u": function () { window.location.assign("/"); }
+  };
+
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable], dialog[open]") !== null;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (event.key === "Enter" && selected && !event.target.closest("a, button")) {
+      var row = document.querySelector('#queue-rows tr[data-id="' + selected + '"]');
+      if (row) window.location.assign(row.dataset.href);
+      return;
+    }
+    var act = KEYS[event.key];
+    if (!act) return;
+    event.preventDefault();
+    act();
+  });
+
+  // ------------------------------------------------------------------ htmx helpers
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // A refusal names its place (HX-Retarget: #problem): show it there as text.
+    var xhr = event.detail.xhr;
+    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (!event.detail.successful || !(form instanceof HTMLFormElement)) return;
+    var problem = document.getElementById("problem");
+    if (problem) problem.textContent = "";
+    if (form.hasAttribute("data-clear")) form.reset();
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    retitle();
+    tick();
+    if (selected) {
+      var row = document.querySelector('#queue-rows tr[data-id="' + selected + '"]');
+      if (row) row.classList.add("chosen");
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    document.querySelectorAll("[data-timezone]").forEach(function (el) { el.value = zone; });
+    retitle();
+    tick();
+    window.setInterval(tick, 1000);
+  });
+})();
