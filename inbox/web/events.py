@@ -100,6 +100,7 @@ class PollingFeed:
         self.subscriptions: set[Subscription] = set()
         self.task: asyncio.Task[None] | None = None
         self.closed = False
+        self.watching = asyncio.Event()  # set once it has read where to start (tests wait)
         # sqlite3 connections belong to the thread that made them: one thread, always.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-feed")
 
@@ -116,8 +117,8 @@ class PollingFeed:
         finally:
             self.subscriptions.discard(sub)
             if not self.subscriptions and self.task is not None:
-                self.task.cancel()  # nobody listens: stop looking
-                self.task = None
+                task, self.task = self.task, None
+                await _cancelled(task)  # nobody listens: stop looking
 
     async def close(self) -> None:
         """End every stream (the daemon stops) and the task."""
@@ -125,10 +126,9 @@ class PollingFeed:
         for sub in list(self.subscriptions):
             sub.close()
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        self.thread.shutdown(wait=False)
+            task, self.task = self.task, None
+            await _cancelled(task)
+        await asyncio.to_thread(self.thread.shutdown)
 
     async def _in_thread(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.thread, call, *args)
@@ -150,6 +150,7 @@ class PollingFeed:
         try:
             reader = await self._in_thread(stack.enter_context, self.open_reader())
             seen = await self._in_thread(changes.start, reader)
+            self.watching.set()
             if after_failure:  # what happened while it could not look is unknown
                 log.info("live updates resumed")
                 for sub in list(self.subscriptions):
@@ -162,7 +163,15 @@ class PollingFeed:
                     for sub in list(self.subscriptions):
                         sub.push(found)
         finally:
+            self.watching.clear()
             self.thread.submit(stack.close)  # its own thread, even when cancelled
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait until it has closed its connection."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def stream(feed: ChangeFeed, request: Request, conversation: int | None) -> StreamingResponse:
