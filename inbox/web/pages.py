@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from inbox.core.directory import Agent as DirectoryAgent
+from inbox.core.directory import Directory, ListedDirectory, merged
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
 from inbox.core.vocab import Status
 from inbox.desk import actions, views
@@ -271,7 +273,7 @@ class Desk:
             team = _field(form, "team")
             _may_assign(agent, conv.assignee, conv.team, assignee, team)
             return actions.assign(s, cid, assignee=assignee, team=team, now=now,
-                                  by=agent.name, directory=self.ctx.directory)
+                                  by=agent.name, directory=self._knowing(agent))
         return await self._act(request, work)
 
     async def status(self, request: Request) -> Response:
@@ -286,6 +288,13 @@ class Desk:
             return actions.set_status(s, cid, Status(wanted), now=now, by=agent.name,
                                       policies=self.ctx.policies, until=until)
         return await self._act(request, work)
+
+    def _knowing(self, agent: Agent) -> Directory:
+        """The directory, which may be read a few seconds late, and the signed-in agent,
+        whose record this request has just read: a new agent can take work at once."""
+        me = ListedDirectory([DirectoryAgent(agent.name, agent.email, agent.telegram,
+                                             agent.away, agent.role, agent.enabled)], [])
+        return merged(me, self.ctx.directory)
 
     def _until(self, value: str, tz: str | None) -> datetime:
         """A datetime-local value, in the agent's browser's zone (desk.js sends it) or

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from inbox.store.models import Conversation, Outbox
 from tests.web.desk_helpers import agent_client, ingest, mail
 
 
-def shown(app: App, conv_id: int = 1) -> dict[str, object]:
+def shown(app: App, conv_id: int = 1) -> dict[str, Any]:
     with Session(app.engine) as s:
         found = views.conversation(s, conv_id, datetime.now(UTC), app.secret)
     assert found is not None
@@ -44,7 +45,7 @@ async def test_reply_note_assign_and_status_go_through_the_desk_actions(app: App
     assert answer.status_code == 200 and answer.text.startswith('<section id="conv-live"')
     assert "It left today." in answer.text and answer.headers["HX-Trigger"] == "desk-done"
     with Session(app.engine) as s:
-        [ack, reply] = s.query(Outbox).order_by(Outbox.id).all()
+        [_ack, reply] = s.query(Outbox).order_by(Outbox.id).all()
         assert (reply.kind, reply.recipient) == ("reply", "anna@example.com")
     await desk.post("/c/1/note", data={"text": "Called the courier."})
     await desk.post("/c/1/assign", data={"assignee": "me"})
@@ -55,7 +56,7 @@ async def test_reply_note_assign_and_status_go_through_the_desk_actions(app: App
                                                  "until": "2099-01-02T09:30",
                                                  "tz": "Asia/Tehran"})
     assert snooze.status_code == 200
-    assert shown(app)["sla"]["snoozed_until"] == "2099-01-02T06:00:00Z"  # type: ignore[index]
+    assert shown(app)["sla"]["snoozed_until"] == "2099-01-02T06:00:00Z"
     await desk.post("/c/1/status", data={"status": "resolved"})
     assert shown(app)["status"] == "resolved"
     await desk.post("/c/1/status", data={"status": "open"})

@@ -81,7 +81,7 @@ def test_an_id_that_commits_after_a_higher_one_is_still_seen(app: App) -> None:
         assert changes.changed(reader, seen, time.monotonic()) == set()
         assert seen.gaps["event"] == {}
     with Session(app.engine) as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(Event)) > 2
+        assert (s.scalar(sa.select(sa.func.count()).select_from(Event)) or 0) > 2
 
 
 async def test_a_closed_feed_ends_every_stream(app: App) -> None:
