@@ -3,8 +3,12 @@ hand them over, agents with a session, and the desk app in process."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy.orm import Session
@@ -16,6 +20,7 @@ from inbox.ingest.pipeline import ingest_batch
 from inbox.runtime.app import App
 from inbox.web.auth import SESSION_COOKIE
 
+T = TypeVar("T")
 FAST = accounts.default_hasher()  # real argon2: a few ms per agent here
 
 
@@ -36,7 +41,23 @@ def ingest(app: App, *items: Inbound, now: datetime | None = None) -> None:
         ingest_batch(conn, items, app.pipeline_context(), now or datetime.now(UTC))
 
 
-def agent_client(app: App, name: str, role: Role = Role.AGENT) -> httpx.AsyncClient:
+class Client:
+    """httpx's client on the desk in process, called without an event loop here: this
+    folder's browser tests hold one (Playwright's) in the main thread, so each request
+    runs in a thread with a loop of its own."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.headers, self.cookies = client.headers, client.cookies
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return in_own_loop(self.client.get(url, **kwargs))
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return in_own_loop(self.client.post(url, **kwargs))
+
+
+def agent_client(app: App, name: str, role: Role = Role.AGENT) -> Client:
     """The desk in process, as `name` signed in (a session opened as /login would)."""
     now = datetime.now(UTC)
     with Session(app.engine, expire_on_commit=False) as s, s.begin():
@@ -44,10 +65,15 @@ def agent_client(app: App, name: str, role: Role = Role.AGENT) -> httpx.AsyncCli
                                    role=role, password=None, now=now, hasher=FAST)
         token, csrf = accounts.open_session(s, agent, "127.0.0.1", "test", now,
                                             secret=app.secret)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.desk({})),
-                               base_url="http://desk", cookies={SESSION_COOKIE: token},
-                               headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
-    return client
+    return Client(httpx.AsyncClient(transport=httpx.ASGITransport(app=app.desk({})),
+                                     base_url="http://desk", cookies={SESSION_COOKIE: token},
+                                     headers={"X-CSRF-Token": csrf, "HX-Request": "true"}))
+
+
+def in_own_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` in a thread with an event loop of its own (see agent_client)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def rows(page: str) -> list[str]:

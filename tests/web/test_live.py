@@ -18,7 +18,7 @@ from inbox.store.models import Event
 from inbox.store.rawdb import reading
 from inbox.web.events import Change, PollingFeed, Subscription
 from tests.peers import WAIT
-from tests.web.desk_helpers import ingest, mail
+from tests.web.desk_helpers import in_own_loop, ingest, mail
 
 
 async def changed(sub: Subscription, conversation: int) -> Change:
@@ -36,8 +36,12 @@ def note(app: App, conv_id: int, text: str) -> None:
         actions.note(s, conv_id, text, author="ana", now=datetime.now(UTC))
 
 
-async def test_a_commit_in_another_connection_reaches_every_open_screen(app: App) -> None:
+def test_a_commit_in_another_connection_reaches_every_open_screen(app: App) -> None:
     ingest(app, mail(1), mail(2, sender="bo@example.com"))
+    in_own_loop(two_screens(app))
+
+
+async def two_screens(app: App) -> None:
     feed = PollingFeed(partial(reading, app.settings.resolved_database_url), interval=0.01)
     async with feed.subscribe() as queue, feed.subscribe() as screen:
         await asyncio.wait_for(feed.watching.wait(), WAIT)
@@ -51,7 +55,7 @@ async def test_a_commit_in_another_connection_reaches_every_open_screen(app: App
     await feed.close()
 
 
-async def test_nothing_is_pushed_before_the_commit(app: App) -> None:
+def test_nothing_is_pushed_before_the_commit(app: App) -> None:
     ingest(app, mail(1))
     with reading(app.settings.resolved_database_url) as reader:
         seen = changes.start(reader)
@@ -84,7 +88,11 @@ def test_an_id_that_commits_after_a_higher_one_is_still_seen(app: App) -> None:
         assert (s.scalar(sa.select(sa.func.count()).select_from(Event)) or 0) > 2
 
 
-async def test_a_closed_feed_ends_every_stream(app: App) -> None:
+def test_a_closed_feed_ends_every_stream(app: App) -> None:
+    in_own_loop(closing(app))
+
+
+async def closing(app: App) -> None:
     feed = PollingFeed(partial(reading, app.settings.resolved_database_url), interval=0.01)
     async with feed.subscribe() as sub:
         await feed.close()

@@ -10,51 +10,51 @@ from inbox.web.pages import content_disposition
 from tests.web.desk_helpers import agent_client, ingest, mail, rows
 
 
-async def test_every_channel_in_one_queue_most_urgent_first(app: App) -> None:
+def test_every_channel_in_one_queue_most_urgent_first(app: App) -> None:
     now = datetime.now(UTC)
     ingest(app, mail(1, subject="Newest mail", at=now),
            mail(2, channel="telegram", text="سلام، سفارش من کجاست؟\nدوم",
                 at=now - timedelta(hours=3)),
            mail(3, subject="Oldest mail", sender="bo@example.com", at=now - timedelta(hours=5)))
     desk = agent_client(app, "ana")
-    page = await desk.get("/")
+    page = desk.get("/")
     assert page.status_code == 200
     # the chat has no subject: its first line stands for it
     assert rows(page.text) == ["Oldest mail", "سلام، سفارش من کجاست؟", "Newest mail"]
     assert "<title>(3) Queue · " in page.text
     assert 'data-due="' in page.text and "sla sla-ok" in page.text
-    telegram = await desk.get("/", params={"channel": "telegram"})
+    telegram = desk.get("/", params={"channel": "telegram"})
     assert rows(telegram.text) == ["سلام، سفارش من کجاست؟"]
-    fragment = await desk.get("/queue/rows", params={"channel": "email"})
+    fragment = desk.get("/queue/rows", params={"channel": "email"})
     assert fragment.text.lstrip().startswith('<tbody id="queue-rows"')
     assert rows(fragment.text) == ["Oldest mail", "Newest mail"]
     assert 'hx-get="/queue/rows?channel=email"' in fragment.text
 
 
-async def test_mine_and_unassigned(app: App) -> None:
+def test_mine_and_unassigned(app: App) -> None:
     desk = agent_client(app, "ana")  # before the directory is first read
     ingest(app, mail(1, subject="First"), mail(2, subject="Second", sender="bo@example.com"))
-    [first] = [r for r in (await desk.get("/")).text.split("data-id=\"")[1:2]]
+    [first] = [r for r in (desk.get("/")).text.split("data-id=\"")[1:2]]
     conv_id = int(first.split('"')[0])
-    assert (await desk.post(f"/c/{conv_id}/assign", data={"assignee": "me"})).status_code == 200
-    assert len(rows((await desk.get("/", params={"mine": "1"})).text)) == 1
-    assert len(rows((await desk.get("/", params={"unassigned": "1"})).text)) == 1
-    assert len(rows((await desk.get("/")).text)) == 2
+    assert (desk.post(f"/c/{conv_id}/assign", data={"assignee": "me"})).status_code == 200
+    assert len(rows((desk.get("/", params={"mine": "1"})).text)) == 1
+    assert len(rows((desk.get("/", params={"unassigned": "1"})).text)) == 1
+    assert len(rows((desk.get("/")).text)) == 2
 
 
-async def test_customer_text_is_escaped_and_reads_in_its_own_direction(app: App) -> None:
+def test_customer_text_is_escaped_and_reads_in_its_own_direction(app: App) -> None:
     ingest(app, mail(1, subject="<script>window.pwned=1</script>",
                      name="<img src=x onerror=alert(1)>"))
-    page = (await agent_client(app, "ana").get("/")).text
+    page = (agent_client(app, "ana").get("/")).text
     assert "<script>window" not in page and "<img src=x" not in page
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
     assert '<td dir="auto">&lt;img src=x onerror=alert(1)&gt;</td>' in page
 
 
-async def test_a_stranger_is_sent_to_sign_in(app: App) -> None:
+def test_a_stranger_is_sent_to_sign_in(app: App) -> None:
     desk = agent_client(app, "ana")
     desk.cookies.clear()
-    answer = await desk.get("/", headers={"HX-Request": ""}, follow_redirects=False)
+    answer = desk.get("/", headers={"HX-Request": ""}, follow_redirects=False)
     assert answer.status_code in (303, 401)
 
 
