@@ -51,7 +51,6 @@ def isolate(text: str) -> str:
     return f"{FSI}{text}{PDI}" if text else text
 
 
-
 def free(text: str) -> str:
     """A value someone typed, set among our words: one clean line, its own direction."""
     return isolate(clean(text))
