@@ -87,18 +87,23 @@ def desk_on_any_port(config: Path) -> None:
     config.write_text(text.replace(default, 'listen = "127.0.0.1:0"'))
 
 
-def ensure_dovecot() -> None:
-    """Install Debian's dovecot-imapd when it is missing (root only, as on CI)."""
-    if DOVECOT.exists():
+def ensure_installed(binary: Path, package: str) -> None:
+    """Install Debian's `package` when `binary` is missing (root only, as on CI): a new
+    machine has none of the peers, and the project's own tests install what they use."""
+    if binary.exists():
         return
     if os.geteuid() != 0:
-        pytest.fail("Dovecot is needed: apt-get install dovecot-imapd (or run tests as root)")
+        pytest.fail(f"{binary} is needed: apt-get install {package} (or run tests as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update"],
-                ["apt-get", "install", "-y", "--no-install-recommends", "dovecot-imapd"]):
+                ["apt-get", "install", "-y", "--no-install-recommends", package]):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             pytest.fail(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
+
+
+def ensure_dovecot() -> None:
+    ensure_installed(DOVECOT, "dovecot-imapd")
 
 
 # ------------------------------------------------------------------------------ TLS

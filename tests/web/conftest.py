@@ -28,7 +28,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
-from tests.peers import WAIT, free_port
+from tests.peers import WAIT, ensure_installed, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -39,17 +39,7 @@ INBOX = [sys.executable, "-m", "inbox"]
 
 
 def ensure_chromium() -> None:
-    """Install Debian's chromium when it is missing (root only, as on CI)."""
-    if CHROMIUM.exists():
-        return
-    if os.geteuid() != 0:
-        pytest.fail("Chromium is needed: apt-get install chromium (or run tests as root)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"],
-                ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
+    ensure_installed(CHROMIUM, "chromium")
 
 
 def operator_env() -> dict[str, str]:
