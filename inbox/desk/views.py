@@ -72,7 +72,8 @@ def _most_urgent(s: Session, f: QueueFilter, now: datetime) -> list[Found]:
             assert row[0].sla_due_at is not None and row[0].id is not None
             ranked.append(((0, (row[0].sla_due_at - now).total_seconds(), row[0].id), row))
         if status in sla.PAUSING:
-            paused = _filtered(f, status, found).where(col(Conversation.sla_left_seconds).is_not(None))
+            paused = _filtered(f, status, found).where(
+                col(Conversation.sla_left_seconds).is_not(None))
             for row in _read(s, paused.order_by(col(Conversation.sla_left_seconds)), f.limit):
                 assert row[0].sla_left_seconds is not None and row[0].id is not None
                 ranked.append(((0, row[0].sla_left_seconds, row[0].id), row))
