@@ -185,6 +185,9 @@ def queue(status: Annotated[list[str], typer.Option(
           automated: Annotated[bool, typer.Option(
               "--automated", help="Include conversations only robots wrote to "
               "(bounces, auto-replies, reports).")] = False,
+          search: Annotated[str | None, typer.Option(
+              help="Only conversations holding every word of TEXT in their subject, "
+              "messages or contact (docs/search.md).")] = None,
           width: Annotated[int | None, typer.Option(
               help="Cut lines to this many terminal cells (0: never). Default: $COLUMNS, "
               "else the terminal's width; piped output is not cut.")] = None) -> None:
@@ -199,14 +202,19 @@ def queue(status: Annotated[list[str], typer.Option(
         raise CliError(f"unknown status {sorted(set(statuses) - set(known))[0]!r}; "
                        f"use {', '.join(known)} or all")
     app = _app()
+    wanted = views.QueueFilter(statuses, team, assignee, channel, tag, limit, automated)
     with _session(app) as s:
-        rows = views.queue(s, views.QueueFilter(statuses, team, assignee, channel, tag, limit,
-                                                automated), utcnow(), app.secret)
+        if search is None:
+            rows = views.queue(s, wanted, utcnow(), app.secret)
+        else:
+            from inbox.desk.search import search as find
+
+            rows = find(s, search, wanted, utcnow(), app.secret)
     if as_json:
         _print_json(rows)
         return
     if not rows:
-        typer.echo("the queue is empty", err=True)
+        typer.echo("the queue is empty" if search is None else "nothing found", err=True)
         return
     typer.echo("\n".join(queue_lines(rows, terminal_width(width))))
 

@@ -18,6 +18,7 @@ from sqlmodel import col
 from inbox.core import tokens
 from inbox.core.vocab import AUTOMATED, Direction, OutboxState, Status, iso
 from inbox.sla import clock as sla
+from inbox.store import search
 from inbox.store.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
 
 JSON = dict[str, Any]
@@ -36,6 +37,8 @@ class QueueFilter:
     automated: bool = False
     unassigned: bool = False  # only conversations no agent has
     language: str | None = None
+    # Only conversations holding every one of these phrases (inbox.desk.search).
+    phrases: tuple[str, ...] = ()
 
 
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
@@ -63,19 +66,22 @@ def _most_urgent(s: Session, f: QueueFilter, now: datetime) -> list[Found]:
     contact comes in the same query: this runs for every look at the queue.
     """
     ranked: list[tuple[tuple[int, float, int], Found]] = []
+    found = (None if not f.phrases
+             else search.conversations(s.get_bind().dialect.name, f.phrases))
     for status in f.statuses:
-        running = _filtered(f, status).where(col(Conversation.sla_due_at).is_not(None))
+        running = _filtered(f, status, found).where(col(Conversation.sla_due_at).is_not(None))
         for row in _read(s, running.order_by(col(Conversation.sla_due_at)), f.limit):
             assert row[0].sla_due_at is not None and row[0].id is not None
             ranked.append(((0, (row[0].sla_due_at - now).total_seconds(), row[0].id), row))
         if status in sla.PAUSING:
-            paused = _filtered(f, status).where(col(Conversation.sla_left_seconds).is_not(None))
+            paused = _filtered(f, status, found).where(
+                col(Conversation.sla_left_seconds).is_not(None))
             for row in _read(s, paused.order_by(col(Conversation.sla_left_seconds)), f.limit):
                 assert row[0].sla_left_seconds is not None and row[0].id is not None
                 ranked.append(((0, row[0].sla_left_seconds, row[0].id), row))
     if len(ranked) < f.limit:  # room left for conversations nobody is waiting on
         for status in f.statuses:
-            idle = _filtered(f, status).where(col(Conversation.sla_due_at).is_(None),
+            idle = _filtered(f, status, found).where(col(Conversation.sla_due_at).is_(None),
                                               col(Conversation.sla_left_seconds).is_(None))
             for row in _read(s, idle.order_by(col(Conversation.updated_at).desc()),
                              f.limit - len(ranked)):
@@ -90,10 +96,13 @@ def _read(s: Session, q: sa.Select[Conversation, str, str | None],
     return [(c, name, address) for c, name, address in s.execute(q.limit(limit))]
 
 
-def _filtered(f: QueueFilter, status: str) -> sa.Select[Conversation, str, str | None]:
+def _filtered(f: QueueFilter, status: str, found: sa.Select[tuple[int]] | None
+              ) -> sa.Select[Conversation, str, str | None]:
     q = (sa.select(Conversation, col(Contact.name), _ADDRESS)
          .join(Contact, col(Contact.id) == col(Conversation.contact_id))
          .where(col(Conversation.status) == status))
+    if found is not None:
+        q = q.where(col(Conversation.id).in_(found))
     filters = ((Conversation.team, f.team), (Conversation.assignee, f.assignee),
                (Conversation.channel, f.channel), (Conversation.language, f.language))
     for column, value in filters:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from inbox.store import search
 from inbox.store.migrations import HEAD_REVISION, SchemaError, schema_problem
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    search.register(dbapi_conn)  # the search index's triggers fold text with it
 
 
 def _take_over_transactions(engine: Engine) -> None:
