@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,7 +33,7 @@ from inbox.core.directory import Agent as DirectoryAgent
 from inbox.core.directory import Directory, ListedDirectory, merged
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
 from inbox.core.vocab import Status
-from inbox.desk import actions, views
+from inbox.desk import actions, search, views
 from inbox.desk.accounts import Action, can
 from inbox.desk.words import delivery_words, event_words, trail, when
 from inbox.sla.clock import duration
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 JSON = dict[str, Any]
-QUEUE_FILTERS = ("team", "channel", "tag", "language")
+QUEUE_FILTERS = ("team", "channel", "tag", "language", "q")
 QUEUE_FLAGS = ("mine", "unassigned", "automated")
 # What the status buttons may ask for; closing is for rules and the CLI.
 DESK_STATUSES = (Status.OPEN, Status.PENDING, Status.SNOOZED, Status.RESOLVED)
@@ -140,6 +140,12 @@ class Desk:
         me = signed_agent(request).name
         f = queue_filter(request.query_params, me)
         now = self.ctx.clock()
+        q, problem = (request.query_params.get("q") or "").strip(), None
+        if q:  # ?q=: the queue narrowed to conversations holding every term
+            try:
+                f = replace(f, phrases=search.phrases(q))
+            except search.QueryTooShort as exc:
+                problem = str(exc)
 
         def read(s: Session) -> JSON:
             rows = views.queue(s, f, now, self.ctx.secret)
@@ -147,7 +153,8 @@ class Desk:
             return {"rows": rows, "lines": lines}
 
         found = await self._db(read)
-        return {**found, "waiting": waiting(found["rows"]), "filter": f,
+        return {**found, "waiting": waiting(found["rows"]), "filter": f, "q": q,
+                "problem": problem,
                 "query": _query(request.query_params), "params": request.query_params,
                 "teams": [t.name for t in self.ctx.directory.teams()],
                 "channels": self.ctx.channels, "statuses": [s.value for s in Status],

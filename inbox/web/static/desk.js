@@ -71,7 +71,7 @@
   var KEYS = {
     "j": function () { move(1); },
     "k": function () { move(-1); },
-    "/": function () { focus(".filters select, .filters input"); },
+    "/": function () { focus("#f-q, .filters select, .filters input"); },
     "?": function () { var d = document.getElementById("keys"); if (d && !d.open) d.showModal(); },
     "r": function () { focus("#reply-text"); },
     "n": function () { focus("#note-text"); },
