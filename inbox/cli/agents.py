@@ -92,6 +92,9 @@ def agent_add(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a
                                    now=utcnow(), teams=team, telegram=telegram)
         typer.echo(f"agent {agent.name} <{agent.email}> added as {agent.role}"
                    + (f" in {', '.join(team)}" if team else ""))
+        if not team and role == Role.AGENT:  # what they will see, before they wonder
+            typer.echo("in no team: sees only conversations of no team and those assigned "
+                       "to them; add them to teams with `inbox team add-member`", err=True)
 
 
 @agent_cli.command("list")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from inbox.core.vocab import AUTOMATED, Direction, OutboxState, Status, iso
 from inbox.sla import clock as sla
 from inbox.store import search
 from inbox.store.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
+
+if TYPE_CHECKING:
+    from inbox.desk.access import Scope
 
 JSON = dict[str, Any]
 
@@ -39,6 +42,8 @@ class QueueFilter:
     language: str | None = None
     # Only conversations holding every one of these phrases (inbox.desk.search).
     phrases: tuple[str, ...] = ()
+    # Only what this agent may see (inbox.desk.access): their teams', no team's, their own.
+    scope: Scope | None = None
 
 
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
@@ -110,6 +115,10 @@ def _filtered(f: QueueFilter, status: str, found: sa.Select[tuple[int]] | None
             q = q.where(col(column) == value)
     if f.unassigned:
         q = q.where(col(Conversation.assignee).is_(None))
+    if f.scope is not None and f.scope.teams is not None:
+        q = q.where(sa.or_(col(Conversation.team).is_(None),
+                           col(Conversation.team).in_(sorted(f.scope.teams)),
+                           col(Conversation.assignee) == f.scope.agent))
     tags = sa.cast(col(Conversation.tags), sa.String)
     if f.tag:
         q = q.where(tags.contains(f'"{f.tag}"'))

@@ -14,7 +14,7 @@ supervisor's (Action.REASSIGN).
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
@@ -34,11 +35,12 @@ from inbox.core.directory import Directory, ListedDirectory, merged
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
 from inbox.core.vocab import Status
 from inbox.desk import actions, search, views
+from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.desk.words import delivery_words, event_words, trail, when
 from inbox.sla.clock import duration
 from inbox.store.blobs import attachment_data
-from inbox.store.models import Agent, Attachment, Message
+from inbox.store.models import Agent, Attachment, Conversation, Message
 from inbox.store.rawdb import reading
 from inbox.web.events import ChangeFeed, PollingFeed, stream
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from inbox.web.app import Pages, WebContext
 
 T = TypeVar("T")
+Endpoint = Callable[[Request], Awaitable[Response]]
 JSON = dict[str, Any]
 QUEUE_FILTERS = ("team", "channel", "tag", "language", "q")
 QUEUE_FLAGS = ("mine", "unassigned", "automated")
@@ -111,15 +114,39 @@ class Desk:
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]
+        seen = self._seen  # every page of a conversation: only for those who may see it
         return [Route("/", self.queue), Route("/queue/rows", self.queue_rows),
                 Route("/events", self.events),
-                Route("/c/{cid:int}", self.conversation),
-                Route("/c/{cid:int}/live", self.conversation_live),
-                Route("/c/{cid:int}/a/{aid:int}", self.attachment),
-                Route("/c/{cid:int}/reply", self.reply, methods=post),
-                Route("/c/{cid:int}/note", self.note, methods=post),
-                Route("/c/{cid:int}/assign", self.assign, methods=post),
-                Route("/c/{cid:int}/status", self.status, methods=post)]
+                Route("/c/{cid:int}", seen(self.conversation)),
+                Route("/c/{cid:int}/live", seen(self.conversation_live)),
+                Route("/c/{cid:int}/a/{aid:int}", seen(self.attachment)),
+                Route("/c/{cid:int}/reply", seen(self.reply), methods=post),
+                Route("/c/{cid:int}/note", seen(self.note), methods=post),
+                Route("/c/{cid:int}/assign", seen(self.assign), methods=post),
+                Route("/c/{cid:int}/status", seen(self.status), methods=post)]
+
+    async def scope(self, request: Request) -> Scope:
+        agent = signed_agent(request)
+        return await self._db(lambda s: scope_of(s, agent))
+
+    def _seen(self, endpoint: Endpoint) -> Endpoint:
+        """`endpoint`, answering 404 (as for a conversation that does not exist: nothing
+        tells an agent what another team has) when the agent may not see it."""
+        async def guarded(request: Request) -> Response:
+            cid: int = request.path_params["cid"]
+
+            def where(s: Session) -> tuple[str | None, str | None] | None:
+                found = s.execute(sa.select(col(Conversation.team), col(Conversation.assignee))
+                                  .where(col(Conversation.id) == cid)).first()
+                return (found[0], found[1]) if found else None
+
+            found = await self._db(where)
+            if found is None or not (await self.scope(request)).sees(*found):
+                if request.method == "GET" and "hx-request" not in request.headers:
+                    return self.pages.render(request, "missing.html", status=404)
+                return _refused(request, NotFound(f"no conversation {cid}"))
+            return await endpoint(request)
+        return guarded
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -138,7 +165,7 @@ class Desk:
 
     async def _queue_values(self, request: Request) -> JSON:
         me = signed_agent(request).name
-        f = queue_filter(request.query_params, me)
+        f = replace(queue_filter(request.query_params, me), scope=await self.scope(request))
         now = self.ctx.clock()
         q, problem = (request.query_params.get("q") or "").strip(), None
         if q:  # ?q=: the queue narrowed to conversations holding every term

@@ -174,11 +174,17 @@ def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical"
     return [v for v in found if v["impact"] in impacts]
 
 
-def add_agent(desk: DeskProcess, name: str, role: str = "agent") -> tuple[str, str]:
+# The teams `inbox init` writes; an agent sees only their teams' conversations.
+TEAMS = ("support", "billing", "tech")
+
+
+def add_agent(desk: DeskProcess, name: str, role: str = "agent",
+              teams: tuple[str, ...] = TEAMS) -> tuple[str, str]:
     """An agent made as an admin makes one (`inbox agent add` in the deployment, the
     password from INBOX_AGENT_PASSWORD); returns (e-mail, password)."""
     email, password = f"{name.lower()}@helpdesk.test", f"correct horse {name} battery"
-    subprocess.run([*INBOX, "agent", "add", email, "--name", name, "--role", role],
+    in_teams = [arg for team in teams for arg in ("--team", team)]
+    subprocess.run([*INBOX, "agent", "add", email, "--name", name, "--role", role, *in_teams],
                    cwd=desk.directory, env={**operator_env(), "INBOX_AGENT_PASSWORD": password},
                    check=True, capture_output=True)
     return email, password

@@ -57,12 +57,14 @@ class Client:
         return in_own_loop(self.client.post(url, **kwargs))
 
 
-def agent_client(app: App, name: str, role: Role = Role.AGENT) -> Client:
+def agent_client(app: App, name: str, role: Role = Role.AGENT,
+                 teams: tuple[str, ...] = ()) -> Client:
     """The desk in process, as `name` signed in (a session opened as /login would)."""
     now = datetime.now(UTC)
     with Session(app.engine, expire_on_commit=False) as s, s.begin():
         agent = accounts.add_agent(s, email=f"{name.lower()}@helpdesk.test", name=name,
-                                   role=role, password=None, now=now, hasher=FAST)
+                                   role=role, password=None, now=now, teams=teams,
+                                   hasher=FAST)
         token, csrf = accounts.open_session(s, agent, "127.0.0.1", "test", now,
                                             secret=app.secret)
     return Client(httpx.AsyncClient(transport=httpx.ASGITransport(app=app.desk({})),
