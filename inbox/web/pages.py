@@ -37,12 +37,14 @@ from inbox.core.vocab import Status
 from inbox.desk import actions, search, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
+from inbox.desk.quoting import fold
 from inbox.desk.words import delivery_words, event_words, trail, when
 from inbox.sla.clock import duration
 from inbox.store.blobs import attachment_data
 from inbox.store.models import Agent, Attachment, Conversation, Message
 from inbox.store.rawdb import reading
 from inbox.web.events import ChangeFeed, PollingFeed, stream
+from inbox.web.mailview import FRAME_SANDBOX
 
 if TYPE_CHECKING:
     from inbox.web.app import Pages, WebContext
@@ -110,7 +112,8 @@ class Desk:
     def __post_init__(self) -> None:
         url = self.ctx.engine.url.render_as_string(hide_password=False)
         self.feed: ChangeFeed = self.ctx.feed or PollingFeed(partial(reading, url))
-        self.pages.templates.env.globals.update(left=left, when=when, kinds=KINDS)
+        self.pages.templates.env.globals.update(left=left, when=when, kinds=KINDS, fold=fold,
+                                                frame_sandbox=FRAME_SANDBOX)
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]

@@ -5,10 +5,11 @@ only: no inline script or style (htmx is configured by a meta tag, its inline in
 style turned off), no eval, no plugin, no framing by anyone, no form posted elsewhere.
 Should a customer's text ever reach a page unescaped, the browser still runs nothing.
 
-A response may set its own header of the same name (the sandboxed frame that will show
-a mail's HTML needs a stricter policy of its own); the middleware fills in only what is
-missing. Pages are `no-store`: they show customers' messages, which a shared machine's
-disk cache must not keep; static files set their own long cache.
+A response may set its own header of the same name (the sandboxed frame that shows a
+mail's HTML has a stricter policy of its own, and may be framed by the desk); the
+middleware fills in only what is missing. Pages are `no-store`: they show customers'
+messages, which a shared machine's disk cache must not keep; static files set their own
+long cache.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ CSP = "; ".join([
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
+    "frame-src 'self'",  # a mail's HTML, in its sandboxed frame (inbox.web.mailview)
     "frame-ancestors 'none'",
     "base-uri 'none'",
     "form-action 'self'",

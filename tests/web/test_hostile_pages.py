@@ -52,6 +52,7 @@ def test_hostile_mail_is_shown_inert_in_the_queue_and_the_conversation(
     expect(row).to_be_visible()  # the subject, as text, markup and all
     row.click()
     expect(page.locator("#conv-title")).to_contain_text(SUBJECT)  # escaped, so shown
+    page.get_by_text("Text version").click()  # an HTML mail is shown as written first
     expect(page.get_by_text(TEXT)).to_be_visible()
     expect(page.get_by_text(NAME).first).to_be_visible()
     # (the mail's own quoting eats the leading quote mark; the rest is the file's name)
