@@ -94,7 +94,8 @@ async def healthz(request: Request) -> Response:
 
 def desk_routes(ctx: WebContext, assets: Assets, pages: Pages) -> list[BaseRoute]:
     sign_in = SignIn(ctx, pages)
-    return [*Desk(ctx, pages).routes(), *MailView(ctx).routes(),
+    desk = Desk(ctx, pages)
+    return [*desk.routes(), *MailView(ctx).routes(desk.seen),
             Route("/login", sign_in.login, methods=["GET", "POST"]),
             Route("/logout", sign_in.logout, methods=["POST"]),
             Route("/static/{path:path}", assets.serve)]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING
@@ -117,12 +117,18 @@ class Found:
     language: str | None
 
 
+# A request handler, as Starlette calls one.
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
 @dataclass
 class MailView:
     ctx: WebContext
 
-    def routes(self) -> list[BaseRoute]:
-        return [Route("/c/{cid:int}/m/{mid:int}/html", self.html)]
+    def routes(self, seen: Callable[[Endpoint], Endpoint] = lambda e: e) -> list[BaseRoute]:
+        """`seen` guards a conversation's pages (inbox.web.pages.Desk.seen: only agents
+        who may see the conversation)."""
+        return [Route("/c/{cid:int}/m/{mid:int}/html", seen(self.html))]
 
     async def html(self, request: Request) -> Response:
         agent: Agent = request.state.signed.agent

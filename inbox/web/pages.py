@@ -14,7 +14,7 @@ supervisor's (Action.REASSIGN).
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -44,13 +44,12 @@ from inbox.store.blobs import attachment_data
 from inbox.store.models import Agent, Attachment, Conversation, Message
 from inbox.store.rawdb import reading
 from inbox.web.events import ChangeFeed, PollingFeed, stream
-from inbox.web.mailview import FRAME_SANDBOX
+from inbox.web.mailview import FRAME_SANDBOX, Endpoint
 
 if TYPE_CHECKING:
     from inbox.web.app import Pages, WebContext
 
 T = TypeVar("T")
-Endpoint = Callable[[Request], Awaitable[Response]]
 JSON = dict[str, Any]
 QUEUE_FILTERS = ("team", "channel", "tag", "language", "q")
 QUEUE_FLAGS = ("mine", "unassigned", "automated")
@@ -117,7 +116,7 @@ class Desk:
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]
-        seen = self._seen  # every page of a conversation: only for those who may see it
+        seen = self.seen  # every page of a conversation: only for those who may see it
         return [Route("/", self.queue), Route("/queue/rows", self.queue_rows),
                 Route("/events", self.events),
                 Route("/c/{cid:int}", seen(self.conversation)),
@@ -132,7 +131,7 @@ class Desk:
         agent = signed_agent(request)
         return await self._db(lambda s: scope_of(s, agent))
 
-    def _seen(self, endpoint: Endpoint) -> Endpoint:
+    def seen(self, endpoint: Endpoint) -> Endpoint:
         """`endpoint`, answering 404 (as for a conversation that does not exist: nothing
         tells an agent what another team has) when the agent may not see it."""
         async def guarded(request: Request) -> Response:
