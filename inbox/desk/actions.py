@@ -37,8 +37,8 @@ class ReplyCollision(Conflict):
 
     def __init__(self, meanwhile: list[dict[str, object]]) -> None:
         self.meanwhile = meanwhile
-        names = sorted({str(m["author"] or "someone") for m in meanwhile})
-        super().__init__(f"{' and '.join(names)} replied meanwhile: send anyway?")
+        self.names = sorted({str(m["author"] or "someone") for m in meanwhile})
+        super().__init__(f"{' and '.join(self.names)} replied meanwhile: send anyway?")
 
 
 def get_conversation(s: Session, conv_id: int, lock: bool = False) -> Conversation:

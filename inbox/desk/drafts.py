@@ -42,7 +42,7 @@ def _box(box: str) -> str:
     return box
 
 
-def save_draft(s: Session, agent_id: int, conv_id: int, box: str, text: str,
+def save_draft(s: Session, agent_id: int, conv_id: int, box: str, text: str, *,
                now: datetime) -> None:
     """Keep what is typed in `box`; an empty box keeps nothing."""
     if len(text) > MAX_DRAFT:
@@ -63,7 +63,7 @@ def discard(s: Session, agent_id: int, conv_id: int, box: str) -> None:
 
 def drafts(s: Session, agent_id: int, conv_id: int) -> dict[str, str]:
     """The agent's unsent text in this conversation, by box."""
-    found = s.execute(sa.select(Draft.box, Draft.text).where(
+    found = s.execute(sa.select(col(Draft.box), col(Draft.text)).where(
         col(Draft.agent_id) == agent_id, col(Draft.conversation_id) == conv_id)).all()
     return {box: text for box, text in found}
 
@@ -97,7 +97,7 @@ def leave(s: Session, agent_id: int, conv_id: int) -> None:
 def present(s: Session, conv_id: int, now: datetime, *, besides: int | None = None
             ) -> list[Present]:
     """Who has the conversation open now (but `besides`), by name."""
-    rows = s.execute(sa.select(Agent.name, Presence.typing, Presence.typing_until)
+    rows = s.execute(sa.select(col(Agent.name), col(Presence.typing), col(Presence.typing_until))
                      .join(Agent, col(Agent.id) == col(Presence.agent_id))
                      .where(col(Presence.conversation_id) == conv_id,
                             col(Presence.expires_at) > now,

@@ -32,6 +32,7 @@ from inbox.web.assets import Assets
 from inbox.web.auth import SignedIn, SignIn, signed
 from inbox.web.events import ChangeFeed
 from inbox.web.pages import Desk
+from inbox.web.presence import Collab
 from inbox.web.security import SecurityHeaders
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -93,7 +94,7 @@ async def healthz(request: Request) -> Response:
 
 def desk_routes(ctx: WebContext, assets: Assets, pages: Pages) -> list[BaseRoute]:
     sign_in = SignIn(ctx, pages)
-    return [*Desk(ctx, pages).routes(),
+    return [*Desk(ctx, pages).routes(), *Collab(ctx, pages).routes(),
             Route("/login", sign_in.login, methods=["GET", "POST"]),
             Route("/logout", sign_in.logout, methods=["POST"]),
             Route("/static/{path:path}", assets.serve)]

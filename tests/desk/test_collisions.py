@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from inbox.core.errors import Conflict
 from inbox.core.vocab import Role
@@ -34,7 +35,7 @@ def reply(app: App, author: str, text: str, seen_up_to: int | None) -> None:
 
 def sends(app: App) -> list[str]:
     with Session(app.engine) as s:
-        return list(s.scalars(sa.select(Outbox.kind).order_by(Outbox.id)))
+        return list(s.scalars(sa.select(col(Outbox.kind)).order_by(Outbox.id)))
 
 
 def test_a_reply_after_someone_elses_asks_first_and_goes_when_confirmed(app: App) -> None:
@@ -69,13 +70,13 @@ def test_drafts_are_kept_per_agent_and_box_until_emptied(app: App) -> None:
     ingest(app, mail(1), now=NOW)
     ana, kim = agents(app, "ana", "kim")
     with Session(app.engine) as s, s.begin():
-        drafts.save_draft(s, ana, 1, "reply", "Dear Anna,", NOW)
-        drafts.save_draft(s, ana, 1, "reply", "Dear Anna, it left.", NOW)
-        drafts.save_draft(s, ana, 1, "note", "سلام", NOW)
-        drafts.save_draft(s, kim, 1, "reply", "Hi!", NOW)
+        drafts.save_draft(s, ana, 1, "reply", "Dear Anna,", now=NOW)
+        drafts.save_draft(s, ana, 1, "reply", "Dear Anna, it left.", now=NOW)
+        drafts.save_draft(s, ana, 1, "note", "سلام", now=NOW)
+        drafts.save_draft(s, kim, 1, "reply", "Hi!", now=NOW)
     with Session(app.engine) as s, s.begin():
         assert drafts.drafts(s, ana, 1) == {"reply": "Dear Anna, it left.", "note": "سلام"}
-        drafts.save_draft(s, ana, 1, "note", "  ", NOW)
+        drafts.save_draft(s, ana, 1, "note", "  ", now=NOW)
         drafts.discard(s, kim, 1, "reply")
     with Session(app.engine) as s:
         assert drafts.drafts(s, ana, 1) == {"reply": "Dear Anna, it left."}
