@@ -15,7 +15,7 @@ from sqlmodel import col
 from channels.base import Address
 from inbox.core import tokens
 from inbox.core.directory import Directory, check
-from inbox.core.errors import Invalid, NotFound
+from inbox.core.errors import Conflict, Invalid, NotFound
 from inbox.core.vocab import Direction, Kind, Status
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
@@ -30,19 +30,36 @@ class NoConversation(ActionError, NotFound):
     """The conversation named does not exist."""
 
 
-def get_conversation(s: Session, conv_id: int) -> Conversation:
-    conv = s.get(Conversation, conv_id)
+class ReplyCollision(Conflict):
+    """Someone else replied after the newest message the agent had seen: sending now
+    may answer the customer twice. `meanwhile` lists those replies (id, author, text,
+    created_at); sending again without `seen_up_to` goes through."""
+
+    def __init__(self, meanwhile: list[dict[str, object]]) -> None:
+        self.meanwhile = meanwhile
+        self.names = sorted({str(m["author"] or "someone") for m in meanwhile})
+        super().__init__(f"{' and '.join(self.names)} replied meanwhile: send anyway?")
+
+
+def get_conversation(s: Session, conv_id: int, lock: bool = False) -> Conversation:
+    conv = s.get(Conversation, conv_id, with_for_update=lock)
     if conv is None:
         raise NoConversation(f"no conversation {conv_id}")
     return conv
 
 
 def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
-          secret: str, domain: str) -> Message:
-    """Queue an agent's answer to the customer's latest message; stops the SLA clock."""
-    conv = get_conversation(s, conv_id)
+          secret: str, domain: str, seen_up_to: int | None = None) -> Message:
+    """Queue an agent's answer to the customer's latest message; stops the SLA clock.
+    With `seen_up_to` (the newest message id the agent saw), a reply by someone else
+    after it raises ReplyCollision instead."""
+    # Locked (PostgreSQL; SQLite writers take turns anyway): two agents sending at
+    # once are checked one after the other, so the second is asked.
+    conv = get_conversation(s, conv_id, lock=seen_up_to is not None)
     if not text.strip():
         raise ActionError("the reply is empty")
+    if seen_up_to is not None:
+        _no_reply_since(s, conv_id, seen_up_to, author)
     last = _last_inbound(s, conv_id)
     if last is None:
         raise ActionError(f"conversation {conv_id} has no customer message to answer")
@@ -67,6 +84,17 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
     s.add(Event(conversation_id=conv.id, message_id=msg.id, kind="reply.queued",
                 created_at=now, detail=detail))
     return msg
+
+
+def _no_reply_since(s: Session, conv_id: int, seen_up_to: int, author: str) -> None:
+    found = s.scalars(sa.select(Message).where(
+        col(Message.conversation_id) == conv_id, col(Message.id) > seen_up_to,
+        col(Message.kind) == Kind.AGENT,
+        sa.or_(col(Message.author).is_(None), col(Message.author) != author))
+        .order_by(col(Message.id))).all()
+    if found:
+        raise ReplyCollision([{"id": m.id, "author": m.author, "text": m.text,
+                               "created_at": m.created_at} for m in found])
 
 
 def _last_inbound(s: Session, conv_id: int) -> Message | None:

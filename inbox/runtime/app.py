@@ -177,7 +177,7 @@ class App:
         from inbox.store.rawdb import reading
         from inbox.web.events import PollingFeed
 
-        return PollingFeed(partial(reading, self.settings.resolved_database_url))
+        return PollingFeed(partial(reading, self.settings.resolved_database_url), clock=utcnow)
 
     def close(self) -> None:
         if "engine" in self.__dict__:  # only if it was ever built

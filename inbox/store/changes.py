@@ -16,6 +16,7 @@ writers take turns, so gaps stay empty.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from inbox.store.rawdb import Reader
 
@@ -74,3 +75,24 @@ def _table(reader: Reader, table: str, seen: Seen, now: float) -> set[int]:
         del gaps[gap]
     seen.high[table] = newest
     return {row[1] for row in rows if row[1] is not None}
+
+
+Faces = dict[int, frozenset[tuple[int, str]]]
+
+
+def presence(reader: Reader, at: datetime) -> Faces:
+    """Who has which conversation open at `at`, and typing in which box ("" viewing),
+    by conversation (the desk's "Kim is typing a reply"). Comparing two looks tells
+    which conversations' presence changed, lapsed rows included."""
+    rows = reader.rows("SELECT conversation_id, agent_id, typing, typing_until "
+                       "FROM presence WHERE expires_at > ?", (reader.to_db(at),))
+    found: dict[int, set[tuple[int, str]]] = {}
+    for conv, agent, typing, until in rows:
+        lapsed = until is None or (Reader.from_db(until) or at) <= at
+        found.setdefault(conv, set()).add((agent, "" if lapsed else typing))
+    return {conv: frozenset(faces) for conv, faces in found.items()}
+
+
+def moved(before: Faces, after: Faces) -> set[int]:
+    """The conversations whose presence differs between two looks."""
+    return {c for c in before.keys() | after.keys() if before.get(c) != after.get(c)}

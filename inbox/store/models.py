@@ -268,3 +268,26 @@ class SignInFailure(SQLModel, table=True):
     email: str  # as typed, lowercased: unknown addresses are counted too
     address: str
     created_at: datetime = _time()
+
+
+class Presence(SQLModel, table=True):
+    """An agent with a conversation open in the desk, and whether they are typing
+    (docs/desk.md "Working together"). A row lives while the page says so (every ~10 s);
+    in the database, so every daemon of a deployment shows the same people."""
+
+    __table_args__ = (sa.Index("ix_presence_expires", "expires_at"),)
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", primary_key=True)
+    typing: str = ""  # the box being written in ("reply", "note"), or ""
+    typing_until: datetime | None = _time(nullable=True)
+    expires_at: datetime = _time()
+
+
+class Draft(SQLModel, table=True):
+    """What an agent has typed into a conversation's reply or note box and not sent."""
+
+    agent_id: int = Field(foreign_key="agent.id", primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    box: str = Field(primary_key=True)  # "reply" or "note"
+    text: str = ""
+    updated_at: datetime = _time()

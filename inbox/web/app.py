@@ -33,6 +33,7 @@ from inbox.web.auth import SignedIn, SignIn, signed
 from inbox.web.events import ChangeFeed
 from inbox.web.mailview import MailView
 from inbox.web.pages import Desk
+from inbox.web.presence import Collab
 from inbox.web.security import SecurityHeaders
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -96,6 +97,7 @@ def desk_routes(ctx: WebContext, assets: Assets, pages: Pages) -> list[BaseRoute
     sign_in = SignIn(ctx, pages)
     desk = Desk(ctx, pages)
     return [*desk.routes(), *MailView(ctx).routes(desk.seen),
+            *Collab(ctx, pages).routes(desk.seen),
             Route("/login", sign_in.login, methods=["GET", "POST"]),
             Route("/logout", sign_in.logout, methods=["POST"]),
             Route("/static/{path:path}", assets.serve)]

@@ -3,12 +3,15 @@
 One task per daemon looks at the database every POLL_SECONDS (inbox.store.changes: new
 event and message rows, so what it sees has committed, whoever wrote it: this daemon's
 connectors, another daemon, `inbox reply` in a shell) and hands the changed
-conversations to every open screen's `Subscription`. The task runs while at least one
+conversations to every open screen's `Subscription`, and likewise the conversations
+whose presence changed (who has one open, who types: the `presence` table of
+inbox.desk.drafts; a row that lapses is a change too). The task runs while at least one
 screen listens, on one connection in one thread of its own; a screen never touches the
 database to wait. Screens hear it as server-sent events (`stream`): `changed` when
-something they show changed, a comment line every HEARTBEAT_SECONDS so that proxies keep
-the connection, and a `changed` right after connecting, so a change between rendering a
-page and opening its stream is not missed.
+something they show changed, `presence` when someone came to or left their
+conversation or began or stopped typing there, a comment line every HEARTBEAT_SECONDS
+so that proxies keep the connection, and a `changed` (and `presence`) right after
+connecting, so a change between rendering a page and opening its stream is not missed.
 
 `ChangeFeed` is the seam: several daemons on PostgreSQL will be told by LISTEN/NOTIFY
 instead of looking (a later issue), behind the same two methods.
@@ -24,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
@@ -47,11 +51,16 @@ class Change:
 
     conversations: frozenset[int] = frozenset()
     everything: bool = False
+    presence: frozenset[int] = frozenset()  # whose presence changed (not their content)
 
     def touches(self, conversation: int | None) -> bool:
         """Whether a screen showing `conversation` (None: the queue) should refresh."""
-        return (self.everything or conversation is None
-                or conversation in self.conversations)
+        return (self.everything or conversation in self.conversations
+                or (conversation is None and bool(self.conversations)))
+
+    def faces(self, conversation: int | None) -> bool:
+        """Whether a conversation's screen should show who is there anew."""
+        return self.everything or conversation in self.presence
 
 
 class Subscription:
@@ -59,12 +68,15 @@ class Subscription:
 
     def __init__(self) -> None:
         self.pending: set[int] = set()
+        self.faces: set[int] = set()
         self.everything = False
         self.wake = asyncio.Event()
         self.closed = False
 
-    def push(self, conversations: set[int], everything: bool = False) -> None:
+    def push(self, conversations: set[int], everything: bool = False,
+             presence: set[int] | None = None) -> None:
         self.pending |= conversations
+        self.faces |= presence or set()
         self.everything |= everything
         self.wake.set()
 
@@ -80,8 +92,8 @@ class Subscription:
         if self.closed or not self.wake.is_set():
             return None
         self.wake.clear()
-        change = Change(frozenset(self.pending), self.everything)
-        self.pending, self.everything = set(), False
+        change = Change(frozenset(self.pending), self.everything, frozenset(self.faces))
+        self.pending, self.faces, self.everything = set(), set(), False
         return change
 
 
@@ -92,11 +104,13 @@ class ChangeFeed(Protocol):
 
 class PollingFeed:
     """The feed for one daemon: one task that looks every `interval` seconds while
-    anyone listens. `open_reader` gives a plain-driver connection (inbox.store.rawdb)."""
+    anyone listens. `open_reader` gives a plain-driver connection (inbox.store.rawdb);
+    `clock` the time presence rows are judged at."""
 
     def __init__(self, open_reader: Callable[[], AbstractContextManager[Reader]],
-                 interval: float = POLL_SECONDS) -> None:
-        self.open_reader, self.interval = open_reader, interval
+                 interval: float = POLL_SECONDS,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.open_reader, self.interval, self.clock = open_reader, interval, clock
         self.subscriptions: set[Subscription] = set()
         self.task: asyncio.Task[None] | None = None
         self.closed = False
@@ -150,6 +164,7 @@ class PollingFeed:
         try:
             reader = await self._in_thread(stack.enter_context, self.open_reader())
             seen = await self._in_thread(changes.start, reader)
+            faces = await self._in_thread(changes.presence, reader, self.clock())
             self.watching.set()
             if after_failure:  # what happened while it could not look is unknown
                 log.info("live updates resumed")
@@ -159,9 +174,11 @@ class PollingFeed:
                 await asyncio.sleep(self.interval)
                 found = await self._in_thread(changes.changed, reader, seen,
                                               time.monotonic())
-                if found:
+                now_faces = await self._in_thread(changes.presence, reader, self.clock())
+                came_or_went, faces = changes.moved(faces, now_faces), now_faces
+                if found or came_or_went:
                     for sub in list(self.subscriptions):
-                        sub.push(found)
+                        sub.push(found, presence=came_or_went)
         finally:
             self.watching.clear()
             self.thread.submit(stack.close)  # its own thread, even when cancelled
@@ -181,12 +198,17 @@ def stream(feed: ChangeFeed, request: Request, conversation: int | None) -> Stre
     async def events() -> AsyncIterator[str]:
         async with feed.subscribe() as sub:
             yield "retry: 2000\n\nevent: changed\ndata: connected\n\n"
+            if conversation is not None:
+                yield "event: presence\ndata: connected\n\n"
             while not sub.closed:
                 change = await sub.next(HEARTBEAT_SECONDS)
                 if change is None:
                     yield ": keep-alive\n\n"
-                elif change.touches(conversation):
+                    continue
+                if change.touches(conversation):
                     yield "event: changed\ndata: changed\n\n"
+                if conversation is not None and change.faces(conversation):
+                    yield "event: presence\ndata: presence\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store",

@@ -34,7 +34,7 @@ from inbox.core.directory import Agent as DirectoryAgent
 from inbox.core.directory import Directory, ListedDirectory, merged
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
 from inbox.core.vocab import Status
-from inbox.desk import actions, search, views
+from inbox.desk import actions, drafts, search, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.desk.quoting import fold
@@ -45,6 +45,7 @@ from inbox.store.models import Agent, Attachment, Conversation, Message
 from inbox.store.rawdb import reading
 from inbox.web.events import ChangeFeed, PollingFeed, stream
 from inbox.web.mailview import FRAME_SANDBOX, Endpoint
+from inbox.web.presence import collision
 
 if TYPE_CHECKING:
     from inbox.web.app import Pages, WebContext
@@ -110,7 +111,8 @@ class Desk:
 
     def __post_init__(self) -> None:
         url = self.ctx.engine.url.render_as_string(hide_password=False)
-        self.feed: ChangeFeed = self.ctx.feed or PollingFeed(partial(reading, url))
+        self.feed: ChangeFeed = self.ctx.feed or PollingFeed(partial(reading, url),
+                                                              clock=self.ctx.clock)
         self.pages.templates.env.globals.update(left=left, when=when, kinds=KINDS, fold=fold,
                                                 frame_sandbox=FRAME_SANDBOX)
 
@@ -225,12 +227,15 @@ class Desk:
                 "agents": [a.name for a in self.ctx.directory.agents() if a.enabled],
                 "teams": [t.name for t in self.ctx.directory.teams()],
                 "may_reassign": can(me, Action.REASSIGN), "me": me.name,
-                "statuses": DESK_STATUSES, "reply_subject": subject}
+                "statuses": DESK_STATUSES, "reply_subject": subject,
+                "newest": max((m["id"] for m in messages), default=0)}
 
     async def conversation(self, request: Request) -> Response:
         values = await self._conversation_values(request, request.path_params["cid"])
         if values is None:
             return self.pages.render(request, "missing.html", status=404)
+        me, cid = signed_agent(request).id or 0, request.path_params["cid"]
+        values["drafts"] = await self._db(lambda s: drafts.drafts(s, me, cid))
         return self.pages.render(request, "conversation.html", **values)
 
     async def conversation_live(self, request: Request) -> Response:
@@ -276,6 +281,8 @@ class Desk:
             if not can(agent, Action.WORK_QUEUE):
                 raise Refused("your account may not work the queue")
             await self._db(lambda s: work(s, agent, form, self.ctx.clock()), write=True)
+        except actions.ReplyCollision as exc:  # the page asks before sending again
+            return collision(self.pages, request, exc)
         except InboxError as exc:
             return _refused(request, exc)
         if "hx-request" not in request.headers:  # a plain form post: back to the page
@@ -288,15 +295,22 @@ class Desk:
         cid = request.path_params["cid"]
 
         def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
-            return actions.reply(s, cid, _text(form), author=agent.name, now=now,
-                                 secret=self.ctx.secret, domain=self.ctx.domain)
+            seen = _field(form, "seen_up_to")  # the newest message on the agent's screen
+            sent = actions.reply(s, cid, _text(form), author=agent.name, now=now,
+                                 secret=self.ctx.secret, domain=self.ctx.domain,
+                                 seen_up_to=int(seen) if seen and seen.isdigit()
+                                 and _field(form, "confirm") != "1" else None)
+            drafts.discard(s, agent.id or 0, cid, "reply")
+            return sent
         return await self._act(request, work)
 
     async def note(self, request: Request) -> Response:
         cid = request.path_params["cid"]
 
         def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
-            return actions.note(s, cid, _text(form), author=agent.name, now=now)
+            written = actions.note(s, cid, _text(form), author=agent.name, now=now)
+            drafts.discard(s, agent.id or 0, cid, "note")
+            return written
         return await self._act(request, work)
 
     async def assign(self, request: Request) -> Response:

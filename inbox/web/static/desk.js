@@ -109,8 +109,10 @@
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
+    // A refusal swapped into its place counts as "successful" to htmx: the status says.
     var form = event.detail.elt;
-    if (!event.detail.successful || !(form instanceof HTMLFormElement)) return;
+    if (!event.detail.successful || event.detail.xhr.status >= 300 ||
+        !(form instanceof HTMLFormElement)) return;
     var problem = document.getElementById("problem");
     if (problem) problem.textContent = "";
     if (form.hasAttribute("data-clear")) form.reset();
