@@ -36,7 +36,6 @@ import random
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import httpx
 import sqlalchemy as sa
@@ -62,7 +60,6 @@ from inbox.core.vocab import Role
 from inbox.desk import accounts, actions
 from inbox.ingest.pipeline import ingest_batch
 from inbox.runtime.app import App
-from inbox.store import search
 from inbox.store.db import upgrade
 from inbox.store.models import Message
 from inbox.web.auth import SESSION_COOKIE
@@ -111,18 +108,8 @@ def make_deployment(workdir: Path, url: str) -> Deployment:
 
 
 def fill(url: str, count: int, now: datetime) -> float:
-    """bench/sla.py's bulk load. Its SQLite writer opens its own sqlite3 connection, and
-    since the search index (migration 0005) the conversation table's triggers call
-    `inbox_fold`: that connection is given it, as our engine's connections are."""
-    plain = sqlite3.connect
-
-    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        db: sqlite3.Connection = plain(*args, **kwargs)
-        search.register(db)
-        return db
-
-    with mock.patch.object(sqlite3, "connect", connect):
-        return bulk.fill(url, count, now)
+    """bench/sla.py's bulk load."""
+    return bulk.fill(url, count, now)
 
 
 def customer_mail(n: str, at: datetime, sender: str, *, subject: str,

@@ -46,6 +46,7 @@ from inbox.desk import views
 from inbox.runtime.app import App
 from inbox.sla.risk import at_risk
 from inbox.sla.sweep import sweep
+from inbox.store import search
 from inbox.store.db import upgrade
 from inbox.store.rawdb import reading
 
@@ -153,6 +154,7 @@ def _contact_rows() -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
 
 def _fill_sqlite(url: str, tables: Any, count: int, now: datetime) -> None:
     db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    search.register(db)  # the search index's triggers (migration 0005) call inbox_fold
 
     def value(v: Any) -> Any:  # SQLAlchemy's SQLite format: naive UTC with microseconds
         return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(
