@@ -258,11 +258,6 @@ class Settings(_Strict):
         name = self.channels.get(channel, {}).get(account, {}).get("name")
         return name if isinstance(name, str) and name.strip() else self.name
 
-    def staff_addresses(self) -> dict[tuple[str, str], str]:
-        """(channel, address) -> agent name, for every address `[agents]` gives."""
-        return {(channel, address.lower()): name for name, agent in self.agents.items()
-                for channel, address in agent.addresses()}
-
     @property
     def resolved_database_url(self) -> str:
         """SQLite paths are relative to the config file, not to wherever `inbox` was run."""
