@@ -21,26 +21,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import regex
-
-if TYPE_CHECKING:
-    from inbox.rules.engine import Rule
 
 DEFAULT_BUDGET = 0.5  # seconds for all the regexes of one message
 Clock = Callable[[], float]
 
 
 class Budget:
-    __slots__ = ("clock", "cut", "deadline", "found", "out", "rule", "seconds")
+    __slots__ = ("clock", "deadline", "found", "out", "seconds")
 
     def __init__(self, seconds: float = DEFAULT_BUDGET, clock: Clock = time.process_time) -> None:
         self.seconds, self.clock = seconds, clock
         self.deadline = clock() + seconds
         self.found: dict[tuple[regex.Pattern[str], str], regex.Match[str] | None] = {}
-        self.rule: Rule | None = None  # the rule being evaluated, set by the engine
-        self.cut: Rule | None = None  # the rule being evaluated when the time ran out
         self.out: str | None = None  # why the time ran out, once it has
 
     def search(self, p: regex.Pattern[str], text: str, label: str
@@ -57,7 +51,6 @@ class Budget:
                 raise TimeoutError
             found = self.found[key] = p.search(text, timeout=left)
         except TimeoutError:
-            self.cut = self.rule
             self.out = (f"the {self.seconds:g} s the rules have for one message ran out "
                         f"while {label} was matched against /{p.pattern}/; it and the "
                         f"regexes after it counted as not matching")

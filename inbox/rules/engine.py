@@ -158,16 +158,19 @@ class RuleSet:
         v = View(inbound, facts, self.hours, budget)
         o = Outcome()
         rules = self.rules
+        cut: Rule | None = None  # the rule whose regexes the message's time ran out in
         for i in self.candidates(v):
-            rule = budget.rule = rules[i]
-            if rule.when.test(v):
+            rule = rules[i]
+            matched = rule.when.test(v)
+            cut = cut or (rule if budget.out is not None else None)
+            if matched:
                 rule.fire(o, rule.when.explain(v)[1])
                 if rule.stop:
                     break
-        if budget.cut is None:
+        if cut is None:
             return o.decision()
-        self._log_once(budget.cut, budget.out or "")
-        return _cut_short(o.decision(), budget)
+        self._log_once(cut, budget.out or "")
+        return _cut_short(o.decision(), cut, budget)
 
     def _log_once(self, rule: Rule, why: str) -> None:
         """Per rule and rule set (a reload starts afresh), not per message: one slow
@@ -185,24 +188,24 @@ class RuleSet:
         o = Outcome()
         reports: list[Report] = []
         stopped: Rule | None = None
+        cut: Rule | None = None
         for rule in self.rules:
             if stopped is not None:
                 reports.append(Report(rule, None, f"not reached: {stopped.name!r} stops"))
                 continue
-            budget.rule = rule
             ok, why = rule.when.explain(v)
+            cut = cut or (rule if budget.out is not None else None)
             if ok:
                 rule.fire(o, why)
                 stopped = rule if rule.stop else None
             reports.append(Report(rule, ok, why,
                                   tuple(a.describe() for a in rule.actions) if ok else ()))
-        return Explanation(tuple(reports), _cut_short(o.decision(), budget),
+        return Explanation(tuple(reports), _cut_short(o.decision(), cut, budget),
                            dict(o.set_by), v.language)
 
 
-def _cut_short(decision: RouteDecision, budget: Budget) -> RouteDecision:
+def _cut_short(decision: RouteDecision, rule: Rule | None, budget: Budget) -> RouteDecision:
     """The decision, naming the rule whose regexes the message's time ran out in."""
-    rule = budget.cut
     if rule is None:
         return decision
     return replace(decision, over_budget=RuleHit(rule.name, rule.source, budget.out or ""))

@@ -140,7 +140,8 @@ class App:
         """The desk's web app, with the webhook endpoints of `connectors` mounted in it;
         ConfigError for a path two of them share or the desk uses."""
         from channels.base import ASGIApp, WebhookReceiver
-        from inbox.web.app import WebContext, create_app
+        from inbox.web.app import create_app
+        from inbox.web.context import WebContext
 
         hooks: dict[str, ASGIApp] = {}
         for (channel, account), c in connectors.items():

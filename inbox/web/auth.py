@@ -28,7 +28,7 @@ from inbox.desk import accounts
 from inbox.store.models import Agent
 
 if TYPE_CHECKING:
-    from inbox.web.app import Pages, WebContext
+    from inbox.web.context import Pages, WebContext
 
 SESSION_COOKIE = "inbox_session"
 CSRF_HEADER = "x-csrf-token"

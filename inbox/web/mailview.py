@@ -42,7 +42,7 @@ from inbox.desk.accounts import Action, can
 from inbox.store.models import Agent, Attachment, Conversation, Message
 
 if TYPE_CHECKING:
-    from inbox.web.app import WebContext
+    from inbox.web.context import WebContext
 
 # cid: images inlined as data: URLs: kinds a browser draws as pictures and nothing more
 # (no SVG), and no more than this many bytes in one mail.

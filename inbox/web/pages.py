@@ -48,7 +48,7 @@ from inbox.web.mailview import FRAME_SANDBOX, Endpoint
 from inbox.web.presence import collision
 
 if TYPE_CHECKING:
-    from inbox.web.app import Pages, WebContext
+    from inbox.web.context import Pages, WebContext
 
 T = TypeVar("T")
 JSON = dict[str, Any]

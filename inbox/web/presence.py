@@ -31,7 +31,7 @@ from inbox.store.models import Agent
 from inbox.web.mailview import Endpoint
 
 if TYPE_CHECKING:
-    from inbox.web.app import Pages, WebContext
+    from inbox.web.context import Pages, WebContext
 
 T = TypeVar("T")
 QUOTED = 300  # characters of a colleague's reply shown in the question

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from inbox.web.app import WebContext, create_app
+from inbox.web.app import create_app
+from inbox.web.context import WebContext
 from inbox.web.security import CSP
 
 # No request below reaches the database (nobody signs in): an empty one will do.
