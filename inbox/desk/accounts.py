@@ -406,16 +406,36 @@ def session_agent(s: Session, token: str, now: datetime, *,
     """The agent a session token signs in, or None: unknown, revoked, idle longer than
     `session_idle_minutes`, older than `session_days`, or the agent disabled. Notes the
     activity (at most once a minute, so reading pages rarely writes); the caller commits."""
-    session = _live(s, token, now, web or WebSettings())
+    found = _signed_in(s, token, now, web or WebSettings())
+    if found is None:
+        return None
+    session, agent = found
+    if now - session.last_seen_at >= _SEEN_EVERY:
+        session.last_seen_at = now
+        s.add(session)
+    return agent
+
+
+def signed_in(s: Session, token: str, now: datetime, *,
+              web: WebSettings | None = None) -> tuple[Agent, bool] | None:
+    """What `session_agent` answers, without writing: the agent, and whether the session's
+    activity is due to be noted (then call `session_agent` in a write transaction)."""
+    found = _signed_in(s, token, now, web or WebSettings())
+    if found is None:
+        return None
+    session, agent = found
+    return agent, now - session.last_seen_at >= _SEEN_EVERY
+
+
+def _signed_in(s: Session, token: str, now: datetime,
+               web: WebSettings) -> tuple[AgentSession, Agent] | None:
+    session = _live(s, token, now, web)
     if session is None:
         return None
     agent = s.get(Agent, session.agent_id)
     if agent is None or not agent.enabled:
         return None
-    if now - session.last_seen_at >= _SEEN_EVERY:
-        session.last_seen_at = now
-        s.add(session)
-    return agent
+    return session, agent
 
 
 def revoke_sessions(s: Session, agent_id: int | None, now: datetime) -> int:

@@ -8,6 +8,7 @@ is behind the code, with a message saying what to run.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +63,25 @@ def _take_over_transactions(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
         # IMMEDIATE takes the write lock up front: two writers queue on the busy timeout
-        # instead of one failing later with "database is locked" on upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # instead of one failing later with "database is locked" on upgrade. A reader
+        # (`reader`) begins deferred: in WAL mode it reads beside the writer, unblocked.
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "inbox_read_only"
+_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def reader(engine: Engine) -> Engine:
+    """`engine` for transactions that only read: on SQLite they do not take the write
+    lock, so a page never waits behind the daemon's writes (PostgreSQL readers never
+    wait anyway). A transaction begun here must not write: SQLite would refuse the write
+    whenever another one committed since it began."""
+    found = _readers.get(engine)
+    if found is None:
+        found = _readers[engine] = engine.execution_options(**{_READ_ONLY: True})
+    return found
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inbox.desk import accounts
+from inbox.store.db import reader
 from inbox.store.models import Agent
 
 if TYPE_CHECKING:
@@ -83,10 +84,17 @@ class SignedIn:
 
     def _signed(self, token: str) -> Signed | None:
         ctx = self.ctx
-        with Session(ctx.engine, expire_on_commit=False) as s, s.begin():
-            agent = accounts.session_agent(s, token, ctx.clock(), web=ctx.web)
-        if agent is None:
+        now = ctx.clock()
+        # Read without the write lock (every request passes here); write only when the
+        # session's activity is due to be noted, about once a minute.
+        with Session(reader(ctx.engine), expire_on_commit=False) as s:
+            found = accounts.signed_in(s, token, now, web=ctx.web)
+        if found is None:
             return None
+        agent, due = found
+        if due:
+            with Session(ctx.engine, expire_on_commit=False) as s, s.begin():
+                agent = accounts.session_agent(s, token, now, web=ctx.web) or agent
         return Signed(agent, token, accounts.csrf_token(ctx.secret, token))
 
 

@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute, Route
 
 from channels.base import Inbound
 from inbox.desk.accounts import Action, can
+from inbox.store.db import reader
 from inbox.store.models import Agent, Attachment, Conversation, Message
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class MailView:
             "Cross-Origin-Resource-Policy": "same-origin"})
 
     def _read(self, cid: int, mid: int) -> Found | None:
-        with Session(self.ctx.engine) as s:
+        with Session(reader(self.ctx.engine)) as s:
             m = s.get(Message, mid)
             if m is None or m.conversation_id != cid or m.html is None:
                 return None

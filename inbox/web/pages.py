@@ -41,6 +41,7 @@ from inbox.desk.quoting import fold
 from inbox.desk.words import delivery_words, event_words, trail, when
 from inbox.sla.clock import duration
 from inbox.store.blobs import attachment_data
+from inbox.store.db import reader
 from inbox.store.models import Agent, Attachment, Conversation, Message
 from inbox.store.rawdb import reading
 from inbox.web.events import ChangeFeed, PollingFeed, stream
@@ -158,11 +159,11 @@ class Desk:
 
     async def _db(self, work: Callable[[Session], T], write: bool = False) -> T:
         def run() -> T:
-            with Session(self.ctx.engine, expire_on_commit=False) as s:
-                if not write:
+            if not write:  # a page: read beside the daemon's writes, never behind them
+                with Session(reader(self.ctx.engine), expire_on_commit=False) as s:
                     return work(s)
-                with s.begin():
-                    return work(s)
+            with Session(self.ctx.engine, expire_on_commit=False) as s, s.begin():
+                return work(s)
         return await run_in_threadpool(run)
 
     # ------------------------------------------------------------------- the queue
