@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from inbox.core.errors import NotFound
+from inbox.core.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
     from inbox.core.config import AgentSettings, Settings, TeamSettings
@@ -78,15 +78,24 @@ def unknown(kind: str, name: str, known: Collection[str]) -> str:
     return f"unknown {kind} {name!r} ({hint}known {kind}s: {listed})"
 
 
+class DisabledAgent(Invalid):
+    """An agent an admin has disabled: given no new work."""
+
+
 def check(directory: Directory, *, agents: Sequence[str] = (),
           teams: Sequence[str] = ()) -> None:
-    """Raise UnknownName naming every agent and team of these that does not exist."""
+    """Raise UnknownName naming every agent and team of these that does not exist, and
+    DisabledAgent for agents that exist but are disabled."""
     problems = [unknown("agent", a, [x.name for x in directory.agents()])
                 for a in agents if directory.agent(a) is None]
     problems += [unknown("team", t, [x.name for x in directory.teams()])
                  for t in teams if directory.team(t) is None]
     if problems:
         raise UnknownName(" and ".join(problems))
+    disabled = [a for a in agents if not (found := directory.agent(a)) or not found.enabled]
+    if disabled:
+        raise DisabledAgent(" and ".join(f"agent {a!r} is disabled (`inbox agent enable {a}` "
+                                         "first)" for a in disabled))
 
 
 def require_agent(directory: Directory, name: str) -> Agent:

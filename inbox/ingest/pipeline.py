@@ -146,7 +146,7 @@ def route(w: Work) -> None:
     w.decision = d
     if w.new_conversation:  # once a conversation exists, agents own these fields
         conv.team = d.team or conv.team
-        conv.assignee = d.assignee or _pick_agent(w, d) or conv.assignee
+        conv.assignee = _named_agent(w, d) or _pick_agent(w, d) or conv.assignee
         conv.priority = d.priority or conv.priority
         conv.sla_policy = d.sla_policy or conv.sla_policy
     if d.add_tags or d.remove_tags:
@@ -165,6 +165,15 @@ def route(w: Work) -> None:
         w.event("status", status=Status.CLOSED, by="rules", reason="spam")
     for notice in d.notify:
         notify(w, notice)
+
+
+def _named_agent(w: Work, d: RouteDecision) -> str | None:
+    """The agent a rule names, unless an admin has disabled them since the rule was
+    written: the conversation then waits for the team (or anyone), not for nobody."""
+    if not d.assignee or not store.is_disabled(w.conn, d.assignee):
+        return d.assignee
+    w.event("assigned", assignee=None, by="rules", reason=f"agent {d.assignee} is disabled")
+    return None
 
 
 def _pick_agent(w: Work, d: RouteDecision) -> str | None:

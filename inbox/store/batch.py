@@ -142,6 +142,8 @@ _OPEN_OF_CONTACT = sa.select(sa.func.count()).select_from(conversation).where(
 _NAMES: sa.BindParameter[Any] = sa.bindparam("names", expanding=True)
 _AWAY_AGENTS = sa.select(agent.c.name).where(
     agent.c.name.in_(_NAMES), sa.or_(agent.c.away.is_(True), agent.c.enabled.is_(False)))
+_DISABLED = sa.select(agent.c.name).where(agent.c.name == _p("name"),
+                                          agent.c.enabled.is_(False))
 _AGENT_LOADS = (sa.select(conversation.c.assignee, sa.func.count())
                 .where(conversation.c.status.in_(_OPEN), conversation.c.assignee.in_(_NAMES))
                 .group_by(conversation.c.assignee))
@@ -297,6 +299,11 @@ def open_conversations(conn: Connection, contact_id: int, except_id: int | None)
     """The contact's open or pending conversations other than `except_id`."""
     params = {"contact_id": contact_id, "conv_id": except_id or 0}
     return int(conn.execute(_OPEN_OF_CONTACT, params).scalar_one())
+
+
+def is_disabled(conn: Connection, name: str) -> bool:
+    """Whether the agent table says `name` may take no new work."""
+    return conn.execute(_DISABLED, {"name": name}).first() is not None
 
 
 def pick_agent(conn: Connection, mode: str, team: str, pool: tuple[str, ...],

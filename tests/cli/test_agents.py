@@ -153,3 +153,21 @@ def test_agents_and_teams_of_the_config_become_records_on_upgrade(app: App) -> N
     with Session(app.engine) as s:
         assert accounts.authenticate(s, "ana@shop.example", PASSWORD, "127.0.0.1",
                                      utcnow()).name == "ana"
+
+
+def test_a_disabled_agent_is_given_no_new_work_by_hand_or_by_rule(
+        app: App, tmp_path: Path) -> None:
+    assert shell(app, "agent", "add", "lee@shop.example", "--name", "lee",
+                 password=PASSWORD).returncode == 0
+    assert shell(app, "agent", "disable", "lee").returncode == 0
+    (app.settings.base_dir / "rules" / "60-lee.yaml").write_text(
+        "- name: to lee\n  when: always\n  then: {assign: lee}\n")
+    inbox_json("ingest", one_mail(tmp_path), "--no-ack")
+    shown = inbox_json("show", "1")
+    assert shown["assignee"] is None  # the rule's agent is away for good: left for others
+    assert {"assignee": None, "by": "rules", "reason": "agent lee is disabled"} in [
+        e["detail"] for e in shown["events"] if e["kind"] == "assigned"]
+    done = shell(app, "assign", "1", "lee")
+    assert (done.returncode, done.stderr) == (
+        1, "inbox: agent 'lee' is disabled (`inbox agent enable lee` first)\n")
+    assert inbox_json("show", "1")["assignee"] is None
