@@ -43,6 +43,8 @@ cli.add_typer(report_cli, name="report")
 cli.add_typer(templates_cli, name="templates")
 cli.add_typer(agent_cli, name="agent")
 cli.add_typer(team_cli, name="team")
+outbox_cli = typer.Typer(help="The outbox: what waits to be sent, and what was given up.")
+cli.add_typer(outbox_cli, name="outbox")
 
 _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
@@ -342,13 +344,15 @@ def set_status(conversation_id: int, status: Status,
                + (f" until {end.astimezone(zone):%a %d %b %H:%M %Z}" if end else ""))
 
 
-@cli.command()
+@outbox_cli.callback(invoke_without_command=True)
 @friendly
-def outbox(state: Annotated[list[str], typer.Option(
+def outbox(ctx: typer.Context, state: Annotated[list[str], typer.Option(
                help="pending, failed, sending, sent, dead or all; repeatable.")
            ] = ["pending", "failed", "sending", "dead"],  # noqa: B006
            as_json: JsonOpt = False) -> None:
     """Sends waiting, failing, in flight, or dead-lettered (with the reason)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from inbox.cli.render import outbox_line
     from inbox.desk import views
 
@@ -369,6 +373,23 @@ def outbox(state: Annotated[list[str], typer.Option(
         typer.echo(outbox_line(r))
     if not rows:
         typer.echo("the outbox is empty", err=True)
+
+
+@outbox_cli.command("retry")
+@friendly
+def outbox_retry(outbox_ids: Annotated[list[int], typer.Argument(
+                     help="The ids `inbox outbox --state dead` lists.")],
+                 author: AsOpt = None) -> None:
+    """Send dead sends again, once their cause is mended (due now, attempts from zero;
+    the recipient's address counts as reachable again)."""
+    from inbox.desk import sends
+
+    app = _app()
+    by = _author(app, author) or os.environ.get("USER", "cli")
+    with _session(app, write=True) as s:
+        for outbox_id in outbox_ids:
+            row = sends.retry(s, outbox_id, by=by, now=utcnow())
+            typer.echo(f"send {outbox_id} ({row.kind} to {row.recipient}) queued again")
 
 
 def _ingest_account(app: App, asked: str | None) -> str:

@@ -141,6 +141,11 @@ def _dead(what: str, d: JSON, zone: zoneinfo.ZoneInfo) -> str:
             f"{free(str(d.get('error')))}")
 
 
+def _retried(what: str, d: JSON, zone: zoneinfo.ZoneInfo) -> str:
+    return (f"{_NAMES.get(what, what)} to {free(str(d.get('recipient')))} sent again by "
+            f"{free(str(d.get('by')))} (it had failed: {free(str(d.get('error')))})")
+
+
 def _template_error(what: str, d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     return (f"{_NAMES.get(what, what)} template failed, the built-in text was used: "
             f"{free(str(d.get('error')))}")
@@ -148,7 +153,8 @@ def _template_error(what: str, d: JSON, zone: zoneinfo.ZoneInfo) -> str:
 
 _NAMES = {"ack": "ack", "reply": "reply", "notify": "notification", "sla": "SLA notice"}
 _FAMILIES: dict[str, Callable[[str, JSON, zoneinfo.ZoneInfo], str]] = {
-    ".sent": _sent, ".dead": _dead, ".template-error": _template_error}
+    ".sent": _sent, ".dead": _dead, ".retried": _retried,
+    ".template-error": _template_error}
 
 
 def _routed(d: JSON, zone: zoneinfo.ZoneInfo) -> str:

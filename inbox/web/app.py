@@ -25,6 +25,7 @@ from inbox.web.mailview import MailView
 from inbox.web.pages import Desk
 from inbox.web.presence import Collab
 from inbox.web.security import SecurityHeaders
+from inbox.web.sends import Sends
 
 
 async def healthz(request: Request) -> Response:
@@ -35,7 +36,7 @@ def desk_routes(ctx: WebContext, assets: Assets, pages: Pages) -> list[BaseRoute
     sign_in = SignIn(ctx, pages)
     desk = Desk(ctx, pages)
     return [*desk.routes(), *MailView(ctx).routes(desk.seen),
-            *Collab(ctx, pages).routes(desk.seen),
+            *Collab(ctx, pages).routes(desk.seen), *Sends(ctx, pages).routes(),
             Route("/login", sign_in.login, methods=["GET", "POST"]),
             Route("/logout", sign_in.logout, methods=["POST"]),
             Route("/static/{path:path}", assets.serve)]

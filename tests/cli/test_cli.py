@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from inbox.cli.main import cli
+from inbox.runtime.app import App
+from inbox.store.models import Outbox
 
 runner = CliRunner()
 
@@ -211,3 +215,18 @@ def test_an_unreadable_file_is_one_clear_error(tmp_path: Path) -> None:
         locked.symlink_to(tmp_path / "gone.eml")
     result = inbox("ingest", "--workers", "2", str(mails), ok=False)
     assert result.exit_code == 1 and "b1.eml" in result.stderr
+
+
+def test_outbox_retry_sends_a_dead_send_again(app: App, tmp_path: Path) -> None:
+    inbox("ingest", str(eml(tmp_path / "mail", "a1")))
+    with Session(app.engine) as s, s.begin():  # the server refused it for good
+        s.execute(sa.update(Outbox).values(state="dead", attempts=1,
+                                           last_error="550 mailbox full"))
+    [dead] = inbox_json("outbox", "--state", "dead")
+    assert dead["last_error"] == "550 mailbox full"
+    assert inbox("outbox", "retry", str(dead["id"])).stdout == (
+        f"send {dead['id']} (ack to anna@example.com) queued again\n")
+    [again] = inbox_json("outbox")
+    assert (again["id"], again["state"], again["attempts"]) == (dead["id"], "pending", 0)
+    refused = inbox("outbox", "retry", str(dead["id"]), ok=False)
+    assert refused.exit_code == 1 and "not dead: nothing to retry" in refused.output

@@ -21,7 +21,8 @@ from channels.base import (
     SendResult,
     TransientError,
 )
-from inbox.desk import actions
+from inbox.core.errors import Conflict, NotFound
+from inbox.desk import actions, sends, views
 from inbox.outbox.dispatcher import Dispatcher, backoff
 from inbox.runtime.app import App
 from inbox.store.models import Conversation, Identity, Message, Outbox
@@ -175,3 +176,29 @@ async def test_agent_reply_goes_out_threaded_and_stops_the_clock(app: App) -> No
     [conv] = rows(app, Conversation)
     assert conv.sla_due_at is None and conv.first_response_at == later
     assert conv.sla_state == "met"
+
+
+async def test_an_admin_retries_a_dead_send_once_and_it_goes(app: App) -> None:
+    run(app, mail("m1@example.com"))
+    ch, clock = Channel(PermanentError("550 no such user", unreachable=True)), Clock(NOW)
+    d = dispatcher(app, ch, clock)
+    assert [a.outcome for a in await d.drain_once()] == ["dead"]
+    [row] = rows(app, Outbox)
+    clock.now = later = NOW + timedelta(hours=3)  # the customer fixed their mailbox
+    with Session(app.engine) as s, s.begin():
+        sends.retry(s, row.id or 0, by="root", now=later)
+    with Session(app.engine) as s, s.begin(), pytest.raises(Conflict, match="not dead"):
+        sends.retry(s, row.id or 0, by="root", now=later)  # a second click does nothing
+    with Session(app.engine) as s, s.begin(), pytest.raises(NotFound):
+        sends.retry(s, 999, by="root", now=later)
+    [row] = rows(app, Outbox)
+    assert (row.state, row.attempts, row.next_attempt_at) == ("pending", 0, later)
+    [ident] = rows(app, Identity)
+    assert ident.unreachable is None  # replies to the address are taken again
+    assert [a.outcome for a in await d.drain_once()] == ["sent"]
+    assert len(ch.sent) == 1 and rows(app, Message, kind="auto-ack")[0].delivery == "sent"
+    with Session(app.engine) as s:
+        shown = views.conversation(s, row.conversation_id, later, app.secret)
+    assert shown is not None
+    assert [e["detail"] for e in shown["events"] if e["kind"] == "ack.retried"] == [
+        {"by": "root", "recipient": "anna@example.com", "error": "550 no such user"}]
