@@ -26,6 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,7 @@ def _source_env() -> BoundedEnvironment:
     return _source_envs[0]
 
 
-def _only_known(name: str, tree: jinja2.nodes.Template, known: set[str]) -> None:
+def _only_known(name: str, tree: jinja2.nodes.Template, known: AbstractSet[str]) -> None:
     """Refuse a variable the template reads but nobody gives it, naming its line."""
     unknown = meta.find_undeclared_variables(tree) - known
     if not unknown:
