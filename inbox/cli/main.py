@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from inbox.cli.agents import agent_cli, team_cli
+from inbox.cli.canned import canned_cli
 from inbox.cli.common import CliError, friendly, opened
 from inbox.cli.rules import rules_cli
 from inbox.cli.sla import parse_when, report_cli, watch
@@ -43,6 +44,7 @@ cli.add_typer(report_cli, name="report")
 cli.add_typer(templates_cli, name="templates")
 cli.add_typer(agent_cli, name="agent")
 cli.add_typer(team_cli, name="team")
+cli.add_typer(canned_cli, name="canned")
 
 _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
