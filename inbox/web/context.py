@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from channels.base import RawParser
 from inbox.core.config import WebSettings
 from inbox.core.directory import Directory, ListedDirectory
+from inbox.desk.accounts import Action, can
 from inbox.sla.clock import Policies
 from inbox.store.blobs import BlobStore
 from inbox.web.assets import Assets
@@ -71,6 +72,7 @@ class Pages:
                                      "dir": text_direction(self.ctx.language)}
         if "signed" in request.scope.get("state", {}):  # set by inbox.web.auth.SignedIn
             who = request.state.signed
-            shared |= {"agent": who.agent, "csrf": who.csrf}
+            shared |= {"agent": who.agent, "csrf": who.csrf,
+                       "manages_canned": can(who.agent, Action.MANAGE_CANNED_ANSWERS)}
         return self.templates.TemplateResponse(request, name, {**shared, **values},
                                                status_code=status)
