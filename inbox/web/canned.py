@@ -96,14 +96,15 @@ class Canned:
 
     async def _page(self, request: Request, status: int = 200, *,
                     editing: CannedAnswer | None = None, form: FormData | None = None,
-                    problem: str = "") -> Response:
+                    problem: str = "", editing_id: int | None = None) -> Response:
         answers = await self._db(canned.listing)
+        editing_id = editing.id if editing is not None else editing_id
         given = dict(form or {})
         if editing is not None and form is None:
             given = {"name": editing.name, "team": editing.team,
                      "language": editing.language, "body": editing.body}
         return self.pages.render(
-            request, "admin_canned.html", status=status, answers=answers, editing=editing,
+            request, "admin_canned.html", status=status, answers=answers, editing=editing_id,
             given=given, problem=problem, variables=sorted(canned.VARIABLES),
             teams=[t.name for t in self.ctx.directory.teams()])
 
@@ -139,9 +140,8 @@ class Canned:
         try:
             await self._db(save, write=True)
         except InboxError as exc:
-            editing = None if aid is None else CannedAnswer(id=aid)
             return await self._page(request, 409 if isinstance(exc, Conflict) else 422,
-                                    editing=editing, form=form, problem=str(exc))
+                                    editing_id=aid, form=form, problem=str(exc))
         return RedirectResponse("/admin/canned", status_code=303)
 
     async def delete(self, request: Request) -> Response:
