@@ -59,6 +59,10 @@ def test_an_admin_keeps_the_library_and_an_agent_may_not(app: App) -> None:
                                              "body": "Again"})
     assert twice.status_code == 409 and "exists already" in twice.text
 
+    wrong = root.post("/admin/canned/1", data={"name": "refund-status", "language": "pl",
+                                               "body": "{{ order }}"})
+    assert wrong.status_code == 422 and 'action="/admin/canned/1"' in wrong.text
+    assert "unknown variable &#39;order&#39;" in wrong.text
     edited = root.post("/admin/canned/1", data={"name": "refund-status", "team": "billing",
                                                 "language": "pl", "body": "Zwrot: tak."})
     assert edited.status_code == 303
