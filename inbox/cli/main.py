@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from inbox.cli.agents import agent_cli, team_cli
+from inbox.cli.canned import canned_cli
 from inbox.cli.common import CliError, friendly, opened
 from inbox.cli.rules import rules_cli
 from inbox.cli.sla import parse_when, report_cli, watch
@@ -45,6 +46,7 @@ cli.add_typer(agent_cli, name="agent")
 cli.add_typer(team_cli, name="team")
 outbox_cli = typer.Typer(help="The outbox: what waits to be sent, and what was given up.")
 cli.add_typer(outbox_cli, name="outbox")
+cli.add_typer(canned_cli, name="canned")
 
 _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]

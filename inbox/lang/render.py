@@ -26,11 +26,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.nodes
+from jinja2 import meta
 from jinja2.exceptions import SecurityError
 
 from inbox.core.errors import Invalid
@@ -132,6 +135,85 @@ class Renderer:
             check_time()
             out.append(chunk)
         return "".join(out)
+
+
+# --- a template held as text (a canned answer), not a file ---------------------------
+
+class SourceTemplate:
+    """A template kept in the database rather than in a file (a canned answer): the same
+    sandbox, bounds and one-line customer values as the files above, and failures as a
+    `TemplateError` naming `name:line`. `known` lists the only variables it may use, so
+    a misspelt one is refused when it is saved, even in a branch no test render takes."""
+
+    def __init__(self, name: str, source: str, known: frozenset[str], *,
+                 time_limit: float = TIME_LIMIT, max_output: int = MAX_OUTPUT) -> None:
+        self.name, self.time_limit, self.max_output = name, time_limit, max_output
+        self.filename = f"<{name}>"  # what Jinja names the template's frames
+        env = _source_env()
+        try:
+            tree = env.parse(source, name, self.filename)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{name}:{exc.lineno}: {exc.message}") from None
+        _only_known(name, tree, known | set(env.globals))
+        code = env.compile(tree, name, self.filename)
+        self.template = env.template_class.from_code(env, code, env.make_globals(None))
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        values = {k: one_line(v) if isinstance(v, str) and k not in MULTILINE else v
+                  for k, v in context.items()}
+        token = budget.set(Budget(time.monotonic() + self.time_limit))
+        try:
+            out: list[str] = []
+            size = 0
+            for chunk in self.template.generate(values):
+                size += len(chunk)
+                if size > self.max_output:
+                    raise SecurityError(f"the text is over {self.max_output} characters")
+                check_time()
+                out.append(chunk)
+        except Exception as exc:  # whatever a template did, the caller gets one kind
+            raise TemplateError(f"{self._line(exc)}: {_message(exc)}") from None
+        finally:
+            budget.reset(token)
+        return "".join(out).strip()
+
+    def _line(self, exc: BaseException) -> str:
+        where = self.name
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                where = f"{self.name}:{tb.tb_lineno}"
+            tb = tb.tb_next
+        return where
+
+
+_source_envs: list[BoundedEnvironment] = []
+
+
+def _source_env() -> BoundedEnvironment:
+    """One environment for every template held as text (built on first use)."""
+    if not _source_envs:
+        _source_envs.append(BoundedEnvironment(undefined=jinja2.StrictUndefined,
+                                               autoescape=False,
+                                               keep_trailing_newline=False))
+    return _source_envs[0]
+
+
+def _only_known(name: str, tree: jinja2.nodes.Template, known: AbstractSet[str]) -> None:
+    """Refuse a variable the template reads but nobody gives it, naming its line."""
+    unknown = meta.find_undeclared_variables(tree) - known
+    if not unknown:
+        return
+    first = min((n for n in tree.find_all(jinja2.nodes.Name) if n.name in unknown),
+                key=lambda n: n.lineno)
+    raise TemplateError(f"{name}:{first.lineno}: unknown variable {first.name!r} "
+                        f"(known: {', '.join(sorted(known - set(_source_env().globals)))})")
+
+
+def _message(exc: BaseException) -> str:
+    message = str(exc) if isinstance(exc, jinja2.TemplateError) else (
+        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    return message[:500]
 
 
 # --- the template source: header lines and body, rendered apart ----------------------

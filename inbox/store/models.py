@@ -291,3 +291,21 @@ class Draft(SQLModel, table=True):
     box: str = Field(primary_key=True)  # "reply" or "note"
     text: str = ""
     updated_at: datetime = _time()
+
+
+class CannedAnswer(SQLModel, table=True):
+    """A saved reply agents insert by typing "/" and its name (docs/canned.md): one
+    version per team and language. "" (not NULL) stands for every team and for the
+    fallback version, because NULLs are distinct in a unique constraint on both
+    databases and two fallback versions of one name must collide."""
+
+    __tablename__ = "canned_answer"
+    __table_args__ = (sa.UniqueConstraint("name", "team", "language",
+                                          name="uq_canned_answer_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=48)  # lowercased; what is typed after "/"
+    team: str = Field(default="", max_length=64)  # "": every team
+    language: str = Field(default="", max_length=16)  # "": the fallback version
+    body: str = ""  # a Jinja2 template, checked when saved (inbox.desk.canned)
+    changed_by: str = ""  # the agent (or "cli") who saved this version last
+    changed_at: datetime = _time()

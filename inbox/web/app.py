@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inbox.web.assets import Assets
 from inbox.web.auth import SignedIn, SignIn
+from inbox.web.canned import Canned
 from inbox.web.context import Pages, WebContext
 from inbox.web.mailview import MailView
 from inbox.web.pages import Desk
@@ -36,7 +37,8 @@ def desk_routes(ctx: WebContext, assets: Assets, pages: Pages) -> list[BaseRoute
     sign_in = SignIn(ctx, pages)
     desk = Desk(ctx, pages)
     return [*desk.routes(), *MailView(ctx).routes(desk.seen),
-            *Collab(ctx, pages).routes(desk.seen), *Sends(ctx, pages).routes(),
+            *Collab(ctx, pages).routes(desk.seen), *Canned(ctx, pages).routes(desk.seen),
+            *Sends(ctx, pages).routes(),
             Route("/login", sign_in.login, methods=["GET", "POST"]),
             Route("/logout", sign_in.logout, methods=["POST"]),
             Route("/static/{path:path}", assets.serve)]
