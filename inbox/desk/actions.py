@@ -113,10 +113,13 @@ def cc_addresses(values: Iterable[str]) -> list[str]:
     """The addresses to copy, as typed: each value may hold several ("a@x.pl, Bob
     <b@y.com>"; commas, semicolons or lines between). Lower-cased, each once; a value
     that is no address, or more than MAX_CC of them, is refused (Invalid), naming it."""
+    values = list(values)
+    if sum(len(v) for v in values) > MAX_CC * 320:  # 20 addresses with their names
+        raise ActionError(f"that is too much for a Cc (at most {MAX_CC} addresses)")
     found: list[str] = []
     for value in values:
-        for piece in re.split(r"[,;\n]", value):
-            piece = piece.strip()
+        for typed in re.split(r"[,;\n]", value):
+            piece = typed.strip()
             if not piece:
                 continue
             # "Name <addr>" is read as mail clients write it; a bare address is taken
@@ -143,15 +146,17 @@ def _within(text: str, conv: Conversation, limit: TextLimit | None) -> None:
 
 
 def suggested_cc(s: Session, conv_id: int, ours: Collection[str]) -> list[str]:
-    """Whom the customer's latest message also went to (its To and Cc), for the reply
-    box to copy by default ("reply all"): never the customer, never one of `ours`
-    (our accounts' and agents' addresses, lower-case), at most MAX_CC."""
+    """Whom the customer copied on their latest message (its Cc), for the reply box to
+    copy by default ("reply all"): never the customer, never one of `ours` (our
+    accounts' and agents' addresses, lower-case), at most MAX_CC. Not the other To
+    addresses: there our own address stands, under names we may not know (an
+    alias, a forwarding list)."""
     last = _last_inbound(s, conv_id)
     if last is None or last.channel not in CC_CHANNELS:
         return []
     answered = reply_address(last.headers, Address(last.sender, last.sender_name)).address
     skip = {*ours, answered.lower(), last.sender.lower()}
-    listed = email.utils.getaddresses([last.headers.get("to", ""), last.headers.get("cc", "")])
+    listed = email.utils.getaddresses([last.headers.get("cc", "")])
     found = [a.lower() for _, a in listed if _ADDRESS.fullmatch(a)]
     return [a for a in dict.fromkeys(found) if a not in skip][:MAX_CC]
 

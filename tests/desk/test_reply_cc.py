@@ -87,7 +87,7 @@ def test_whom_the_customer_copied_is_offered_but_never_us(app: App) -> None:
     ingest(app, copied, now=NOW)
     ours = {"support@helpdesk.test", "kim@helpdesk.test"}
     with Session(app.engine) as s:
-        assert actions.suggested_cc(s, 1, ours) == ["ewa@example.com", "bob@example.pl"]
+        assert actions.suggested_cc(s, 1, ours) == ["bob@example.pl", "ewa@example.com"]
     ingest(app, mail(2, channel="telegram"), now=NOW)
     with Session(app.engine) as s:
         assert actions.suggested_cc(s, 2, ours) == []
