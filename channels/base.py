@@ -14,7 +14,9 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import regex
 
 # Ids are indexed: past this length one is kept as `bounded_key`'s digest (a 5 MB
 # Message-ID does not fit a PostgreSQL index row, and no mail client writes one).
@@ -121,6 +123,9 @@ class Outbound:
     references: tuple[str, ...] = ()
     thread_key: str | None = None
     auto_reply: bool = False
+    # Copied on an e-mail reply (Cc): a channel without copies never gets one (the
+    # desk refuses a Cc there before anything is queued).
+    cc: tuple[Address, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +195,74 @@ class RawParser(Protocol):
     them), so it can look into a stored e-mail's parts without importing e-mail code."""
 
     def __call__(self, raw: bytes, account: str, received_at: datetime) -> Inbound: ...
+
+
+# How a channel measures a message's length: Unicode code points ("chars"), UTF-16 code
+# units (Telegram: an emoji outside the BMP is 2), or user-perceived characters
+# ("graphemes": Bluesky; Thai and Vietnamese combining marks are no characters of their own).
+Unit = Literal["chars", "utf16", "graphemes"]
+UNITS: tuple[Unit, ...] = ("chars", "utf16", "graphemes")
+_GRAPHEME = regex.compile(r"\X")  # an extended grapheme cluster (Unicode UAX #29)
+
+
+def count(text: str, unit: Unit) -> int:
+    """The length of `text` as a channel counts it (the desk's replybox.js counts alike)."""
+    if unit == "utf16":
+        return len(text.encode("utf-16-le", "surrogatepass")) // 2
+    if unit == "graphemes":
+        return sum(1 for _ in _GRAPHEME.finditer(text))
+    return len(text)
+
+
+def _fitting(text: str, limit: int, unit: Unit) -> int:
+    """How many code points of `text` fit in `limit` units, never cutting a grapheme."""
+    used = at = 0
+    for match in _GRAPHEME.finditer(text):
+        cluster = match.group()
+        used += count(cluster, unit) if unit != "graphemes" else 1
+        if used > limit:
+            break
+        at += len(cluster)
+    return at
+
+
+@dataclass(frozen=True, slots=True)
+class TextLimit:
+    """What one message of a channel may hold, as its connector declares it (e-mail
+    declares none). `splits`: a longer text goes out as several messages; otherwise
+    it is refused before it is queued."""
+
+    max: int
+    unit: Unit = "chars"
+    splits: bool = False
+
+    def count(self, text: str) -> int:
+        return count(text, self.unit)
+
+    def parts(self, text: str) -> list[str]:
+        """`text` in parts of at most `max` units, cut at a paragraph, else a line, else
+        a space in the second half of the part, else where the part is full (never
+        inside a grapheme). replybox.js cuts the same way to say how many go out."""
+        parts: list[str] = []
+        rest = text.strip()
+        while self.count(rest) > self.max:
+            fits = max(_fitting(rest, self.max, self.unit), 1)
+            window = rest[:fits]
+            cut = next((i for sep in ("\n\n", "\n", " ")
+                        if (i := window.rfind(sep)) > fits // 2), fits)
+            parts.append(rest[:cut].rstrip())
+            rest = rest[cut:].lstrip()
+        if rest:
+            parts.append(rest)
+        return parts
+
+
+@runtime_checkable
+class Limited(Protocol):
+    """A connector whose messages have a length limit (a chat, a social network)."""
+
+    @property
+    def text_limit(self) -> TextLimit | None: ...
 
 
 # An ASGI application, spelled as the ASGI spec does (Starlette's `ASGIApp` is the same

@@ -64,10 +64,12 @@ MAX_NAME = 200
 def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage:
     """The e-mail for `out`, from `sender` (display name = the account's name)."""
     to = out.recipient
-    utf8 = not (to.address.isascii() and sender.address.isascii())
+    utf8 = not all(a.address.isascii() for a in (to, sender, *out.cc))
     msg = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
     msg["From"] = _header_address(sender)
     msg["To"] = _header_address(to)
+    if out.cc:
+        msg["Cc"] = [_header_address(a) for a in out.cc]
     msg["Subject"] = _one_line(out.subject or "")[:MAX_SUBJECT]
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = f"<{out.message_ref}>"
@@ -88,6 +90,11 @@ def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage
     if out.html:
         msg.add_alternative(out.html, subtype="html", charset="utf-8", cte=_cte(out.html))
     return msg
+
+
+def envelope(out: Outbound) -> list[str]:
+    """Every address the mail goes to (RCPT TO): the recipient, then each Cc once."""
+    return list(dict.fromkeys(a.address for a in (out.recipient, *out.cc)))
 
 
 def thread_references(ids: Iterable[str]) -> list[str]:
@@ -151,7 +158,7 @@ class SmtpSender:
     async def _transaction(self, out: Outbound, data: bytes, options: list[str]) -> bytes:
         assert self._smtp is not None
         try:
-            await self._smtp.sendmail(self.sender.address, [out.recipient.address], data,
+            await self._smtp.sendmail(self.sender.address, envelope(out), data,
                                       mail_options=options)
         except aiosmtplib.SMTPServerDisconnected:
             raise

@@ -63,6 +63,7 @@ from channels.base import (
     Outbound,
     PermanentError,
     SendResult,
+    TextLimit,
     TransientError,
 )
 from channels.telegram import updates as tu
@@ -242,35 +243,15 @@ def _mapped(private_chat: bool = False) -> Iterator[None]:
 
 # ------------------------------------------------------------------ text
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+# Telegram's limit, in UTF-16 code units of the text after parsing; longer replies go
+# out as several messages. What the desk's reply box counts with (channels.base).
+TEXT_LIMIT = TextLimit(MAX_MESSAGE, "utf16", splits=True)
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """`text` in parts of at most `limit` UTF-16 units (Telegram's measure), cut at a
     paragraph, else a line, else a word when one is in the second half of the part."""
-    parts: list[str] = []
-    rest = text.strip()
-    while utf16_len(rest) > limit:
-        fits = _fitting(rest, limit)
-        window = rest[:fits]
-        cut = next((i for sep in ("\n\n", "\n", " ") if (i := window.rfind(sep)) > fits // 2),
-                   fits)
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
-
-
-def _fitting(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` UTF-16 units."""
-    units = 0
-    for i, ch in enumerate(text):
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            return i
-    return len(text)
+    return TextLimit(limit, "utf16", splits=True).parts(text)
 
 
 def as_html(text: str) -> str:
@@ -313,6 +294,11 @@ class TelegramConnector:
         # Parts of a long reply already delivered, by outbox id: a retry after a failed
         # second part must not send the first one again.
         self._delivered: dict[int, list[int]] = {}
+
+    @property
+    def text_limit(self) -> TextLimit:
+        """What one reply may hold before it goes out in parts (channels.base.Limited)."""
+        return TEXT_LIMIT
 
     def webhooks(self) -> dict[str, ASGIApp]:
         """This bot's endpoint by path, for the daemon to serve; none when polling."""

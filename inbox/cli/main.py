@@ -247,6 +247,14 @@ def show(conversation_id: int, as_json: JsonOpt = False) -> None:
 def reply(conversation_id: int,
           message: Annotated[str | None, typer.Option("--message", "-m")] = None,
           file: Annotated[Path | None, typer.Option("--file", "-f")] = None,
+          cc: Annotated[list[str] | None, typer.Option(
+              "--cc", help="Copy this address (e-mail only; repeat for more).")] = None,
+          seen_up_to: Annotated[int | None, typer.Option(
+              "--seen-up-to", metavar="MESSAGE_ID",
+              help="The newest message you read: if a colleague replied after it, "
+                   "ask (or refuse) instead of sending.")] = None,
+          force: Annotated[bool, typer.Option(
+              "--force", help="Send even if a colleague replied meanwhile.")] = False,
           author: AsOpt = None, as_json: JsonOpt = False) -> None:
     """Answer on the conversation's channel (text from -m, -f FILE, or $EDITOR), as the
     agent --as NAME or $INBOX_AGENT names."""
@@ -257,15 +265,45 @@ def reply(conversation_id: int,
     if who is None:
         raise CliError(f"say who answers: --as NAME or INBOX_AGENT=NAME ({_agents(app)})")
     text = message if message is not None else _read_reply(file)
-    with _session(app, write=True) as s:
-        msg = actions.reply(s, conversation_id, text, author=who, now=utcnow(),
-                            secret=app.secret, domain=app.settings.domain)
-        out = {"conversation_id": conversation_id, "message_id": msg.id,
-               "external_id": msg.external_id, "delivery": msg.delivery}
+
+    def send(seen: int | None) -> dict[str, object]:
+        with _session(app, write=True) as s:
+            msg = actions.reply(s, conversation_id, text, author=who, now=utcnow(),
+                                secret=app.secret, domain=app.settings.domain,
+                                seen_up_to=seen, cc=cc or ())
+            return {"conversation_id": conversation_id, "message_id": msg.id,
+                    "external_id": msg.external_id, "delivery": msg.delivery,
+                    "cc": msg.recipients[1:]}
+    try:
+        out = send(None if force else seen_up_to)
+    except actions.ReplyCollision as exc:
+        if not _send_anyway(exc, asking=not as_json):
+            raise typer.Exit(COLLISION) from None
+        out = send(None)
     if as_json:
         _print_json(out)
     else:
         typer.echo(f"reply queued as message {out['message_id']} (see `inbox outbox`)")
+
+
+COLLISION = 3  # `inbox reply --seen-up-to`: a colleague replied meanwhile, nothing sent
+
+
+def _send_anyway(collision: Exception, asking: bool) -> bool:
+    """Say who replied meanwhile and what; ask at a terminal, else refuse (--force)."""
+    from inbox.desk.actions import ReplyCollision
+
+    assert isinstance(collision, ReplyCollision)
+    names = " and ".join(collision.names)
+    typer.echo(f"inbox: {names} replied meanwhile:", err=True)
+    for m in collision.meanwhile:
+        first = str(m["text"]).strip().splitlines()[0] if str(m["text"]).strip() else ""
+        typer.echo(f"  #{m['id']} {m['author'] or 'someone'}: {first[:100]}", err=True)
+    if asking and sys.stdin.isatty():
+        return typer.confirm("Send yours anyway?", default=False, err=True)
+    typer.echo("inbox: nothing sent; read their reply, or send anyway with --force",
+               err=True)
+    return False
 
 
 def _author(app: App, given: str | None) -> str | None:

@@ -6,13 +6,16 @@ Replies go out through the outbox on the conversation's own channel.
 
 from __future__ import annotations
 
+import email.utils
+import re
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from channels.base import Address
+from channels.base import Address, TextLimit
 from inbox.core import tokens
 from inbox.core.directory import Directory, check
 from inbox.core.errors import Conflict, Invalid, NotFound
@@ -41,6 +44,15 @@ class ReplyCollision(Conflict):
         super().__init__(f"{' and '.join(self.names)} replied meanwhile: send anyway?")
 
 
+# Channels whose replies may copy others (Cc); a chat has no such thing.
+CC_CHANNELS = frozenset({"email"})
+MAX_CC = 20  # copies on one reply: more is a mailing, not an answer
+# An address as mail servers take it: local@domain.tld, no spaces or brackets (any script).
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]+")
+UNIT_WORDS = {"chars": "characters", "utf16": "characters (UTF-16 units)",
+              "graphemes": "characters"}
+
+
 def get_conversation(s: Session, conv_id: int, lock: bool = False) -> Conversation:
     conv = s.get(Conversation, conv_id, with_for_update=lock)
     if conv is None:
@@ -49,15 +61,23 @@ def get_conversation(s: Session, conv_id: int, lock: bool = False) -> Conversati
 
 
 def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
-          secret: str, domain: str, seen_up_to: int | None = None) -> Message:
+          secret: str, domain: str, seen_up_to: int | None = None,
+          cc: Iterable[str] = (),
+          limits: Mapping[tuple[str, str], TextLimit] | None = None) -> Message:
     """Queue an agent's answer to the customer's latest message; stops the SLA clock.
     With `seen_up_to` (the newest message id the agent saw), a reply by someone else
-    after it raises ReplyCollision instead."""
+    after it raises ReplyCollision instead. `cc`: addresses to copy (e-mail only);
+    `limits`: the connectors' declared lengths, by (channel, account): a reply longer
+    than a channel that does not split takes is refused."""
     # Locked (PostgreSQL; SQLite writers take turns anyway): two agents sending at
     # once are checked one after the other, so the second is asked.
     conv = get_conversation(s, conv_id, lock=seen_up_to is not None)
     if not text.strip():
         raise ActionError("the reply is empty")
+    copies = cc_addresses(cc)
+    if copies and conv.channel not in CC_CHANNELS:
+        raise ActionError(f"a reply on {conv.channel} cannot copy anyone (Cc is for e-mail)")
+    _within(text, conv, (limits or {}).get((conv.channel, conv.account)))
     if seen_up_to is not None:
         _no_reply_since(s, conv_id, seen_up_to, author)
     last = _last_inbound(s, conv_id)
@@ -67,7 +87,8 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
     subject = reply_subject(conv, secret) if conv.channel == "email" else None
     message_id, _ = enqueue(s.connection(), conv, to, text, kind=Kind.AGENT, now=now,
                             domain=domain, subject=subject, in_reply_to=last.external_id,
-                            references=(*last.references, last.external_id), author=author)
+                            references=(*last.references, last.external_id), author=author,
+                            cc=[a for a in copies if a != to.address])
     assert message_id is not None  # a session's connection: written at once
     msg = s.get(Message, message_id)
     assert msg is not None
@@ -75,6 +96,8 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
     conv.updated_at = now
     detail: dict[str, object] = {"author": author, "to": to.address,
                                  "sla": stop.outcome.value if stop else None}
+    if copies:
+        detail["cc"] = msg.recipients[1:]
     if stop is not None:
         # `inbox report sla` reads response times from here, outcomes from sla.* events.
         detail.update({f"sla_{k}": v for k, v in stop.detail().items()})
@@ -84,6 +107,58 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
     s.add(Event(conversation_id=conv.id, message_id=msg.id, kind="reply.queued",
                 created_at=now, detail=detail))
     return msg
+
+
+def cc_addresses(values: Iterable[str]) -> list[str]:
+    """The addresses to copy, as typed: each value may hold several ("a@x.pl, Bob
+    <b@y.com>"; commas, semicolons or lines between). Lower-cased, each once; a value
+    that is no address, or more than MAX_CC of them, is refused (Invalid), naming it."""
+    values = list(values)
+    if sum(len(v) for v in values) > MAX_CC * 320:  # 20 addresses with their names
+        raise ActionError(f"that is too much for a Cc (at most {MAX_CC} addresses)")
+    found: list[str] = []
+    for value in values:
+        for typed in re.split(r"[,;\n]", value):
+            piece = typed.strip()
+            if not piece:
+                continue
+            # "Name <addr>" is read as mail clients write it; a bare address is taken
+            # as typed (parseaddr would join "a@exam ple.com" into another address).
+            addr = email.utils.parseaddr(piece)[1] if piece.endswith(">") else piece
+            if len(addr) > 254 or not _ADDRESS.fullmatch(addr):
+                raise ActionError(f"{piece!r} is not an e-mail address (Cc)")
+            found.append(addr.lower())
+    unique = list(dict.fromkeys(found))
+    if len(unique) > MAX_CC:
+        raise ActionError(f"at most {MAX_CC} addresses in Cc, not {len(unique)}")
+    return unique
+
+
+def _within(text: str, conv: Conversation, limit: TextLimit | None) -> None:
+    """Refuse a reply longer than a channel that sends one message per reply takes,
+    counted as the channel (and the reply box) counts."""
+    if limit is None or limit.splits:
+        return
+    length = limit.count(text.strip())
+    if length > limit.max:
+        raise ActionError(f"the reply is {length} {UNIT_WORDS[limit.unit]} long; "
+                          f"{conv.channel} takes at most {limit.max}")
+
+
+def suggested_cc(s: Session, conv_id: int, ours: Collection[str]) -> list[str]:
+    """Whom the customer copied on their latest message (its Cc), for the reply box to
+    copy by default ("reply all"): never the customer, never one of `ours` (our
+    accounts' and agents' addresses, lower-case), at most MAX_CC. Not the other To
+    addresses: there our own address stands, under names we may not know (an
+    alias, a forwarding list)."""
+    last = _last_inbound(s, conv_id)
+    if last is None or last.channel not in CC_CHANNELS:
+        return []
+    answered = reply_address(last.headers, Address(last.sender, last.sender_name)).address
+    skip = {*ours, answered.lower(), last.sender.lower()}
+    listed = email.utils.getaddresses([last.headers.get("cc", "")])
+    found = [a.lower() for _, a in listed if _ADDRESS.fullmatch(a)]
+    return [a for a in dict.fromkeys(found) if a not in skip][:MAX_CC]
 
 
 def _no_reply_since(s: Session, conv_id: int, seen_up_to: int, author: str) -> None:

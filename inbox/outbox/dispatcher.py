@@ -512,4 +512,6 @@ def to_outbound(s: Session, row: Outbox) -> Outbound:
                     text=msg.text, message_ref=msg.external_id, subject=msg.subject,
                     html=msg.html, in_reply_to=msg.headers.get("in-reply-to"),
                     references=tuple(msg.references), thread_key=conv.thread_key,
-                    auto_reply=row.kind == "ack")
+                    auto_reply=row.kind == "ack",
+                    # an outgoing message's recipients: whom it goes to, then its Cc
+                    cc=tuple(Address(r) for r in msg.recipients if r != row.recipient))

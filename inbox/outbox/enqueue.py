@@ -26,12 +26,14 @@ def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to
             kind: Kind, now: datetime, domain: str, subject: str | None = None,
             in_reply_to: str | None = None, references: Sequence[str] = (),
             author: str | None = None, outbox_kind: str | None = None,
-            channel: str | None = None,
-            account: str | None = None) -> tuple[int | None, str]:
+            channel: str | None = None, account: str | None = None,
+            cc: Sequence[str] = ()) -> tuple[int | None, str]:
     """Store an outgoing message and its Outbox row; the dispatcher sends it later.
 
     By default it goes to the customer on the conversation's own channel and account; a
-    notification names another (`channel`, `account`, `outbox_kind="notify"`).
+    notification names another (`channel`, `account`, `outbox_kind="notify"`). `cc`
+    (e-mail addresses, checked by the caller) are kept after `to` in the message's
+    recipients; the dispatcher copies them there.
     Returns the message's id and its external id (our Message-ID, fixed from now on).
     Given a prefetched ingest batch, both rows are written with the batch's other
     appends, and the id is None until then.
@@ -43,7 +45,7 @@ def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to
     message = {
         "conversation_id": conv.id, "channel": channel, "account": account,
         "external_id": external_id, "direction": Direction.OUT, "kind": kind, "sender": "",
-        "sender_name": "", "recipients": [to.address], "subject": subject, "text": text,
+        "sender_name": "", "recipients": [to.address, *cc], "subject": subject, "text": text,
         "html": None, "references": [r for r in references if r], "raw_sha256": None,
         "delivery": Delivery.QUEUED, "author": author, "created_at": now, "sent_at": None,
         "problems": [], "headers": {"in-reply-to": in_reply_to} if in_reply_to else {}}

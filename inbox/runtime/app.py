@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from sqlalchemy.engine import Engine
     from starlette.applications import Starlette
 
-    from channels.base import Connector
+    from channels.base import Connector, TextLimit
     from inbox.core.directory import Directory
     from inbox.core.routing import Router
     from inbox.ingest.work import PipelineContext
@@ -39,6 +39,14 @@ def utcnow() -> datetime:
 
 class SecretMissing(Invalid):
     pass
+
+
+def text_limits(connectors: Mapping[AccountKey, Connector]) -> dict[AccountKey, TextLimit]:
+    """What one message may hold on each account whose connector declares a limit."""
+    from channels.base import Limited
+
+    return {key: c.text_limit for key, c in connectors.items()
+            if isinstance(c, Limited) and c.text_limit is not None}
 
 
 @dataclass
@@ -157,7 +165,8 @@ class App:
         try:
             return create_app(WebContext(name=self.settings.name, engine=self.engine,
                                          secret=self.secret, web=self.settings.web,
-                                         clock=utcnow, **self._desk_parts()), hooks)
+                                         clock=utcnow, text_limits=text_limits(connectors),
+                                         **self._desk_parts()), hooks)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
@@ -168,7 +177,14 @@ class App:
         s = self.settings
         return {"domain": s.domain, "zone": s.business_hours.timezone, "policies": self.sla,
                 "directory": self.directory, "blobs": self.blobs, "parsers": raw_parsers(),
-                "channels": tuple(sorted(s.channels)), "feed": self.feed}
+                "channels": tuple(sorted(s.channels)), "feed": self.feed,
+                "our_addresses": self.our_addresses()}
+
+    def our_addresses(self) -> frozenset[str]:
+        """Our own e-mail addresses: `addresses` and every e-mail account's address."""
+        s = self.settings
+        accounts = [str(o.get("address", "")) for o in s.channels.get("email", {}).values()]
+        return frozenset(a.lower() for a in (*s.addresses, *accounts) if a)
 
     @cached_property
     def feed(self) -> ChangeFeed:

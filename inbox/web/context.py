@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from channels.base import RawParser
+from channels.base import RawParser, TextLimit
 from inbox.core.config import WebSettings
 from inbox.core.directory import Directory, ListedDirectory
 from inbox.desk.accounts import Action, can
@@ -52,6 +52,10 @@ class WebContext:
     parsers: Mapping[str, RawParser] = field(default_factory=dict)  # by channel
     channels: tuple[str, ...] = ()  # configured, for the queue's filter
     feed: ChangeFeed | None = None  # None: one of the desk's own, on `engine`
+    # The reply box: what one message may hold, by (channel, account), as each connector
+    # declares it (channels.base.TextLimit); our own e-mail addresses, never offered as Cc.
+    text_limits: Mapping[tuple[str, str], TextLimit] = field(default_factory=dict)
+    our_addresses: frozenset[str] = frozenset()
 
 
 def text_direction(language: str) -> str:

@@ -31,7 +31,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from inbox.core.directory import Agent as DirectoryAgent
-from inbox.core.directory import Directory, ListedDirectory, merged
+from inbox.core.directory import Directory, ListedDirectory, merged, staff_addresses
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
 from inbox.core.vocab import Status
 from inbox.desk import actions, drafts, search, views
@@ -208,14 +208,15 @@ class Desk:
     async def _conversation_values(self, request: Request, cid: int) -> JSON | None:
         now = self.ctx.clock()
 
-        def read(s: Session) -> tuple[JSON | None, str]:
+        def read(s: Session) -> tuple[JSON | None, str, list[str]]:
             conv = views.conversation(s, cid, now, self.ctx.secret)
             if conv is None:
-                return None, ""
+                return None, "", []
             return conv, actions.reply_subject(actions.get_conversation(s, cid),
-                                               self.ctx.secret)
+                                               self.ctx.secret), \
+                actions.suggested_cc(s, cid, self._ours())
 
-        conv, subject = await self._db(read)
+        conv, subject, cc = await self._db(read)
         if conv is None:
             return None
         zone = self.zone
@@ -229,7 +230,15 @@ class Desk:
                 "teams": [t.name for t in self.ctx.directory.teams()],
                 "may_reassign": can(me, Action.REASSIGN), "me": me.name,
                 "statuses": DESK_STATUSES, "reply_subject": subject,
-                "newest": max((m["id"] for m in messages), default=0)}
+                "newest": max((m["id"] for m in messages), default=0),
+                # the reply box (replybox.js): "reply all", and the channel's limit
+                "cc": ", ".join(cc), "cc_channel": conv["channel"] in actions.CC_CHANNELS,
+                "limit": self.ctx.text_limits.get((conv["channel"], conv["account"]))}
+
+    def _ours(self) -> frozenset[str]:
+        """Addresses never offered as Cc: our accounts' and every agent's."""
+        staff = {a for (channel, a) in staff_addresses(self.ctx.directory) if channel == "email"}
+        return self.ctx.our_addresses | staff
 
     async def conversation(self, request: Request) -> Response:
         values = await self._conversation_values(request, request.path_params["cid"])
@@ -300,7 +309,9 @@ class Desk:
             sent = actions.reply(s, cid, _text(form), author=agent.name, now=now,
                                  secret=self.ctx.secret, domain=self.ctx.domain,
                                  seen_up_to=int(seen) if seen and seen.isdigit()
-                                 and _field(form, "confirm") != "1" else None)
+                                 and _field(form, "confirm") != "1" else None,
+                                 cc=[_field(form, "cc") or ""],
+                                 limits=self.ctx.text_limits)
             drafts.discard(s, agent.id or 0, cid, "reply")
             return sent
         return await self._act(request, work)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy.orm import Session
 
-from channels.base import Address, Inbound, InboundAttachment
+from channels.base import Address, Connector, Inbound, InboundAttachment
 from inbox.core.vocab import Role
 from inbox.desk import accounts
 from inbox.ingest.pipeline import ingest_batch
@@ -58,8 +58,10 @@ class Client:
 
 
 def agent_client(app: App, name: str, role: Role = Role.AGENT,
-                 teams: tuple[str, ...] = ()) -> Client:
-    """The desk in process, as `name` signed in (a session opened as /login would)."""
+                 teams: tuple[str, ...] = (),
+                 connectors: Mapping[tuple[str, str], Connector] | None = None) -> Client:
+    """The desk in process, as `name` signed in (a session opened as /login would);
+    `connectors` are what the daemon would hand it (their webhooks, their limits)."""
     now = datetime.now(UTC)
     with Session(app.engine, expire_on_commit=False) as s, s.begin():
         agent = accounts.add_agent(s, email=f"{name.lower()}@helpdesk.test", name=name,
@@ -67,7 +69,7 @@ def agent_client(app: App, name: str, role: Role = Role.AGENT,
                                    hasher=FAST)
         token, csrf = accounts.open_session(s, agent, "127.0.0.1", "test", now,
                                             secret=app.secret)
-    return Client(httpx.AsyncClient(transport=httpx.ASGITransport(app=app.desk({})),
+    return Client(httpx.AsyncClient(transport=httpx.ASGITransport(app=app.desk(connectors or {})),
                                      base_url="http://desk", cookies={SESSION_COOKIE: token},
                                      headers={"X-CSRF-Token": csrf, "HX-Request": "true"}))
 

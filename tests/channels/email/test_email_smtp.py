@@ -115,6 +115,21 @@ async def test_a_reply_with_html_is_multipart_and_survives_odd_input(
     assert plain == reply.text and "Dzień dobry," in html
 
 
+async def test_a_reply_with_copies_goes_to_everyone_with_a_cc_header_threaded(
+        sender: EmailConnector, sink: SmtpSink) -> None:
+    reply = replace(ACK, kind="reply", auto_reply=False, subject="Re: Order 1234 [#1-abcde]",
+                    cc=(Address("bob@example.pl", "Bob Żółw"), Address("ewa@example.com")))
+    await sender.send(reply)
+    [got] = sink.received
+    assert got.rcpt_tos == ["anna@example.com", "bob@example.pl", "ewa@example.com"]
+    msg = read(got.data)
+    assert getaddresses([str(msg["To"])]) == [("Anna Nowak", "anna@example.com")]
+    assert getaddresses([str(msg["Cc"])]) == [("Bob Żółw", "bob@example.pl"),
+                                              ("", "ewa@example.com")]
+    assert msg["In-Reply-To"] == msg["References"] == "<m1@example.com>"
+    assert msg["Bcc"] is None and msg["Auto-Submitted"] is None
+
+
 async def test_a_notification_to_an_agent_is_marked_automatic(
         sender: EmailConnector, sink: SmtpSink) -> None:
     notice = replace(ACK, kind="notify", auto_reply=False, in_reply_to=None, references=(),
