@@ -19,7 +19,16 @@ from inbox.core import tokens
 from inbox.core.vocab import AUTOMATED, Direction, OutboxState, Status, iso
 from inbox.sla import clock as sla
 from inbox.store import search
-from inbox.store.models import Attachment, Contact, Conversation, Event, Identity, Message, Outbox
+from inbox.store.models import (
+    Attachment,
+    Contact,
+    Conversation,
+    Escalation,
+    Event,
+    Identity,
+    Message,
+    Outbox,
+)
 
 if TYPE_CHECKING:
     from inbox.desk.access import Scope
@@ -44,14 +53,42 @@ class QueueFilter:
     phrases: tuple[str, ...] = ()
     # Only what this agent may see (inbox.desk.access): their teams', no team's, their own.
     scope: Scope | None = None
+    escalated: bool = False  # only conversations with an open escalation
 
 
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
     """Conversations by urgency: the least time left first, then those nobody waits on
     (the latest first). A paused clock counts the time it will have when it resumes."""
+    found = _most_urgent(s, f, now)
+    raised = open_escalations(s, [c.id for c, _, _ in found if c.id is not None])
     return [conversation_summary(c, {"id": c.contact_id, "name": name,
-                                     "addresses": {c.channel: address}}, now, secret)
-            for c, name, address in _most_urgent(s, f, now)]
+                                     "addresses": {c.channel: address}}, now, secret,
+                                 raised.get(c.id or 0))
+            for c, name, address in found]
+
+
+_OPEN = col(Escalation.handled_at).is_(None)
+
+
+def open_escalations(s: Session, conv_ids: list[int]) -> dict[int, JSON]:
+    """The open escalation of each of these conversations that has one: one query over
+    the partial index of open ones."""
+    if not conv_ids:
+        return {}
+    rows = s.scalars(sa.select(Escalation).where(
+        _OPEN, col(Escalation.conversation_id).in_(conv_ids)))
+    return {e.conversation_id: escalation(e) for e in rows}
+
+
+def open_escalation_count(s: Session) -> int:
+    """How many escalations wait for a supervisor (the desk's header says so)."""
+    return int(s.scalar(sa.select(sa.func.count()).select_from(Escalation).where(_OPEN)) or 0)
+
+
+def escalation(e: Escalation) -> JSON:
+    return {"id": e.id, "by": e.escalated_by, "to": e.supervisor, "reason": e.reason,
+            "more": list(e.more), "created_at": iso(e.created_at),
+            "handled_at": iso(e.handled_at), "handled_by": e.handled_by}
 
 
 # The conversation, its contact's name, and the contact's address on its channel.
@@ -115,6 +152,9 @@ def _filtered(f: QueueFilter, status: str, found: sa.Select[tuple[int]] | None
             q = q.where(col(column) == value)
     if f.unassigned:
         q = q.where(col(Conversation.assignee).is_(None))
+    if f.escalated:
+        q = q.where(col(Conversation.id).in_(
+            sa.select(col(Escalation.conversation_id)).where(_OPEN)))
     if f.scope is not None and f.scope.teams is not None:
         q = q.where(sa.or_(col(Conversation.team).is_(None),
                            col(Conversation.team).in_(sorted(f.scope.teams)),
@@ -161,7 +201,9 @@ def _contacts(s: Session, convs: Any) -> dict[int, JSON]:
     return out
 
 
-def conversation_summary(c: Conversation, contact: JSON, now: datetime, secret: str) -> JSON:
+def conversation_summary(c: Conversation, contact: JSON, now: datetime, secret: str,
+                         escalated: JSON | None = None) -> JSON:
+    """`escalated`: the conversation's open escalation (escalation()), if it has one."""
     assert c.id is not None
     state = sla.sla_state(c, now)
     remaining = sla.time_left(c, now)
@@ -180,6 +222,7 @@ def conversation_summary(c: Conversation, contact: JSON, now: datetime, secret: 
                 "snoozed_until": iso(c.snoozed_until),
                 "first_response_at": iso(c.first_response_at)},
         "created_at": iso(c.created_at), "updated_at": iso(c.updated_at),
+        "escalated": escalated is not None, "escalation": escalated,
     }
 
 
@@ -187,7 +230,11 @@ def conversation(s: Session, conv_id: int, now: datetime, secret: str) -> JSON |
     c = s.get(Conversation, conv_id)
     if c is None:
         return None
-    out = conversation_summary(c, _contacts(s, [c])[c.contact_id], now, secret)
+    raised = [escalation(e) for e in s.scalars(sa.select(Escalation).where(
+        col(Escalation.conversation_id) == conv_id).order_by(col(Escalation.id)))]
+    out = conversation_summary(c, _contacts(s, [c])[c.contact_id], now, secret,
+                               next((e for e in raised if e["handled_at"] is None), None))
+    out["escalations"] = raised
     msgs = s.scalars(sa.select(Message).where(col(Message.conversation_id) == conv_id)
                      .order_by(col(Message.created_at), col(Message.id))).all()
     ids = [m.id for m in msgs if m.id is not None]

@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from channels.base import RawParser
 from inbox.core.config import WebSettings
 from inbox.core.directory import Directory, ListedDirectory
+from inbox.desk.escalation import Teller
 from inbox.sla.clock import Policies
 from inbox.store.blobs import BlobStore
 from inbox.web.assets import Assets
@@ -51,6 +52,7 @@ class WebContext:
     parsers: Mapping[str, RawParser] = field(default_factory=dict)  # by channel
     channels: tuple[str, ...] = ()  # configured, for the queue's filter
     feed: ChangeFeed | None = None  # None: one of the desk's own, on `engine`
+    escalations: Teller | None = None  # tells supervisors; None: nobody is told
 
 
 def text_direction(language: str) -> str:
