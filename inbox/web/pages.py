@@ -235,8 +235,6 @@ class Desk:
         me = signed_agent(request)
         return {"conv": conv, "messages": messages, "events": events, "zone": zone,
                 "may_handle": can(me, Action.RECEIVE_ESCALATIONS),
-                "supervisors": [a.name for a in self.ctx.directory.agents()
-                                if can(a, Action.RECEIVE_ESCALATIONS)],
                 "max_reason": escalation.MAX_REASON,
                 "agents": [a.name for a in self.ctx.directory.agents() if a.enabled],
                 "teams": [t.name for t in self.ctx.directory.teams()],
@@ -251,7 +249,10 @@ class Desk:
         me, cid = signed_agent(request).id or 0, request.path_params["cid"]
 
         def read(s: Session) -> JSON:
-            return {"drafts": drafts.drafts(s, me, cid), **self._escalations_open(s, request)}
+            return {"drafts": drafts.drafts(s, me, cid),
+                    # read now, not from the directory's copy: the one just made counts
+                    "supervisors": [a.name for a in escalation.supervisors(s)],
+                    **self._escalations_open(s, request)}
 
         values |= await self._db(read)
         return self.pages.render(request, "conversation.html", **values)
