@@ -128,7 +128,7 @@ def test_handled_leaves_the_open_list_and_the_next_one_is_new(shop: App) -> None
     later = NOW + timedelta(hours=1)
     act(shop, lambda s: handle_escalation(s, 1, by="boss", now=later))
     assert act(shop, lambda s: views.queue(s, escalated, later, shop.secret)) == []
-    assert act(shop, lambda s: views.open_escalation_count(s)) == 0
+    assert act(shop, views.open_escalation_count) == 0
     with pytest.raises(NotEscalated):
         act(shop, lambda s: handle_escalation(s, 1, by="boss", now=later))
     conv = act(shop, lambda s: views.conversation(s, 1, later, shop.secret))
