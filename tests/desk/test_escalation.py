@@ -4,6 +4,7 @@ notice that really leaves through the SMTP sink."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
@@ -24,6 +25,7 @@ from tests.peers import Desk, SmtpSink
 from tests.web.desk_helpers import FAST, ingest, mail
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+ZONE = zoneinfo.ZoneInfo("UTC")
 
 
 def person(s: Session, name: str, role: Role, *, telegram: str | None = None,
@@ -73,11 +75,11 @@ def test_escalating_tells_every_enabled_supervisor_and_leaves_a_row_and_an_event
         [row] = s.query(Escalation).all()
         assert (row.escalated_by, row.supervisor, row.created_at, row.handled_at) == (
             "ana", None, NOW, None)
-        [event] = s.query(Event).filter_by(kind="escalated").all()  # type: ignore[arg-type]
-        told = [m.text for m in s.query(Message).filter_by(kind="system").all()]  # type: ignore[arg-type]
-        subjects = {m.subject for m in s.query(Message).filter_by(kind="system").all()}  # type: ignore[arg-type]
+        [event] = s.query(Event).filter_by(kind="escalated").all()
+        told = [m.text for m in s.query(Message).filter_by(kind="system").all()]
+        subjects = {m.subject for m in s.query(Message).filter_by(kind="system").all()}
     assert event.detail["notified"] == ["email:boss@shop.example", "email:chief@shop.example"]
-    words = event_words({"kind": "escalated", "detail": event.detail}, UTC)
+    words = event_words({"kind": "escalated", "detail": event.detail}, ZONE)
     assert "escalated to the supervisors by \u2068ana\u2069" in words
     assert all("Wants a refund over our limit.\nPlease decide." in t for t in told)
     assert all("Anna Nowak" in t and "#1" in t for t in told)
@@ -116,7 +118,7 @@ def test_escalating_again_adds_the_reason_and_tells_nobody_twice(shop: App) -> N
     [esc] = conv["escalations"]
     assert esc["reason"] == "First." and esc["more"] == [
         {"by": "boss", "at": "2026-12-07T10:05:00Z", "reason": "And now he is angry."}]
-    words = [event_words(e, UTC) for e in conv["events"] if e["kind"] == "escalated"]
+    words = [event_words(e, ZONE) for e in conv["events"] if e["kind"] == "escalated"]
     assert words[1] == "\u2068boss\u2069 added to the escalation: \u2068And now he is angry.\u2069"
 
 
@@ -135,7 +137,7 @@ def test_handled_leaves_the_open_list_and_the_next_one_is_new(shop: App) -> None
     assert conv["escalation"] is None and not conv["escalated"]
     assert conv["escalations"][0]["handled_by"] == "boss"
     handled = next(e for e in conv["events"] if e["kind"] == "escalation.handled")
-    assert event_words(handled, UTC) == (
+    assert event_words(handled, ZONE) == (
         "escalation by \u2068ana\u2069 handled by \u2068boss\u2069 after 1h 00m")
     act(shop, lambda s: escalate(s, 1, "Again.", by="ana", now=later, tell=shop.escalations))
     assert len(notices(shop)) == 4 and act(shop, views.open_escalation_count) == 1
@@ -147,8 +149,8 @@ def test_a_broken_template_still_tells_in_the_built_in_words(shop: App) -> None:
     act(shop, lambda s: escalate(s, 1, "Refund over the limit.", by="ana", now=NOW,
                                  tell=shop.escalations))
     with Session(shop.engine) as s:
-        sent = s.query(Message).filter_by(kind="system").all()  # type: ignore[arg-type]
-        [failed] = s.query(Event).filter_by(kind="escalation.template-error").all()  # type: ignore[arg-type]
+        sent = s.query(Message).filter_by(kind="system").all()
+        [failed] = s.query(Event).filter_by(kind="escalation.template-error").all()
     assert len(sent) == 2 and {m.subject for m in sent} == {"[Escalated] #1 by ana"}
     assert all("Why: Refund over the limit." in m.text and "built-in" in m.text for m in sent)
     assert "escalation/email.txt" in failed.detail["error"]
