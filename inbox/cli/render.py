@@ -68,7 +68,8 @@ def conversation_lines(conv: JSON, zone: zoneinfo.ZoneInfo) -> list[str]:
         lines.append("  " + "  ".join(f"{k}={free(str(v))}"
                                       for k, v in conv["attributes"].items()))
     if (e := conv.get("escalation")) is not None:
-        lines.append(f"  ESCALATED to {free(e['to'] or 'the supervisors')} by {free(e['by'])}"
+        to = free(e["to"]) if e["to"] else "the supervisors"
+        lines.append(f"  ESCALATED to {to} by {free(e['by'])}"
                      f" {when(e['created_at'], zone)}: {free(e['reason'])}")
     for m in conv["messages"]:
         lines += ["", "--- " + message_heading(m, zone), _block(m["text"].rstrip())]
