@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from playwright.sync_api import Browser, expect
 
-from tests.peers import free_port
+from tests.peers import WAIT, free_port
 from tests.web.conftest import DeskProcess, Watched, add_agent, sign_in, watch
 from tests.web.desk_helpers import ingest, mail
 from tests.web.test_desk_pages import deployment_app, subject
@@ -42,10 +42,12 @@ def test_an_agent_escalates_and_a_supervisor_handles_it(
         expect(row.locator(".escalated .reason")).to_have_text(REASON)
         row.get_by_role("link", name=late).click()
         expect(boss.locator("#conv-live .escalation .reason")).to_have_text(REASON)
-        boss.get_by_role("button", name="Mark handled").click()
-        expect(boss.locator("#conv-live .escalation")).to_have_count(0)
+        with boss.expect_response(lambda r: r.url.endswith("/escalation/handled")) as done:
+            boss.get_by_role("button", name="Mark handled").click()
+        assert done.value.status in (200, 303), done.value.text()
+        expect(boss.locator("#conv-live .escalation")).to_have_count(0, timeout=WAIT * 1000)
         expect(boss.locator(".trail")).to_contain_text("handled by")
         boss.goto(desk.url + "/?escalated=1")
         expect(boss.locator("#queue-rows tr", has_text=late)).to_have_count(0)
         assert watched.console_errors() == [] and watched.errors == []
-    expect(banner).to_have_count(0)  # the agent's open page heard it, live
+    expect(banner).to_have_count(0, timeout=WAIT * 1000)  # the agent's page heard it, live
