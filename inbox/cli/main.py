@@ -192,6 +192,9 @@ def queue(status: Annotated[list[str], typer.Option(
           search: Annotated[str | None, typer.Option(
               help="Only conversations holding every word of TEXT in their subject, "
               "messages or contact (docs/search.md).")] = None,
+          escalated: Annotated[bool, typer.Option(
+              "--escalated", help="Only conversations escalated to a supervisor and "
+              "not handled yet.")] = False,
           width: Annotated[int | None, typer.Option(
               help="Cut lines to this many terminal cells (0: never). Default: $COLUMNS, "
               "else the terminal's width; piped output is not cut.")] = None) -> None:
@@ -206,7 +209,8 @@ def queue(status: Annotated[list[str], typer.Option(
         raise CliError(f"unknown status {sorted(set(statuses) - set(known))[0]!r}; "
                        f"use {', '.join(known)} or all")
     app = _app()
-    wanted = views.QueueFilter(statuses, team, assignee, channel, tag, limit, automated)
+    wanted = views.QueueFilter(statuses, team, assignee, channel, tag, limit, automated,
+                               escalated=escalated)
     with _session(app) as s:
         if search is None:
             rows = views.queue(s, wanted, utcnow(), app.secret)
@@ -382,6 +386,29 @@ def set_status(conversation_id: int, status: Status,
                            until=end)
     typer.echo(f"#{conversation_id}: {status.value}"
                + (f" until {end.astimezone(zone):%a %d %b %H:%M %Z}" if end else ""))
+
+
+@cli.command()
+@friendly
+def escalate(conversation_id: int,
+             reason: Annotated[str, typer.Option(
+                 help="Why a supervisor should look (required; at most 2000 characters).")],
+             to: Annotated[str | None, typer.Option(
+                 help="One supervisor's name (default: every supervisor).")] = None,
+             author: AsOpt = None) -> None:
+    """Escalate a conversation to the supervisors (or one, --to), who are told by e-mail
+    or Telegram at once. It stays with whoever has it; a supervisor marks it handled."""
+    from inbox.desk import escalation
+
+    app = _app()
+    by = _author(app, author) or os.environ.get("USER", "cli")
+    with _session(app, write=True) as s:
+        esc = escalation.escalate(s, conversation_id, reason, by=by, now=utcnow(), to=to,
+                                  tell=app.escalations)
+        added = bool(esc.more)
+    typer.echo(f"#{conversation_id}: "
+               + ("reason added to its open escalation" if added else
+                  f"escalated to {to or 'the supervisors'}"))
 
 
 @outbox_cli.callback(invoke_without_command=True)

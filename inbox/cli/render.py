@@ -37,8 +37,10 @@ def _queue_row(r: JSON) -> list[str]:
     left = r["sla"]["seconds_left"]
     due = "answered" if left is None else duration(timedelta(seconds=left))
     who = r["contact"]["name"] or r["contact"]["address"] or "?"
-    return [str(r["id"]), r["channel"], due, r["status"], r["assignee"] or "-", who,
-            r["subject"] or "(no subject)"]
+    subject = r["subject"] or "(no subject)"
+    if r.get("escalation"):  # what the supervisor is asked, before the subject
+        subject = f"[escalated: {clean(r['escalation']['reason'])}] {subject}"
+    return [str(r["id"]), r["channel"], due, r["status"], r["assignee"] or "-", who, subject]
 
 
 def outbox_line(r: JSON) -> str:
@@ -65,6 +67,10 @@ def conversation_lines(conv: JSON, zone: zoneinfo.ZoneInfo) -> list[str]:
     if conv["attributes"]:
         lines.append("  " + "  ".join(f"{k}={free(str(v))}"
                                       for k, v in conv["attributes"].items()))
+    if (e := conv.get("escalation")) is not None:
+        to = free(e["to"]) if e["to"] else "the supervisors"
+        lines.append(f"  ESCALATED to {to} by {free(e['by'])}"
+                     f" {when(e['created_at'], zone)}: {free(e['reason'])}")
     for m in conv["messages"]:
         lines += ["", "--- " + message_heading(m, zone), _block(m["text"].rstrip())]
         lines += [f"  [attachment] {free(a['filename'])} {a['content_type']} {a['size']} bytes"

@@ -5,8 +5,9 @@ sample values of its kind, ordinary ones and hostile ones (line breaks in the su
 an empty name, right-to-left and Thai text, very long values), exactly as the daemon
 renders it: the same sandbox, the same limits. Each problem is one line naming
 file:line; any problem makes the exit code 1, so the check can guard a deploy.
-Which variables a file gets follows from its folder: `sla/` the SLA notice's, a folder
-whose name starts with `ack` an acknowledgement's, any other a rule notification's.
+Which variables a file gets follows from its folder: `sla/` the SLA notice's,
+`escalation/` an escalation notice's, a folder whose name starts with `ack` an
+acknowledgement's, any other a rule notification's.
 """
 
 from __future__ import annotations
@@ -66,13 +67,22 @@ def _sla(channel: str, language: str) -> dict[str, object]:
         "waiting_since": "Thu 26 Nov 09:00 CET"}
 
 
+def _escalation(channel: str, language: str) -> dict[str, object]:
+    notify = _notify(channel, language)
+    return {k: v for k, v in notify.items() if k not in ("rule", "excerpt")} | {
+        "by": "ana", "to": "", "reason": "The customer asks for a refund over our limit.\n"
+        "Can you decide?", "desk_url": "https://help.example.com/c/42"}
+
+
 def samples(kind: str, channel: str, language: str) -> dict[str, dict[str, object]]:
     """Named sets of values for a template of `kind`: usual, empty, hostile (and, for
     SLA notices, breached)."""
-    make = _sla if kind == "sla" else _ack if kind.startswith("ack") else _notify
+    make = (_sla if kind == "sla" else _escalation if kind == "escalation"
+            else _ack if kind.startswith("ack") else _notify)
     usual = make(channel, language)
-    found = {"usual": usual, "empty": usual | EMPTY,
-             "hostile": usual | HOSTILE | {"excerpt": ("Line\r\n" + LONG)[:500]}}
+    long = ({"reason": ("Line\r\n" + LONG)[:2000], "to": "boss", "desk_url": ""}
+            if kind == "escalation" else {"excerpt": ("Line\r\n" + LONG)[:500]})
+    found = {"usual": usual, "empty": usual | EMPTY, "hostile": usual | HOSTILE | long}
     if kind == "sla":
         found["breached"] = usual | {"state": "breached", "time_left": "overdue 1h 20m"}
     return found

@@ -9,6 +9,7 @@ mistake is reported as one line naming the setting.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -193,6 +194,9 @@ class WebSettings(_Strict):
     # port it did not ask for.
     enabled: bool = False
     listen: str = "127.0.0.1:8025"  # host:port, [::1]:port for IPv6; port 0: any free one
+    # Where agents open the desk, e.g. "https://help.example.com": notifications link
+    # to a conversation there. Empty: they name the conversation but link nowhere.
+    public_url: str = ""
     # A session ends after this long without a request, and this long after sign-in.
     session_idle_minutes: float = Field(default=120, gt=0)
     session_days: float = Field(default=7, gt=0)
@@ -204,6 +208,14 @@ class WebSettings(_Strict):
     max_failures_per_address: int = Field(default=20, ge=1)
     failure_window_minutes: float = Field(default=15, gt=0)
     lockout_minutes: float = Field(default=15, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f'{value!r} is not the address of the desk, e.g. '
+                             '"https://help.example.com"')
+        return value.rstrip("/")
 
     @field_validator("listen")
     @classmethod

@@ -151,7 +151,8 @@ def _template_error(what: str, d: JSON, zone: zoneinfo.ZoneInfo) -> str:
             f"{free(str(d.get('error')))}")
 
 
-_NAMES = {"ack": "ack", "reply": "reply", "notify": "notification", "sla": "SLA notice"}
+_NAMES = {"ack": "ack", "reply": "reply", "notify": "notification", "sla": "SLA notice",
+          "escalation": "escalation notice"}
 _FAMILIES: dict[str, Callable[[str, JSON, zoneinfo.ZoneInfo], str]] = {
     ".sent": _sent, ".dead": _dead, ".retried": _retried,
     ".template-error": _template_error}
@@ -219,6 +220,22 @@ def _edited(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     return f"the customer edited the message; it said: {isolate(short)}"
 
 
+def _escalated(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
+    by, why = free(str(d.get("by"))), free(str(d.get("reason") or ""))
+    if d.get("added"):
+        return f"{by} added to the escalation: {why}"
+    to = free(d["to"]) if d.get("to") else "the supervisors"
+    told = f"; told {', '.join(free(t) for t in d['notified'])}" if d.get("notified") else ""
+    return f"escalated to {to} by {by}: {why}{told}"
+
+
+def _escalation_handled(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
+    waited = d.get("waited_seconds")
+    after = f" after {duration(timedelta(seconds=waited))}" if waited is not None else ""
+    return (f"escalation by {free(str(d.get('escalated_by')))} handled by "
+            f"{free(str(d.get('by')))}{after}")
+
+
 def _to(d: JSON) -> str:
     return f" to {', '.join(free(a) for a in d['to'])}" if d.get("to") else ""
 
@@ -235,6 +252,7 @@ _EVENTS: dict[str, Say] = {
     "rules.over-budget": lambda d, z: (f"rules ran out of time at {free(str(d.get('rule')))}"
                                        f" ({d.get('source')}): {free(str(d.get('why')))}"),
     "routed": _routed, "status": _status, "assigned": _assigned,
+    "escalated": _escalated, "escalation.handled": _escalation_handled,
     "sla.ok": _sla("ok"), "sla.at-risk": _sla("at risk"), "sla.breached": _sla("breached"),
     "sla.met": _sla("met"),
     "flagged": lambda d, z: (f"flagged for a person to read: "

@@ -42,7 +42,9 @@ from inbox.lang.sandbox import BoundedEnvironment, Budget, budget, check_time
 MAX_OUTPUT = 64 * 1024  # characters of one rendered template
 TIME_LIMIT = 1.0  # seconds for one render; a normal one takes well under a millisecond
 MAX_HEADER = 500  # characters of a rendered subject; the rest is cut
-MULTILINE = frozenset({"excerpt"})  # context values that keep their line breaks
+# Context values that keep their line breaks: a customer's words quoted to agents, an
+# agent's reason for an escalation. Templates put them below their own text.
+MULTILINE = frozenset({"excerpt", "reason"})
 HEADERS = ("subject",)  # the only header a template may set
 
 # Vertical whitespace and control characters (C0, DEL, C1, the Unicode line and
@@ -306,16 +308,30 @@ _BUILTIN = {
         "Answer it with: inbox reply {conversation_id}\n"
         "A reply to this message is kept as an internal note; it does not reach the "
         "customer.\n"),
+    "escalation": (
+        "[Escalated] #{conversation_id} by {by}",
+        "{by} escalated conversation #{conversation_id} ({channel}) to a supervisor. Its "
+        "escalation template failed, so this is the built-in text; the log says why.\n\n"
+        "Why: {reason}\n\n"
+        "Open it with: inbox show {conversation_id}\n"
+        "A reply to this message is kept as an internal note; it does not reach the "
+        "customer.\n"),
 }
+_OWN = frozenset({"reference", "due_at", "conversation_id", "rule", "channel", "priority",
+                  "state", "time_left"})
+# An escalation's agent and reason are our staff's words, not a customer's: without
+# them the notice would say nothing worth reading.
+_STAFF = {"escalation": frozenset({"by", "reason"})}
 
 
 def builtin(kind: str, context: Mapping[str, Any]) -> Rendered:
     """The safe English text for a template of `kind` that failed: only our own values
-    (reference, due time, ids, the rule's name), never a customer's."""
-    family = "ack" if kind.startswith("ack") else "sla" if kind == "sla" else "notify"
+    (reference, due time, ids, the rule's name, an escalating agent's words), never a
+    customer's."""
+    family = ("ack" if kind.startswith("ack") else kind if kind in ("sla", "escalation")
+              else "notify")
     subject, body = _BUILTIN[family]
-    values = {k: one_line(str(v)) for k, v in context.items()
-              if k in {"reference", "due_at", "conversation_id", "rule", "channel",
-                       "priority", "state", "time_left"}}
+    allowed = _OWN | _STAFF.get(family, frozenset())
+    values = {k: one_line(str(v)) for k, v in context.items() if k in allowed}
     return Rendered(f"(built-in {family})", body.format_map(values),
                     subject.format_map(values))

@@ -1,5 +1,5 @@
 """Wiring: settings in; engine, blob store, renderer, rules, SLA policies, directory,
-pipeline context, connectors, notifier and dispatcher out.
+pipeline context, connectors, notifiers (SLA, escalations) and dispatcher out.
 
 This is the one place where long-lived objects are built; everything else receives
 them. The CLI and the daemon both start here.
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from channels.base import Connector, TextLimit
     from inbox.core.directory import Directory
     from inbox.core.routing import Router
+    from inbox.desk.escalation import Teller
     from inbox.ingest.work import PipelineContext
     from inbox.lang.render import Renderer
     from inbox.outbox.dispatcher import AccountKey, Dispatcher
@@ -138,6 +139,13 @@ class App:
 
         return Notifier(self.settings, self.renderer, self.secret, self.directory)
 
+    @cached_property
+    def escalations(self) -> Teller:
+        """Who hears of an escalation, and in which words (inbox.desk.escalation)."""
+        from inbox.desk.escalation import Teller
+
+        return Teller(self.settings, self.renderer, self.secret)
+
     def dispatcher(self, connectors: Mapping[AccountKey, Connector]) -> Dispatcher:
         """The outbox dispatcher sending through `connectors` (a daemon's, or a test's)."""
         from inbox.outbox.dispatcher import Dispatcher
@@ -178,7 +186,8 @@ class App:
         return {"domain": s.domain, "zone": s.business_hours.timezone, "policies": self.sla,
                 "directory": self.directory, "blobs": self.blobs, "parsers": raw_parsers(),
                 "channels": tuple(sorted(s.channels)), "feed": self.feed,
-                "our_addresses": self.our_addresses()}
+                "our_addresses": self.our_addresses(),
+                "escalations": self.escalations}
 
     def our_addresses(self) -> frozenset[str]:
         """Our own e-mail addresses: `addresses` and every e-mail account's address."""

@@ -93,6 +93,7 @@ probe_seconds = 5                 # a channel that is down is tried this often
 [web]
 enabled = true
 listen = "127.0.0.1:8025"         # host:port; Telegram webhooks are served here too
+# public_url = "https://help.example.com"   # where agents open it: notifications link here
 
 [storage]
 blobs_dir = "blobs"               # raw messages and attachments, by SHA-256

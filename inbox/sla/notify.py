@@ -3,7 +3,8 @@ they read.
 
 The sweep (inbox.sla.clock) calls a `Notifier` for each transition inside its own transaction;
 the notifier renders `templates/sla/<channel>.txt` for each recipient and queues it in
-the outbox, so the state change and its notifications commit together — or not at all.
+the outbox (inbox.outbox.notices, which escalations share), so the state change and
+its notifications commit together — or not at all.
 Recipients are `[sla] notify` (or a priority's or policy's own list): "owner" (the
 assignee, else the agents of the conversation's team), "assignee", "team", an agent's
 name, an e-mail address, or telegram:CHAT_ID.
@@ -11,7 +12,6 @@ name, an e-mail address, or telegram:CHAT_ID.
 
 from __future__ import annotations
 
-import logging
 import zoneinfo
 from datetime import datetime, timedelta
 
@@ -19,20 +19,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from channels.base import Address
 from inbox.core import tokens
 from inbox.core.config import ConfigError, Settings
 from inbox.core.directory import Directory, SettingsDirectory, direct_target, unknown
-from inbox.core.vocab import Kind
-from inbox.lang.render import Rendered, Renderer, TemplateError, builtin
-from inbox.outbox.enqueue import enqueue
+from inbox.lang.render import Renderer
+from inbox.outbox.notices import Notices, Target
 from inbox.sla.clock import SlaPolicy, SlaState, duration, time_left
-from inbox.store.models import Contact, Conversation, Event, Identity
-
-log = logging.getLogger(__name__)
+from inbox.store.models import Contact, Conversation, Identity
 
 KEYWORDS = ("owner", "assignee", "team")
-Target = tuple[str, str]  # (channel, address)
 
 
 class Notifier:
@@ -41,8 +36,7 @@ class Notifier:
         self.settings, self.renderer, self.secret = settings, renderer, secret
         self.directory = directory or SettingsDirectory.from_settings(settings)
         self.zone = zoneinfo.ZoneInfo(settings.business_hours.timezone)
-        self.accounts = {ch: settings.sla.notify_from.get(ch) or next(iter(accounts), None)
-                         for ch, accounts in settings.channels.items()}
+        self.notices = Notices(settings, renderer, what="SLA notification")
 
     def check(self) -> list[str]:
         """Raise ConfigError for a name that can never resolve; return warnings."""
@@ -82,46 +76,14 @@ class Notifier:
         return [t for n in names if (t := self._agent(n)) is not None]
 
     def _agent(self, name: str) -> Target | None:
-        agent = self.directory.agent(name)
-        if agent is not None and not agent.enabled:
-            log.warning("SLA notification: agent %r is disabled, not told", name)
-            return None
-        if agent is not None and agent.addresses():
-            return agent.addresses()[0]
-        log.warning("SLA notification: agent %r has no e-mail or telegram", name)
-        return None
+        return self.notices.reach(self.directory.agent(name), name)
 
     def __call__(self, s: Session, conv: Conversation, state: SlaState, policy: SlaPolicy,
                  now: datetime) -> list[str]:
         """Queue one notification per recipient; returns them as "channel:address"."""
-        told: list[str] = []
         context = self._context(s, conv, state, policy, now)
-        texts: dict[str, Rendered] = {}  # per channel: rendered (or failed) once
-        for channel, address in self.recipients(conv, policy):
-            account = self.accounts.get(channel)
-            if account is None:
-                log.warning("SLA notification to %s:%s not sent: no [channels.%s] account",
-                            channel, address, channel)
-                continue
-            if channel not in texts:
-                texts[channel] = self._render(s, conv, channel, context, now)
-            rendered = texts[channel]
-            enqueue(s.connection(), conv, Address(address), rendered.body, kind=Kind.SYSTEM,
-                    now=now, domain=self.settings.domain,
-                    subject=rendered.subject if channel == "email" else None,
-                    outbox_kind="notify", channel=channel, account=account)
-            told.append(f"{channel}:{address}")
-        return told
-
-    def _render(self, s: Session, conv: Conversation, channel: str,
-                context: dict[str, object], now: datetime) -> Rendered:
-        try:
-            return self.renderer.render("sla", channel, None, context)
-        except TemplateError as exc:  # the agent is still told, in the built-in words
-            log.error("SLA notification uses the built-in text: %s", exc)
-            s.add(Event(conversation_id=conv.id, kind="sla.template-error", created_at=now,
-                        detail={"channel": channel, "error": str(exc)}))
-            return builtin("sla", context)
+        return self.notices.queue(s, conv, self.recipients(conv, policy), "sla", context,
+                                  now=now)
 
     def _context(self, s: Session, conv: Conversation, state: SlaState, policy: SlaPolicy,
                  now: datetime) -> dict[str, object]:

@@ -207,6 +207,34 @@ class Event(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class Escalation(SQLModel, table=True):
+    """An agent asked a supervisor to look at a conversation (docs/desk.md "Escalating").
+
+    At most one is open (`handled_at` None) per conversation: escalating again while
+    one is open adds its reason to `more` instead. Rows stay after they are handled, so
+    reports can count who escalated what, when, why, and who handled it when."""
+
+    __table_args__ = (
+        # The one open escalation of a conversation, and the supervisors' list of open
+        # ones: a partial index holds only the open few, however many conversations.
+        sa.Index("ix_escalation_open", "conversation_id", unique=True,
+                 sqlite_where=sa.text("handled_at IS NULL"),
+                 postgresql_where=sa.text("handled_at IS NULL")),
+        # Reports read escalations over a time range.
+        sa.Index("ix_escalation_created", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    escalated_by: str  # the agent's name
+    supervisor: str | None = None  # the one asked; None: every supervisor
+    reason: str
+    # Reasons added while it was open: [{"by": name, "at": ISO time, "reason": text}].
+    more: list[dict[str, str]] = _json(list)
+    created_at: datetime = _time()
+    handled_at: datetime | None = _time(nullable=True)
+    handled_by: str | None = None
+
+
 class Team(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)  # what rules, `inbox assign` and conversations name

@@ -19,6 +19,7 @@ from channels.base import RawParser, TextLimit
 from inbox.core.config import WebSettings
 from inbox.core.directory import Directory, ListedDirectory
 from inbox.desk.accounts import Action, can
+from inbox.desk.escalation import Teller
 from inbox.sla.clock import Policies
 from inbox.store.blobs import BlobStore
 from inbox.web.assets import Assets
@@ -56,6 +57,7 @@ class WebContext:
     # declares it (channels.base.TextLimit); our own e-mail addresses, never offered as Cc.
     text_limits: Mapping[tuple[str, str], TextLimit] = field(default_factory=dict)
     our_addresses: frozenset[str] = frozenset()
+    escalations: Teller | None = None  # tells supervisors; None: nobody is told
 
 
 def text_direction(language: str) -> str:

@@ -7,8 +7,9 @@ fragment (htmx swaps it in), or a redirect for a browser without script. Other s
 hear of the change through the live feed (events.py) once it has committed.
 
 Who may do what is asked of `accounts.can` here, on every action: any agent works the
-queue and may take a conversation; giving one to someone else, or to a team, is a
-supervisor's (Action.REASSIGN).
+queue, may take a conversation and escalate it; giving one to someone else, or to a
+team, is a supervisor's (Action.REASSIGN), and so is marking an escalation handled
+(Action.RECEIVE_ESCALATIONS).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from inbox.core.directory import Agent as DirectoryAgent
 from inbox.core.directory import Directory, ListedDirectory, merged, staff_addresses
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
 from inbox.core.vocab import Status
-from inbox.desk import actions, drafts, search, views
+from inbox.desk import actions, drafts, escalation, search, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.desk.quoting import fold
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 JSON = dict[str, Any]
 QUEUE_FILTERS = ("team", "channel", "tag", "language", "q")
-QUEUE_FLAGS = ("mine", "unassigned", "automated")
+QUEUE_FLAGS = ("mine", "unassigned", "automated", "escalated")
 # What the status buttons may ask for; closing is for rules and the CLI.
 DESK_STATUSES = (Status.OPEN, Status.PENDING, Status.SNOOZED, Status.RESOLVED)
 MAX_TEXT = 100_000  # characters in one reply or note
@@ -72,7 +73,7 @@ def signed_agent(request: Request) -> Agent:
 
 def queue_filter(params: QueryParams, me: str) -> views.QueueFilter:
     """The queue's filters from the page's query: ?mine, ?unassigned, ?team=, ?channel=,
-    ?status= (or all), ?tag=, ?language=, ?automated."""
+    ?status= (or all), ?tag=, ?language=, ?automated, ?escalated."""
     wanted = params.get("status") or Status.OPEN
     statuses = (tuple(s.value for s in Status) if wanted == "all"
                 else (wanted,) if wanted in {s.value for s in Status} else (Status.OPEN,))
@@ -82,7 +83,8 @@ def queue_filter(params: QueryParams, me: str) -> views.QueueFilter:
                              assignee=me if flags["mine"] else None,
                              channel=given["channel"], tag=given["tag"],
                              language=given["language"], automated=flags["automated"],
-                             unassigned=flags["unassigned"] and not flags["mine"])
+                             unassigned=flags["unassigned"] and not flags["mine"],
+                             escalated=flags["escalated"])
 
 
 def _query(params: QueryParams) -> str:
@@ -128,7 +130,9 @@ class Desk:
                 Route("/c/{cid:int}/reply", seen(self.reply), methods=post),
                 Route("/c/{cid:int}/note", seen(self.note), methods=post),
                 Route("/c/{cid:int}/assign", seen(self.assign), methods=post),
-                Route("/c/{cid:int}/status", seen(self.status), methods=post)]
+                Route("/c/{cid:int}/status", seen(self.status), methods=post),
+                Route("/c/{cid:int}/escalate", seen(self.escalate), methods=post),
+                Route("/c/{cid:int}/escalation/handled", seen(self.handled), methods=post)]
 
     async def scope(self, request: Request) -> Scope:
         agent = signed_agent(request)
@@ -182,7 +186,7 @@ class Desk:
         def read(s: Session) -> JSON:
             rows = views.queue(s, f, now, self.ctx.secret)
             lines = views.first_lines(s, [r["id"] for r in rows])
-            return {"rows": rows, "lines": lines}
+            return {"rows": rows, "lines": lines, **self._escalations_open(s, request)}
 
         found = await self._db(read)
         return {**found, "waiting": waiting(found["rows"]), "filter": f, "q": q,
@@ -191,6 +195,12 @@ class Desk:
                 "teams": [t.name for t in self.ctx.directory.teams()],
                 "channels": self.ctx.channels, "statuses": [s.value for s in Status],
                 "now": now, "zone": self.zone}
+
+    def _escalations_open(self, s: Session, request: Request) -> JSON:
+        """For a supervisor, how many escalations wait (the header's link says so)."""
+        if not can(signed_agent(request), Action.RECEIVE_ESCALATIONS):
+            return {}
+        return {"escalations_open": views.open_escalation_count(s)}
 
     async def queue(self, request: Request) -> Response:
         return self.pages.render(request, "queue.html", **await self._queue_values(request))
@@ -226,6 +236,8 @@ class Desk:
                      "delivery_words": delivery_words(m, zone)} for m in conv["messages"]]
         me = signed_agent(request)
         return {"conv": conv, "messages": messages, "events": events, "zone": zone,
+                "may_handle": can(me, Action.RECEIVE_ESCALATIONS),
+                "max_reason": escalation.MAX_REASON,
                 "agents": [a.name for a in self.ctx.directory.agents() if a.enabled],
                 "teams": [t.name for t in self.ctx.directory.teams()],
                 "may_reassign": can(me, Action.REASSIGN), "me": me.name,
@@ -245,7 +257,14 @@ class Desk:
         if values is None:
             return self.pages.render(request, "missing.html", status=404)
         me, cid = signed_agent(request).id or 0, request.path_params["cid"]
-        values["drafts"] = await self._db(lambda s: drafts.drafts(s, me, cid))
+
+        def read(s: Session) -> JSON:
+            return {"drafts": drafts.drafts(s, me, cid),
+                    # read now, not from the directory's copy: the one just made counts
+                    "supervisors": [a.name for a in escalation.supervisors(s)],
+                    **self._escalations_open(s, request)}
+
+        values |= await self._db(read)
         return self.pages.render(request, "conversation.html", **values)
 
     async def conversation_live(self, request: Request) -> Response:
@@ -349,6 +368,24 @@ class Desk:
                      if wanted == Status.SNOOZED else None)
             return actions.set_status(s, cid, Status(wanted), now=now, by=agent.name,
                                       policies=self.ctx.policies, until=until)
+        return await self._act(request, work)
+
+    async def escalate(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+
+        def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
+            return escalation.escalate(s, cid, _field(form, "reason") or "", by=agent.name,
+                                       now=now, to=_field(form, "to") or None,
+                                       tell=self.ctx.escalations)
+        return await self._act(request, work)
+
+    async def handled(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+
+        def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
+            if not can(agent, Action.RECEIVE_ESCALATIONS):
+                raise Refused("only a supervisor marks an escalation handled")
+            return escalation.handle_escalation(s, cid, by=agent.name, now=now)
         return await self._act(request, work)
 
     def _knowing(self, agent: Agent) -> Directory:

@@ -1,0 +1,79 @@
+"""Telling agents about a conversation: where each is reached, from which of our
+accounts, in which words, queued in the caller's transaction.
+
+The SLA notices (inbox.sla.notify) and escalations (inbox.desk.escalation) share this:
+an agent is reached at their first address (e-mail first, else Telegram), never when
+disabled; each channel sends from `[sla] notify_from`'s account, else its first one; a
+template that fails is replaced by the built-in text (inbox.lang.render.builtin) and
+leaves a `<kind>.template-error` event, so nobody goes untold for a typo.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from channels.base import Address
+from inbox.core.config import Settings
+from inbox.core.directory import Agent
+from inbox.core.vocab import Kind
+from inbox.lang.render import Rendered, Renderer, TemplateError, builtin
+from inbox.outbox.enqueue import enqueue
+from inbox.store.models import Conversation, Event
+
+log = logging.getLogger(__name__)
+
+Target = tuple[str, str]  # (channel, address)
+
+
+class Notices:
+    def __init__(self, settings: Settings, renderer: Renderer, *,
+                 what: str = "notification") -> None:
+        self.settings, self.renderer, self.what = settings, renderer, what
+        self.accounts = {ch: settings.sla.notify_from.get(ch) or next(iter(accounts), None)
+                         for ch, accounts in settings.channels.items()}
+
+    def reach(self, agent: Agent | None, name: str) -> Target | None:
+        """Where `agent` (named `name`) hears from us; None, logged, if nowhere."""
+        if agent is not None and not agent.enabled:
+            log.warning("%s: agent %r is disabled, not told", self.what, name)
+            return None
+        if agent is not None and agent.addresses():
+            return agent.addresses()[0]
+        log.warning("%s: agent %r has no e-mail or telegram", self.what, name)
+        return None
+
+    def queue(self, s: Session, conv: Conversation, targets: Iterable[Target], kind: str,
+              context: Mapping[str, object], *, now: datetime) -> list[str]:
+        """One notification per target, rendered once per channel from `kind`'s
+        templates; returns those queued as "channel:address"."""
+        told: list[str] = []
+        texts: dict[str, Rendered] = {}
+        for channel, address in targets:
+            account = self.accounts.get(channel)
+            if account is None:
+                log.warning("%s to %s:%s not sent: no [channels.%s] account", self.what,
+                            channel, address, channel)
+                continue
+            if channel not in texts:
+                texts[channel] = self.render(s, conv, kind, channel, context, now=now)
+            rendered = texts[channel]
+            enqueue(s.connection(), conv, Address(address), rendered.body, kind=Kind.SYSTEM,
+                    now=now, domain=self.settings.domain,
+                    subject=rendered.subject if channel == "email" else None,
+                    outbox_kind="notify", channel=channel, account=account)
+            told.append(f"{channel}:{address}")
+        return told
+
+    def render(self, s: Session, conv: Conversation, kind: str, channel: str,
+               context: Mapping[str, object], *, now: datetime) -> Rendered:
+        try:
+            return self.renderer.render(kind, channel, None, context)
+        except TemplateError as exc:  # the agent is still told, in the built-in words
+            log.error("%s uses the built-in text: %s", self.what, exc)
+            s.add(Event(conversation_id=conv.id, kind=f"{kind}.template-error",
+                        created_at=now, detail={"channel": channel, "error": str(exc)}))
+            return builtin(kind, context)
