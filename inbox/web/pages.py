@@ -90,6 +90,17 @@ def _query(params: QueryParams) -> str:
     return urlencode(kept)
 
 
+REMOTE_IMAGES = "x-remote-images"
+
+
+def remote_images(request: Request) -> frozenset[int]:
+    """The messages whose remote images the agent asked for on the open page (desk.js
+    says which with every refresh of the conversation), so a refresh keeps them shown.
+    A page loaded anew starts with none: a tracker learns of no later look unasked."""
+    given = request.headers.get(REMOTE_IMAGES, "")[:2000]
+    return frozenset(int(n) for n in given.split(",") if n.strip().isdigit())
+
+
 def waiting(rows: list[JSON]) -> int:
     """What the tab title counts: open conversations whose customer waits for us."""
     return sum(1 for r in rows if r["status"] == Status.OPEN and r["sla"]["awaiting_since"])
@@ -228,7 +239,8 @@ class Desk:
                 "teams": [t.name for t in self.ctx.directory.teams()],
                 "may_reassign": can(me, Action.REASSIGN), "me": me.name,
                 "statuses": DESK_STATUSES, "reply_subject": subject,
-                "newest": max((m["id"] for m in messages), default=0)}
+                "newest": max((m["id"] for m in messages), default=0),
+                "remote_images": remote_images(request)}
 
     async def conversation(self, request: Request) -> Response:
         values = await self._conversation_values(request, request.path_params["cid"])

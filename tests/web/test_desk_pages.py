@@ -51,7 +51,9 @@ def queue_page(desk: DeskProcess, agent_page: Watched) -> Iterator[tuple[App, Pa
 
 
 def rows_text(page: Page) -> list[str]:
-    return page.locator("#queue-rows tr").evaluate_all("rows => rows.map(r => r.textContent)")
+    found: list[str] = page.locator("#queue-rows tr").evaluate_all(
+        "rows => rows.map(r => r.textContent)")
+    return found
 
 
 def reply_from_the_browser(page: Page, desk: DeskProcess, row: str, text: str) -> None:
