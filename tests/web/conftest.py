@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -325,6 +326,18 @@ def sign_in(page: Page, url: str, email: str, password: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def opened_live(page: Page, open_it: Callable[[], object]) -> None:
+    """`open_it()` (a click or a goto that opens a conversation), then wait until the
+    page's live stream connected and the refresh it brings at once has settled: until
+    then, what a test holds of #conv-live (a mail's frame, an opened fold) may be
+    replaced under it."""
+    with page.expect_response(lambda r: re.fullmatch(r"/c/\d+/live",
+                                                     urlsplit(r.url).path) is not None):
+        open_it()
+    page.wait_for_function("() => !document.querySelector('#conv-live.htmx-request, "
+                           ".htmx-swapping, .htmx-added, .htmx-settling')")
 
 
 @pytest.fixture

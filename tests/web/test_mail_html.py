@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page, expect
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -26,7 +27,7 @@ from inbox.desk import actions
 from inbox.runtime.app import App
 from inbox.store.models import Conversation
 from tests.peers import WAIT, free_port
-from tests.web.conftest import INBOX, DeskProcess, Watched, operator_env
+from tests.web.conftest import INBOX, DeskProcess, Watched, opened_live, operator_env
 from tests.web.test_desk_pages import deployment_app
 from tests.web.test_mailview import PIXEL
 
@@ -94,7 +95,7 @@ def deliver(desk: DeskProcess, directory: Path, text: str, html: str | None = No
 
 def open_conversation(page: Page, desk: DeskProcess, subject: str) -> None:
     page.goto(f"{desk.url}/")
-    page.get_by_role("link", name=subject).click()
+    opened_live(page, page.get_by_role("link", name=subject).click)
     expect(page.locator("#conv-title")).to_contain_text(subject)
 
 
@@ -145,10 +146,14 @@ def test_a_hostile_html_mail_runs_nothing_and_calls_no_one_until_asked(
 
 
 def remote_image_loaded(page: Page) -> bool:
-    """Whether the mail's frame, as it is now, drew the tracking pixel from its host."""
-    return bool(mail_frame(page).evaluate(
-        "() => { const i = document.querySelector('img[alt=\"tracking pixel\"]');"
-        " return i !== null && i.complete && i.naturalWidth > 0 }"))
+    """Whether the mail's frame, as it is now, drew the tracking pixel from its host
+    (False while a refresh replaces the frame under the question)."""
+    try:
+        return bool(mail_frame(page).evaluate(
+            "() => { const i = document.querySelector('img[alt=\"tracking pixel\"]');"
+            " return i !== null && i.complete && i.naturalWidth > 0 }"))
+    except (PlaywrightError, AssertionError):  # detached, or not yet attached
+        return False
 
 
 def test_remote_images_once_asked_for_stay_shown_through_live_refreshes(
