@@ -93,6 +93,17 @@ def _query(params: QueryParams) -> str:
     return urlencode(kept)
 
 
+REMOTE_IMAGES = "x-remote-images"
+
+
+def remote_images(request: Request) -> frozenset[int]:
+    """The messages whose remote images the agent asked for on the open page (desk.js
+    says which with every refresh of the conversation), so a refresh keeps them shown.
+    A page loaded anew starts with none: a tracker learns of no later look unasked."""
+    given = request.headers.get(REMOTE_IMAGES, "")[:2000]
+    return frozenset(int(n) for n in given.split(",") if n.strip().isdigit())
+
+
 def waiting(rows: list[JSON]) -> int:
     """What the tab title counts: open conversations whose customer waits for us."""
     return sum(1 for r in rows if r["status"] == Status.OPEN and r["sla"]["awaiting_since"])
@@ -245,7 +256,8 @@ class Desk:
                 "newest": max((m["id"] for m in messages), default=0),
                 # the reply box (replybox.js): "reply all", and the channel's limit
                 "cc": ", ".join(cc), "cc_channel": conv["channel"] in actions.CC_CHANNELS,
-                "limit": self.ctx.text_limits.get((conv["channel"], conv["account"]))}
+                "limit": self.ctx.text_limits.get((conv["channel"], conv["account"])),
+                "remote_images": remote_images(request)}
 
     def _ours(self) -> frozenset[str]:
         """Addresses never offered as Cc: our accounts' and every agent's."""

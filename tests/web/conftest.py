@@ -7,28 +7,59 @@ this folder; each test gets a fresh context (no cookies, no cache) and a page th
 records what it asked for and what the console said.
 
 `desk` is a deployment made by `inbox init`, migrated with `inbox db upgrade` and
-served by `inbox run` in a subprocess, as an operator would, on a free port; the
-fixture waits for /healthz and yields the base URL. axe-core is vendored under
-vendor/ (see vendor/README.md), so the accessibility check runs offline.
+served by `inbox run` in a subprocess, as an operator would, on a free port, with real
+peers (tests/web/peers.py): an e-mail account on the private Dovecot sending to an SMTP
+sink, and a Telegram bot on the local Bot API. It is started once per database for the
+whole folder (package scope) and parametrised over SQLite and PostgreSQL (a database
+created for it, dropped after), so every browser test runs on both; a module that
+checks only page mechanics, the same whatever the database, says so and runs on SQLite
+alone (`ON_SQLITE_ONLY`). The fixture waits for /healthz and for the mailbox to be
+watched, then yields the `DeskProcess`. axe-core is vendored under vendor/ (see
+vendor/README.md), so the accessibility check runs offline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import tomllib
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from tests.peers import WAIT, ensure_installed, free_port
+from inbox.core.config import load_settings
+from inbox.runtime.app import App
+from inbox.store.models import Cursor
+from tests.channels.telegram.bot_api import TOKEN
+from tests.conftest import PG_ADMIN
+from tests.peers import (
+    PASSWORD,
+    WAIT,
+    Dovecot,
+    SmtpSink,
+    Tls,
+    ensure_installed,
+    free_port,
+    merged,
+    toml,
+)
+from tests.web.peers import BOT_ACCOUNT, BotApi, Peers
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -49,12 +80,15 @@ def operator_env() -> dict[str, str]:
 
 @dataclass
 class DeskProcess:
-    """`inbox run` on a deployment; `url` is where its desk answers."""
+    """`inbox run` on a deployment; `url` is where its desk answers. The `desk`
+    fixture's also names its database and its peers (`peers_of` asks for them)."""
 
     directory: Path
     url: str
     proc: subprocess.Popen[bytes]
     log: Path
+    database: str = "sqlite"
+    peers: Peers | None = None
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -66,25 +100,29 @@ class DeskProcess:
         return self.proc.wait(timeout=WAIT * 3)
 
 
-def make_deployment(directory: Path, port: int) -> Path:
-    """`inbox init` and `inbox db upgrade`, with the desk on `port`."""
+def make_deployment(directory: Path, port: int,
+                    configure: Callable[[Path], None] = lambda directory: None) -> Path:
+    """`inbox init` and `inbox db upgrade`, with the desk on `port`; `configure` edits
+    the deployment before its database is made."""
     env = operator_env()
     subprocess.run([*INBOX, "init", str(directory)], env=env, check=True, capture_output=True)
     config = directory / "inbox.toml"
     config.write_text(config.read_text().replace(
         'listen = "127.0.0.1:8025"', f'listen = "127.0.0.1:{port}"'))
+    configure(directory)
     subprocess.run([*INBOX, "db", "upgrade"], cwd=directory, env=env, check=True,
                    capture_output=True)
     return directory
 
 
-def start_desk(directory: Path, port: int) -> DeskProcess:
-    """`inbox run` in `directory`; returns once /healthz answers (or fails the test)."""
+def start_desk(directory: Path, port: int, **more: Any) -> DeskProcess:
+    """`inbox run` in `directory`; returns once /healthz answers (or fails the test).
+    `more`: the `DeskProcess` fields after `log`."""
     log = directory / "daemon.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([*INBOX, "run"], cwd=directory, env=operator_env(),
                                 stdout=out, stderr=subprocess.STDOUT)
-    desk = DeskProcess(directory, f"http://127.0.0.1:{port}", proc, log)
+    desk = DeskProcess(directory, f"http://127.0.0.1:{port}", proc, log, **more)
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -99,13 +137,105 @@ def start_desk(directory: Path, port: int) -> DeskProcess:
     pytest.fail(f"the desk did not answer /healthz within {WAIT}s:\n{desk.output()}")
 
 
-@pytest.fixture(scope="package")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskProcess]:
-    """One real `inbox run` for this folder's browser tests."""
-    port = free_port()
-    running = start_desk(make_deployment(tmp_path_factory.mktemp("web") / "desk", port), port)
-    yield running
+DATABASES = ("sqlite", "postgresql")
+# A module whose tests check page mechanics (assets, headers, the policy) that no
+# database changes: `pytestmark = ON_SQLITE_ONLY`.
+ON_SQLITE_ONLY = pytest.mark.parametrize("desk", ["sqlite"], indirect=True)
+IMAP_PASSWORD_FILE, TOKEN_FILE = "imap.password", "telegram.token"  # in the deployment
+
+
+@pytest.fixture(scope="package", params=DATABASES)
+def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         dovecot: Dovecot, tls: Tls) -> Iterator[DeskProcess]:
+    """One real `inbox run` per database for this folder's browser tests, with an
+    e-mail account and a Telegram bot on real peers."""
+    database: str = request.param
+    port, directory = free_port(), tmp_path_factory.mktemp(f"web-{database}") / "desk"
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(new_database()) if database == "postgresql" else None
+        sink = SmtpSink(tls)
+        sink.start()
+        stack.callback(sink.stop)
+        telegram = BotApi()
+        stack.callback(telegram.stop)
+        peers = Peers(dovecot, dovecot.add_user(f"support-{port}@helpdesk.test"), sink,
+                      telegram)
+        make_deployment(directory, port, lambda d: with_peers(d, peers, url))
+        running = start_desk(directory, port, database=database, peers=peers)
+        stack.callback(lambda: _stopped(running))
+        _watching_the_mailbox(running)
+        yield running
+
+
+def _stopped(running: DeskProcess) -> None:
     assert running.stop() == 0, running.output()
+
+
+def peers_of(desk: DeskProcess) -> Peers:
+    """The `desk` fixture's peers (a `start_desk` of a test's own has none)."""
+    assert desk.peers is not None, "not the `desk` fixture's daemon"
+    return desk.peers
+
+
+@contextlib.contextmanager
+def new_database() -> Iterator[str]:
+    """A PostgreSQL database of its own (as tests/conftest.py pg_url makes one), dropped
+    after; its URL."""
+    name = f"inbox_web_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN} is needed for the tests: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def with_peers(directory: Path, peers: Peers, database_url: str | None) -> None:
+    """The deployment's inbox.toml, as its admin would write it: the support mailbox,
+    the sink for sending, the bot on the local Bot API; secrets in files beside it (so
+    every `inbox` command run there sees them), and on `database_url` if given."""
+    (directory / IMAP_PASSWORD_FILE).write_text(PASSWORD)
+    (directory / TOKEN_FILE).write_text(TOKEN)
+    config = directory / "inbox.toml"
+    data = tomllib.loads(config.read_text())
+    server = {"host": "127.0.0.1", "security": "none"}
+    data = merged(data, {
+        "addresses": [*data.get("addresses", []), peers.support], "domain": "helpdesk.test",
+        "outbox": {"poll_seconds": 0.05, "backoff_base_seconds": 0.05,
+                   "probe_seconds": 0.05},
+        # Always open: the shipped after-hours rule must not depend on when tests run.
+        "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                           "hours": "00:00-23:59:59.999999"},
+        "channels": {
+            "email": {"support": {
+                "address": peers.support,
+                "imap": {**server, "port": peers.dovecot.port,
+                         "password_file": IMAP_PASSWORD_FILE},
+                "smtp": {**server, "port": peers.sink.port}}},
+            "telegram": {BOT_ACCOUNT: {"token_file": TOKEN_FILE,
+                                       "api_url": peers.telegram.server.url}}},
+        **({"database_url": database_url} if database_url else {})})
+    config.write_text(toml(data))
+
+
+def _watching_the_mailbox(desk: DeskProcess) -> None:
+    """Until the daemon has saved its first mailbox cursor: the account starts "now",
+    so only mail that arrives after that is the customers' new mail."""
+    app = App(load_settings(desk.directory / "inbox.toml", operator_env()))
+    try:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with Session(app.engine) as s:
+                if s.scalar(sa.select(Cursor).where(col(Cursor.channel) == "email")):
+                    return
+            time.sleep(0.05)  # polling a condition with a deadline
+        pytest.fail(f"the daemon watched no mailbox within {WAIT}s:\n{desk.output()}")
+    finally:
+        app.close()
 
 
 @pytest.fixture(scope="package")
@@ -196,6 +326,18 @@ def sign_in(page: Page, url: str, email: str, password: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def opened_live(page: Page, open_it: Callable[[], object]) -> None:
+    """`open_it()` (a click or a goto that opens a conversation), then wait until the
+    page's live stream connected and the refresh it brings at once has settled: until
+    then, what a test holds of #conv-live (a mail's frame, an opened fold) may be
+    replaced under it."""
+    with page.expect_response(lambda r: re.fullmatch(r"/c/\d+/live",
+                                                     urlsplit(r.url).path) is not None):
+        open_it()
+    page.wait_for_function("() => !document.querySelector('#conv-live.htmx-request, "
+                           ".htmx-swapping, .htmx-added, .htmx-settling')")
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""The desk in a real browser: Chromium, driven by Playwright, against `inbox run`."""
+"""The desk in a real browser: Chromium, driven by Playwright, against `inbox run`.
+
+Page mechanics only (the sign-in page's assets, the CSP, axe on the sign-in page): no
+database changes what they check, so they run against the SQLite desk alone and leave
+the PostgreSQL one to the scenarios (tests/web/conftest.py `desk`)."""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import re
 from urllib.parse import urlsplit
 
 from inbox.web.security import CSP
-from tests.web.conftest import DeskProcess, Watched, axe_violations
+from tests.web.conftest import ON_SQLITE_ONLY, DeskProcess, Watched, axe_violations
+
+pytestmark = ON_SQLITE_ONLY
 
 
 def test_the_sign_in_page_loads_clean_and_asks_nothing_of_other_hosts(

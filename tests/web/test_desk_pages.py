@@ -1,16 +1,15 @@
-"""The queue and a conversation in Chromium, against a real `inbox run`: what an agent
-sees and does, live updates, keys, direction, accessibility."""
+"""The queue and a conversation in Chromium, against a real `inbox run` on each database
+(tests/web/conftest.py `desk`): what an agent sees and does, live updates, keys,
+direction, accessibility; an e-mail and a Telegram chat received by the daemon from
+the real peers and answered from the browser."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,16 @@ from playwright.sync_api import Page, expect
 
 from inbox.core.config import load_settings
 from inbox.runtime.app import App
-from tests.peers import PASSWORD, WAIT, Dovecot, SmtpSink, free_port, merged, toml
+from tests.peers import WAIT, free_port
 from tests.web.conftest import (
     INBOX,
     DeskProcess,
     Watched,
     add_agent,
     axe_violations,
-    make_deployment,
     operator_env,
+    peers_of,
     sign_in,
-    start_desk,
 )
 from tests.web.desk_helpers import ingest, mail
 
@@ -52,27 +50,62 @@ def queue_page(desk: DeskProcess, agent_page: Watched) -> Iterator[tuple[App, Pa
     app.close()
 
 
-def test_email_and_telegram_in_one_queue_by_sla_persian_right_to_left(
-        desk: DeskProcess, queue_page: tuple[App, Page]) -> None:
-    app, page = queue_page
-    now, late = datetime.now(UTC), subject(1)
-    ingest(app, mail(free_port(), subject=late, at=now - timedelta(hours=1),
-                     sender=f"e{free_port()}@example.com"),
-           mail(free_port(), channel="telegram", text=PERSIAN, at=now - timedelta(hours=3),
-                sender=str(free_port()), name="Dariush"))
-    page.goto(desk.url + "/?status=open")
-    chat = page.locator("#queue-rows tr", has_text=PERSIAN)
-    email = page.locator("#queue-rows tr", has_text=late)
-    expect(chat).to_have_count(1)
-    order = page.locator("#queue-rows tr").evaluate_all(
+def rows_text(page: Page) -> list[str]:
+    found: list[str] = page.locator("#queue-rows tr").evaluate_all(
         "rows => rows.map(r => r.textContent)")
-    assert next(i for i, t in enumerate(order) if PERSIAN in t) < \
-        next(i for i, t in enumerate(order) if late in t)
+    return found
+
+
+def reply_from_the_browser(page: Page, desk: DeskProcess, row: str, text: str) -> None:
+    """Open the conversation whose queue row shows `row` and send `text`; until the
+    page hears that the reply went out."""
+    page.goto(desk.url + "/")
+    page.locator("#queue-rows a", has_text=row).click()
+    page.get_by_label("Your reply").fill(text)
+    page.get_by_role("button", name="Send reply").click()
+    sent = page.locator(".message.kind-agent", has_text=text)
+    expect(sent).to_have_count(1)
+    expect(sent.locator(".delivery")).to_contain_text("sent", timeout=WAIT * 1000)
+
+
+def test_an_email_and_a_telegram_chat_in_one_queue_by_sla_and_replies_go_back_threaded(
+        desk: DeskProcess, agent_page: Watched) -> None:
+    """Both customers write through the real peers (the daemon fetches the mail from
+    Dovecot and the chat from the Bot API); the agent answers each in the browser."""
+    peers, page, tag = peers_of(desk), agent_page.page, free_port()
+    parcel, chat_text = f"Parcel {tag} missing", f"{PERSIAN} {tag}"
+    page.goto(desk.url + "/?status=open")
+    peers.write_mail(f"Anna <anna{tag}@example.com>", parcel, "Where is it?",
+                     f"<parcel{tag}@example.com>")
+    dariush = peers.customer("Dariush", language_code="fa")
+    asked = peers.write_chat(dariush, chat_text, hours_ago=3)  # the most urgent
+    chat = page.locator("#queue-rows tr", has_text=chat_text)
+    email = page.locator("#queue-rows tr", has_text=parcel)
+    expect(chat).to_have_count(1, timeout=WAIT * 1000)  # received by the daemon, live
+    expect(email).to_have_count(1, timeout=WAIT * 1000)
+    order = rows_text(page)
+    assert next(i for i, t in enumerate(order) if chat_text in t) < \
+        next(i for i, t in enumerate(order) if parcel in t)
     assert chat.get_by_role("link").evaluate("a => getComputedStyle(a).direction") == "rtl"
     assert email.get_by_role("link").evaluate("a => getComputedStyle(a).direction") == "ltr"
     assert "telegram" in chat.inner_text() and "email" in email.inner_text()
     assert page.title().startswith("(")  # the tab counts what waits
     expect(chat.locator("td.sla")).to_have_class("sla sla-ok")
+
+    reply_from_the_browser(page, desk, parcel, "It is on its way.")
+    sent = peers.mail_where(lambda m: m["In-Reply-To"] == f"<parcel{tag}@example.com>"
+                            and "It is on its way." in text_of(m))
+    assert sent["To"] == f"Anna <anna{tag}@example.com>"
+    assert sent["Subject"].startswith(f"Re: {parcel} [#")
+    reply_from_the_browser(page, desk, chat_text, "بسته شما امروز ارسال شد")
+    answer = peers.chat_where(lambda s: s.chat_id == dariush.chat_id
+                              and s.text == "بسته شما امروز ارسال شد")
+    assert answer.reply_to == asked["message_id"]  # a reply to the customer's message
+
+
+def text_of(mail: EmailMessage) -> str:
+    body = mail.get_body(preferencelist=("plain",))
+    return "" if body is None else str(body.get_content())
 
 
 def test_keys_alone_open_a_conversation(desk: DeskProcess,
@@ -150,57 +183,3 @@ def test_queue_and_conversation_have_no_serious_accessibility_violation(
     axe_page.page.locator("#queue-rows a").first.click()
     axe_page.page.wait_for_url(f"{desk.url}/c/*")
     assert axe_violations(axe_page.page) == []
-
-
-# ------------------------------------------------------- a reply through SMTP, threaded
-
-@pytest.fixture
-def mail_desk(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink,
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[DeskProcess]:
-    """`inbox run` with an e-mail account on the private Dovecot and the SMTP sink."""
-    monkeypatch.setenv("DESK_TEST_IMAP_PASSWORD", PASSWORD)
-    support = dovecot.add_user(f"support-{free_port()}@helpdesk.test")
-    port = free_port()
-    directory = make_deployment(tmp_path / "mail-desk", port)
-    config = directory / "inbox.toml"
-    config.write_text(toml(merged(tomllib.loads(config.read_text()), {
-        "addresses": [support], "domain": "helpdesk.test",
-        "outbox": {"poll_seconds": 0.05},
-        "channels": {"email": {"support": {
-            "address": support,
-            "imap": {"host": dovecot.host, "port": dovecot.port, "security": "none",
-                     "password_env": "DESK_TEST_IMAP_PASSWORD"},
-            "smtp": {"host": smtp_sink.host, "port": smtp_sink.port,
-                     "security": "none"}}}}})))
-    running = start_desk(directory, port)
-    running.support = support  # type: ignore[attr-defined]
-    yield running
-    assert running.stop() == 0, running.output()
-
-
-def test_a_reply_from_the_browser_arrives_threaded(mail_desk: DeskProcess, page: Watched,
-                                                   dovecot: Dovecot,
-                                                   smtp_sink: SmtpSink) -> None:
-    support: str = mail_desk.support  # type: ignore[attr-defined]
-    raw = EmailMessage()
-    raw["From"], raw["To"] = "Anna <anna@example.com>", support
-    raw["Subject"], raw["Message-ID"] = "Parcel missing", "<parcel-1@example.com>"
-    raw.set_content("Where is it?")
-    dovecot.append(support, bytes(raw))
-    email, password = add_agent(mail_desk, "Replier")
-    sign_in(page.page, mail_desk.url, email, password)
-    row = page.page.locator("#queue-rows a", has_text="Parcel missing")
-    expect(row).to_have_count(1, timeout=WAIT * 1000)  # fetched by the daemon, live
-    row.click()
-    expect(page.page.get_by_text("Subject: Re: Parcel missing [#")).to_be_visible()
-    page.page.get_by_label("Your reply").fill("It is on its way.")
-    page.page.get_by_role("button", name="Send reply").click()
-    expect(page.page.locator(".message.kind-agent")).to_contain_text("It is on its way.")
-    sent = [BytesParser(policy=default).parsebytes(r.data)
-            for r in smtp_sink.wait_for(2)]  # the acknowledgement, then the reply
-    reply = next(m for m in sent if "It is on its way." in m.get_content())
-    assert reply["In-Reply-To"] == "<parcel-1@example.com>"
-    assert reply["To"] == "Anna <anna@example.com>" and reply["Subject"].startswith(
-        "Re: Parcel missing [#")
-    expect(page.page.locator(".message.kind-agent .delivery")).to_contain_text(
-        "sent", timeout=WAIT * 1000)  # and the open page heard it went

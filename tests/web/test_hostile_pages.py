@@ -15,7 +15,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.peers import free_port
-from tests.web.conftest import INBOX, DeskProcess, Watched, operator_env
+from tests.web.conftest import INBOX, DeskProcess, Watched, opened_live, operator_env
 
 SUBJECT = '<img src=x onerror="window.pwned=1"> Refund {{7*7}}'
 NAME = "<script>window.pwned=2</script>Mallory"
@@ -50,7 +50,7 @@ def test_hostile_mail_is_shown_inert_in_the_queue_and_the_conversation(
     page.goto(f"{desk.url}/")
     row = page.get_by_role("link", name=f"{SUBJECT} {tag}")
     expect(row).to_be_visible()  # the subject, as text, markup and all
-    row.click()
+    opened_live(page, row.click)  # the refresh as the live stream connects: done
     expect(page.locator("#conv-title")).to_contain_text(SUBJECT)  # escaped, so shown
     page.get_by_text("Text version").click()  # an HTML mail is shown as written first
     expect(page.get_by_text(TEXT)).to_be_visible()

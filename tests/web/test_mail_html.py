@@ -11,15 +11,24 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page, expect
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from inbox.desk import actions
+from inbox.runtime.app import App
+from inbox.store.models import Conversation
 from tests.peers import WAIT, free_port
-from tests.web.conftest import INBOX, DeskProcess, Watched, operator_env
+from tests.web.conftest import INBOX, DeskProcess, Watched, opened_live, operator_env
+from tests.web.test_desk_pages import deployment_app
 from tests.web.test_mailview import PIXEL
 
 
@@ -86,7 +95,7 @@ def deliver(desk: DeskProcess, directory: Path, text: str, html: str | None = No
 
 def open_conversation(page: Page, desk: DeskProcess, subject: str) -> None:
     page.goto(f"{desk.url}/")
-    page.get_by_role("link", name=subject).click()
+    opened_live(page, page.get_by_role("link", name=subject).click)
     expect(page.locator("#conv-title")).to_contain_text(subject)
 
 
@@ -134,6 +143,70 @@ def test_a_hostile_html_mail_runs_nothing_and_calls_no_one_until_asked(
     tab.wait_for_url(f"{remote.url}/track")
     assert tab.evaluate("window.opener") is None  # noopener: it cannot reach the desk
     assert agent_page.errors == []
+
+
+def remote_image_loaded(page: Page) -> bool:
+    """Whether the mail's frame, as it is now, drew the tracking pixel from its host
+    (False while a refresh replaces the frame under the question)."""
+    try:
+        return bool(mail_frame(page).evaluate(
+            "() => { const i = document.querySelector('img[alt=\"tracking pixel\"]');"
+            " return i !== null && i.complete && i.naturalWidth > 0 }"))
+    except (PlaywrightError, AssertionError):  # detached, or not yet attached
+        return False
+
+
+def test_remote_images_once_asked_for_stay_shown_through_live_refreshes(
+        desk: DeskProcess, agent_page: Watched, remote: Remote, tmp_path: Path) -> None:
+    """The agent's choice holds for that message while the page is open: a colleague's
+    note (pushed live) or the agent's own one re-renders the conversation, and the
+    images stay. A new page asks again: no tracker learns of a later look unasked."""
+    html = f'<p>Your order</p><img src="{remote.url}/pixel.png" alt="tracking pixel">'
+    subject = deliver(desk, tmp_path, "Your order", html)
+    page = agent_page.page
+    open_conversation(page, desk, subject)
+    page.get_by_role("link", name="Show remote images").click()
+    remote.wait_for("/pixel.png")
+    until_loaded(page)
+
+    app = deployment_app(desk)
+    try:
+        conv = conversation_of(app, subject)
+        with Session(app.engine) as s, s.begin():
+            actions.note(s, conv, "Checked with the courier.", author="Colleague",
+                         now=datetime.now(UTC))
+    finally:
+        app.close()
+    expect(page.locator(".message.kind-note")).to_contain_text("Checked with the courier.",
+                                                                timeout=WAIT * 1000)
+    until_loaded(page)
+    page.get_by_label("Internal note (never sent)").fill("Told the customer.")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator(".message.kind-note")).to_have_count(2)
+    until_loaded(page)
+
+    page.reload()
+    img = page.frame_locator("iframe[name^=mail-]").get_by_role("img", name="tracking pixel")
+    expect(img).to_be_attached()
+    assert img.get_attribute("src") is None  # blocked again until asked
+    assert agent_page.errors == []
+
+
+def until_loaded(page: Page) -> None:
+    """Until the frame on the page now shows the remote image (fails after WAIT)."""
+    deadline = time.monotonic() + WAIT
+    while not remote_image_loaded(page):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the remote image is not shown within {WAIT}s")
+        time.sleep(0.05)  # polling a condition with a deadline
+
+
+def conversation_of(app: App, subject: str) -> int:
+    with Session(app.engine) as s:
+        found: int | None = s.scalar(sa.select(col(Conversation.id)).where(
+            col(Conversation.subject) == subject))
+    assert found is not None
+    return found
 
 
 def test_persian_mail_reads_right_to_left_and_quotes_are_folded(

@@ -12,7 +12,14 @@ import pytest
 from inbox.core.config import load_settings
 from inbox.runtime.deployment import init_deployment
 from tests.peers import free_port
-from tests.web.conftest import INBOX, DeskProcess, make_deployment, operator_env, start_desk
+from tests.web.conftest import (
+    INBOX,
+    ON_SQLITE_ONLY,
+    DeskProcess,
+    make_deployment,
+    operator_env,
+    start_desk,
+)
 
 
 def test_a_new_deployment_serves_the_desk_on_localhost(tmp_path: Path) -> None:
@@ -20,6 +27,7 @@ def test_a_new_deployment_serves_the_desk_on_localhost(tmp_path: Path) -> None:
     assert (web.enabled, web.listen) == (True, "127.0.0.1:8025")
 
 
+@ON_SQLITE_ONLY  # the health answer and the log line: no database changes them
 def test_health_is_answered_without_signing_in(desk: DeskProcess) -> None:
     answer = httpx.get(desk.url + "/healthz")
     assert (answer.status_code, answer.text) == (200, "ok")

@@ -98,6 +98,23 @@
     act();
   });
 
+  // ------------------------------------------------------------------ remote images
+  // Asked for per message ("Show remote images"), they stay shown while the page is
+  // open: every refresh of the conversation (live, or after the agent's own action)
+  // tells the server which messages they are, and it draws those frames with them.
+  var imagesShown = new Set();
+
+  document.addEventListener("click", function (event) {
+    var link = event.target instanceof Element && event.target.closest("[data-remote-images]");
+    if (link) imagesShown.add(link.dataset.remoteImages);
+  });
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (imagesShown.size) {
+      event.detail.headers["X-Remote-Images"] = Array.from(imagesShown).join(",");
+    }
+  });
+
   // ------------------------------------------------------------------ htmx helpers
   document.addEventListener("htmx:beforeSwap", function (event) {
     // A refusal names its place (HX-Retarget: #problem): show it there as text.
