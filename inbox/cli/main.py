@@ -310,6 +310,31 @@ def _send_anyway(collision: Exception, asking: bool) -> bool:
     return False
 
 
+@cli.command()
+@friendly
+def note(conversation_id: int,
+         message: Annotated[str | None, typer.Option("--message", "-m")] = None,
+         file: Annotated[Path | None, typer.Option("--file", "-f")] = None,
+         author: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """An internal note, never sent to the customer (text from -m, -f FILE, or $EDITOR);
+    colleagues it mentions (@kim) are told, if they may see the conversation."""
+    from inbox.desk import mentions
+
+    app = _app()
+    who = _author(app, author)
+    if who is None:
+        raise CliError(f"say who writes: --as NAME or INBOX_AGENT=NAME ({_agents(app)})")
+    text = message if message is not None else _read_reply(file)
+    with _session(app, write=True) as s:
+        written = mentions.note(s, conversation_id, text, author=who, now=utcnow(),
+                                tell=app.mentions)
+        out = {"conversation_id": conversation_id, "message_id": written.id}
+    if as_json:
+        _print_json(out)
+    else:
+        typer.echo(f"note added as message {out['message_id']}")
+
+
 def _author(app: App, given: str | None) -> str | None:
     """The agent `--as`/$INBOX_AGENT names, refused unless the directory knows them."""
     if not given:

@@ -74,14 +74,24 @@ def _escalation(channel: str, language: str) -> dict[str, object]:
         "Can you decide?", "desk_url": "https://help.example.com/c/42"}
 
 
+def _mention(channel: str, language: str) -> dict[str, object]:
+    notify = _notify(channel, language)
+    return {k: v for k, v in notify.items() if k not in ("rule", "excerpt", "priority",
+                                                          "customer_address")} | {
+        "by": "ana", "note": "@kim the courier says it left on Monday.\nCan you check?",
+        "desk_url": "https://help.example.com/c/42"}
+
+
 def samples(kind: str, channel: str, language: str) -> dict[str, dict[str, object]]:
     """Named sets of values for a template of `kind`: usual, empty, hostile (and, for
     SLA notices, breached)."""
     make = (_sla if kind == "sla" else _escalation if kind == "escalation"
+            else _mention if kind == "mention"
             else _ack if kind.startswith("ack") else _notify)
     usual = make(channel, language)
     long = ({"reason": ("Line\r\n" + LONG)[:2000], "to": "boss", "desk_url": ""}
-            if kind == "escalation" else {"excerpt": ("Line\r\n" + LONG)[:500]})
+            if kind == "escalation" else {"note": ("Line\r\n" + LONG)[:2000], "desk_url": ""}
+            if kind == "mention" else {"excerpt": ("Line\r\n" + LONG)[:500]})
     found = {"usual": usual, "empty": usual | EMPTY, "hostile": usual | HOSTILE | long}
     if kind == "sla":
         found["breached"] = usual | {"state": "breached", "time_left": "overdue 1h 20m"}

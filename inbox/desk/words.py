@@ -152,7 +152,7 @@ def _template_error(what: str, d: JSON, zone: zoneinfo.ZoneInfo) -> str:
 
 
 _NAMES = {"ack": "ack", "reply": "reply", "notify": "notification", "sla": "SLA notice",
-          "escalation": "escalation notice"}
+          "escalation": "escalation notice", "mention": "mention notice"}
 _FAMILIES: dict[str, Callable[[str, JSON, zoneinfo.ZoneInfo], str]] = {
     ".sent": _sent, ".dead": _dead, ".retried": _retried,
     ".template-error": _template_error}
@@ -229,6 +229,17 @@ def _escalated(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     return f"escalated to {to} by {by}: {why}{told}"
 
 
+def _mentioned(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
+    names = ", ".join(free(str(n)) for n in d.get("mentioned") or [])
+    words = f"{free(str(d.get('by')))} mentioned {names} in a note"
+    if d.get("notified"):
+        words += f"; told {', '.join(free(str(t)) for t in d['notified'])}"
+    if d.get("not_told"):
+        words += "; not told: " + ", ".join(f"{free(str(n))} ({why})"
+                                            for n, why in d["not_told"].items())
+    return words
+
+
 def _escalation_handled(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     waited = d.get("waited_seconds")
     after = f" after {duration(timedelta(seconds=waited))}" if waited is not None else ""
@@ -253,6 +264,7 @@ _EVENTS: dict[str, Say] = {
                                        f" ({d.get('source')}): {free(str(d.get('why')))}"),
     "routed": _routed, "status": _status, "assigned": _assigned,
     "escalated": _escalated, "escalation.handled": _escalation_handled,
+    "note.mentioned": _mentioned,
     "sla.ok": _sla("ok"), "sla.at-risk": _sla("at risk"), "sla.breached": _sla("breached"),
     "sla.met": _sla("met"),
     "flagged": lambda d, z: (f"flagged for a person to read: "

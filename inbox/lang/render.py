@@ -43,8 +43,9 @@ MAX_OUTPUT = 64 * 1024  # characters of one rendered template
 TIME_LIMIT = 1.0  # seconds for one render; a normal one takes well under a millisecond
 MAX_HEADER = 500  # characters of a rendered subject; the rest is cut
 # Context values that keep their line breaks: a customer's words quoted to agents, an
-# agent's reason for an escalation. Templates put them below their own text.
-MULTILINE = frozenset({"excerpt", "reason"})
+# agent's reason for an escalation, a note mentioning a colleague. Templates put them
+# below their own text.
+MULTILINE = frozenset({"excerpt", "reason", "note"})
 HEADERS = ("subject",)  # the only header a template may set
 
 # Vertical whitespace and control characters (C0, DEL, C1, the Unicode line and
@@ -316,19 +317,27 @@ _BUILTIN = {
         "Open it with: inbox show {conversation_id}\n"
         "A reply to this message is kept as an internal note; it does not reach the "
         "customer.\n"),
+    "mention": (
+        "[Note] {by} mentioned you on #{conversation_id}",
+        "{by} mentioned you in an internal note on conversation #{conversation_id} "
+        "({channel}). Its mention template failed, so this is the built-in text; the log "
+        "says why.\n\n"
+        "The note: {note}\n\n"
+        "Open it with: inbox show {conversation_id}\n"
+        "Notes never reach the customer.\n"),
 }
 _OWN = frozenset({"reference", "due_at", "conversation_id", "rule", "channel", "priority",
                   "state", "time_left"})
 # An escalation's agent and reason are our staff's words, not a customer's: without
 # them the notice would say nothing worth reading.
-_STAFF = {"escalation": frozenset({"by", "reason"})}
+_STAFF = {"escalation": frozenset({"by", "reason"}), "mention": frozenset({"by", "note"})}
 
 
 def builtin(kind: str, context: Mapping[str, Any]) -> Rendered:
     """The safe English text for a template of `kind` that failed: only our own values
     (reference, due time, ids, the rule's name, an escalating agent's words), never a
     customer's."""
-    family = ("ack" if kind.startswith("ack") else kind if kind in ("sla", "escalation")
+    family = ("ack" if kind.startswith("ack") else kind if kind in ("sla", "escalation", "mention")
               else "notify")
     subject, body = _BUILTIN[family]
     allowed = _OWN | _STAFF.get(family, frozenset())

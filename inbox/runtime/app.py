@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from inbox.core.directory import Directory
     from inbox.core.routing import Router
     from inbox.desk.escalation import Teller
+    from inbox.desk.mentions import Mentioner
     from inbox.ingest.work import PipelineContext
     from inbox.lang.render import Renderer
     from inbox.outbox.dispatcher import AccountKey, Dispatcher
@@ -146,6 +147,13 @@ class App:
 
         return Teller(self.settings, self.renderer, self.secret)
 
+    @cached_property
+    def mentions(self) -> Mentioner:
+        """Who hears of a note that mentions them (inbox.desk.mentions)."""
+        from inbox.desk.mentions import Mentioner
+
+        return Mentioner(self.settings, self.renderer, self.secret)
+
     def dispatcher(self, connectors: Mapping[AccountKey, Connector]) -> Dispatcher:
         """The outbox dispatcher sending through `connectors` (a daemon's, or a test's)."""
         from inbox.outbox.dispatcher import Dispatcher
@@ -187,7 +195,7 @@ class App:
                 "directory": self.directory, "blobs": self.blobs, "parsers": raw_parsers(),
                 "channels": tuple(sorted(s.channels)), "feed": self.feed,
                 "our_addresses": self.our_addresses(),
-                "escalations": self.escalations}
+                "escalations": self.escalations, "mentions": self.mentions}
 
     def our_addresses(self) -> frozenset[str]:
         """Our own e-mail addresses: `addresses` and every e-mail account's address."""

@@ -20,6 +20,7 @@ from inbox.core.config import WebSettings
 from inbox.core.directory import Directory, ListedDirectory
 from inbox.desk.accounts import Action, can
 from inbox.desk.escalation import Teller
+from inbox.desk.mentions import Mentioner
 from inbox.sla.clock import Policies
 from inbox.store.blobs import BlobStore
 from inbox.web.assets import Assets
@@ -58,6 +59,7 @@ class WebContext:
     text_limits: Mapping[tuple[str, str], TextLimit] = field(default_factory=dict)
     our_addresses: frozenset[str] = frozenset()
     escalations: Teller | None = None  # tells supervisors; None: nobody is told
+    mentions: Mentioner | None = None  # tells colleagues a note mentions; None: nobody
 
 
 def text_direction(language: str) -> str:

@@ -35,7 +35,7 @@ from inbox.core.directory import Agent as DirectoryAgent
 from inbox.core.directory import Directory, ListedDirectory, merged, staff_addresses
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
 from inbox.core.vocab import Status
-from inbox.desk import actions, drafts, escalation, search, views
+from inbox.desk import actions, drafts, escalation, mentions, search, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.desk.quoting import fold
@@ -351,7 +351,8 @@ class Desk:
         cid = request.path_params["cid"]
 
         def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
-            written = actions.note(s, cid, _text(form), author=agent.name, now=now)
+            written = mentions.note(s, cid, _text(form), author=agent.name, now=now,
+                                    tell=self.ctx.mentions)
             drafts.discard(s, agent.id or 0, cid, "note")
             return written
         return await self._act(request, work)
