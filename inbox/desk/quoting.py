@@ -18,6 +18,7 @@ What counts as quoted, from the mail programs customers use:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -104,6 +105,20 @@ def _absorb_blank_lines(lines: list[str], kinds: list[Kind]) -> None:
 
 def fold(text: str) -> list[Part]:
     """`text` as new and quoted parts, in order; their texts join back into `text`."""
+    if len(text) <= _CACHED_TEXT:  # a conversation page folds each message every time
+        return list(_fold_cached(text))
+    return _fold(text)
+
+
+_CACHED_TEXT = 16_384  # characters: the messages of open conversations, not a huge mail
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_cached(text: str) -> tuple[Part, ...]:
+    return tuple(_fold(text))
+
+
+def _fold(text: str) -> list[Part]:
     lines = text.splitlines(keepends=True)
     if not lines:
         return [Part("new", text)]

@@ -72,6 +72,9 @@ class Pages:
     def __init__(self, ctx: WebContext, assets: Assets) -> None:
         self.ctx = ctx
         self.templates = Jinja2Templates(directory=TEMPLATES)
+        # The desk's own templates change only with the package: no stat of each file at
+        # every include (a conversation includes one per message).
+        self.templates.env.auto_reload = False
         self.templates.env.globals["static"] = assets.url
 
     def render(self, request: Request, name: str, status: int = 200,
