@@ -208,6 +208,27 @@ def first_lines(s: Session, conv_ids: list[int]) -> dict[int, str]:
             for conv_id, text in rows if conv_id is not None}
 
 
+HISTORY = 20  # earlier conversations shown with one: the newest of them
+
+
+def history(s: Session, contact_id: int, exclude: int, scope: Scope | None) -> list[JSON]:
+    """The contact's other conversations, on every channel, oldest first: the newest
+    HISTORY of those `scope` may see (None: all). What the conversation page shows as
+    the contact's history, each one opening in place."""
+    rows = s.execute(sa.select(
+        col(Conversation.id), col(Conversation.channel), col(Conversation.subject),
+        col(Conversation.status), col(Conversation.team), col(Conversation.assignee),
+        col(Conversation.created_at))
+        .where(col(Conversation.contact_id) == contact_id, col(Conversation.id) != exclude)
+        .order_by(col(Conversation.created_at).desc(), col(Conversation.id).desc())
+        .limit(HISTORY * 5)).all()  # a few more, for those of teams the agent is not in
+    seen = [r for r in rows if scope is None or scope.sees(r.team, r.assignee)][:HISTORY]
+    lines = first_lines(s, [r.id for r in seen])
+    return [{"id": r.id, "channel": r.channel, "subject": r.subject, "status": r.status,
+             "team": r.team, "assignee": r.assignee, "created_at": iso(r.created_at),
+             "first_line": lines.get(r.id, "")} for r in reversed(seen)]
+
+
 def _contacts(s: Session, convs: Any) -> dict[int, JSON]:
     """Name and first address per channel of each conversation's contact: one query
     (it runs for every page of the queue)."""

@@ -137,6 +137,7 @@ class Desk:
                 Route("/events", self.events),
                 Route("/c/{cid:int}", seen(self.conversation)),
                 Route("/c/{cid:int}/live", seen(self.conversation_live)),
+                Route("/c/{cid:int}/thread", seen(self.thread)),
                 Route("/c/{cid:int}/a/{aid:int}", seen(self.attachment)),
                 Route("/c/{cid:int}/reply", seen(self.reply), methods=post),
                 Route("/c/{cid:int}/note", seen(self.note), methods=post),
@@ -270,14 +271,24 @@ class Desk:
             return self.pages.render(request, "missing.html", status=404)
         me, cid = signed_agent(request).id or 0, request.path_params["cid"]
 
+        agent, contact = signed_agent(request), values["conv"]["contact"]["id"]
+
         def read(s: Session) -> JSON:
             return {"drafts": drafts.drafts(s, me, cid),
+                    "history": views.history(s, contact, cid, scope_of(s, agent)),
                     # read now, not from the directory's copy: the one just made counts
                     "supervisors": [a.name for a in escalation.supervisors(s)],
                     **self._escalations_open(s, request)}
 
         values |= await self._db(read)
         return self.pages.render(request, "conversation.html", **values)
+
+    async def thread(self, request: Request) -> Response:
+        """An earlier conversation's messages, opened in place in the contact's history."""
+        values = await self._conversation_values(request, request.path_params["cid"])
+        if values is None:
+            return PlainTextResponse("no such conversation", 404)
+        return self.pages.render(request, "_thread.html", **values)
 
     async def conversation_live(self, request: Request) -> Response:
         values = await self._conversation_values(request, request.path_params["cid"])
