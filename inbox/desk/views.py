@@ -274,7 +274,10 @@ def conversation_summary(c: Conversation, contact: JSON, now: datetime, secret: 
     }
 
 
-def conversation(s: Session, conv_id: int, now: datetime, secret: str) -> JSON | None:
+def conversation(s: Session, conv_id: int, now: datetime, secret: str, *,
+                 events: bool = True) -> JSON | None:
+    """The conversation, its messages and (unless `events` is false: the desk's page
+    reads its trail only when asked) its events."""
     c = s.get(Conversation, conv_id)
     if c is None:
         return None
@@ -292,12 +295,16 @@ def conversation(s: Session, conv_id: int, now: datetime, secret: str) -> JSON |
     atts, sends = _attachments(s, ids), _sends(s, ids)
     out["messages"] = [{**message(m, atts.get(m.id, [])), "send": sends.get(m.id)}
                        for m in msgs]
-    events = s.execute(sa.select(col(Event.id), col(Event.kind), col(Event.message_id),
-                                 col(Event.detail), col(Event.created_at))
-                       .where(col(Event.conversation_id) == conv_id)
-                       .order_by(col(Event.id))).all()
+    if not events:
+        out["event_count"] = s.scalar(sa.select(sa.func.count()).where(
+            col(Event.conversation_id) == conv_id))
+        return out
+    rows = s.execute(sa.select(col(Event.id), col(Event.kind), col(Event.message_id),
+                               col(Event.detail), col(Event.created_at))
+                     .where(col(Event.conversation_id) == conv_id)
+                     .order_by(col(Event.id))).all()
     out["events"] = [{"id": e.id, "kind": e.kind, "message_id": e.message_id,
-                      "detail": e.detail, "at": iso(e.created_at)} for e in events]
+                      "detail": e.detail, "at": iso(e.created_at)} for e in rows]
     return out
 
 

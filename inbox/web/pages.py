@@ -138,6 +138,7 @@ class Desk:
                 Route("/c/{cid:int}", seen(self.conversation)),
                 Route("/c/{cid:int}/live", seen(self.conversation_live)),
                 Route("/c/{cid:int}/thread", seen(self.thread)),
+                Route("/c/{cid:int}/trail", seen(self.trail_page)),
                 Route("/c/{cid:int}/a/{aid:int}", seen(self.attachment)),
                 Route("/c/{cid:int}/reply", seen(self.reply), methods=post),
                 Route("/c/{cid:int}/note", seen(self.note), methods=post),
@@ -227,11 +228,14 @@ class Desk:
 
     # ---------------------------------------------------------------- a conversation
 
-    async def _conversation_values(self, request: Request, cid: int) -> JSON | None:
+    async def _conversation_values(self, request: Request, cid: int,
+                                   events: bool = False) -> JSON | None:
+        """What a conversation's templates show; its trail of events only with `events`
+        (GET /c/ID/trail: "Why did this happen?" reads it when opened)."""
         now = self.ctx.clock()
 
         def read(s: Session) -> tuple[JSON | None, str, list[str]]:
-            conv = views.conversation(s, cid, now, self.ctx.secret)
+            conv = views.conversation(s, cid, now, self.ctx.secret, events=events)
             if conv is None:
                 return None, "", []
             return conv, actions.reply_subject(actions.get_conversation(s, cid),
@@ -242,12 +246,12 @@ class Desk:
         if conv is None:
             return None
         zone = self.zone
-        events = [{**e, "words": event_words(e, zone), "when": when(e["at"], zone)}
-                  for e in trail(conv)]
+        shown = [{**e, "words": event_words(e, zone), "when": when(e["at"], zone)}
+                 for e in trail(conv)] if events else []
         messages = [{**m, "when": when(m["created_at"], zone),
                      "delivery_words": delivery_words(m, zone)} for m in conv["messages"]]
         me = signed_agent(request)
-        return {"conv": conv, "messages": messages, "events": events, "zone": zone,
+        return {"conv": conv, "messages": messages, "events": shown, "zone": zone,
                 "may_handle": can(me, Action.RECEIVE_ESCALATIONS),
                 "max_reason": escalation.MAX_REASON,
                 "agents": [a.name for a in self.ctx.directory.agents() if a.enabled],
@@ -282,6 +286,14 @@ class Desk:
 
         values |= await self._db(read)
         return self.pages.render(request, "conversation.html", **values)
+
+    async def trail_page(self, request: Request) -> Response:
+        """The conversation's events in words: "Why did this happen?", when opened."""
+        values = await self._conversation_values(request, request.path_params["cid"],
+                                                 events=True)
+        if values is None:
+            return PlainTextResponse("no such conversation", 404)
+        return self.pages.render(request, "_trail.html", **values)
 
     async def thread(self, request: Request) -> Response:
         """An earlier conversation's messages, opened in place in the contact's history."""

@@ -122,5 +122,6 @@ def test_a_note_from_the_desk_tells_whom_it_mentions(shop: App) -> None:
     ola = agent_client(shop, "ola", teams=("support",))
     page = ola.post("/c/1/note", data={"text": "@Kim: can you call her?"})
     assert page.status_code == 200
-    assert "ola mentioned" in page.text.replace("\u2068", "").replace("\u2069", "")
+    trail = ola.get("/c/1/trail").text
+    assert "ola mentioned" in trail.replace("\u2068", "").replace("\u2069", "")
     assert list(notices(shop)) == ["kim@shop.example"]

@@ -169,6 +169,24 @@ def test_note_snooze_resolve_in_the_browser(desk: DeskProcess,
     expect(page.locator("dd.assignee")).not_to_have_text("nobody")
 
 
+def test_the_trail_is_read_when_opened_and_stays_open_through_a_refresh(
+        desk: DeskProcess, queue_page: tuple[App, Page]) -> None:
+    app, page = queue_page
+    text = subject(5)
+    ingest(app, mail(free_port(), subject=text, sender=f"t{free_port()}@example.com"))
+    page.goto(desk.url + "/")
+    page.locator("#queue-rows a", has_text=text).click()
+    trail = page.locator("#conv-live details.trail")
+    expect(trail.locator("li")).to_have_count(0)  # not read until asked
+    trail.locator("summary").click()
+    expect(trail).to_contain_text("ack queued")
+    page.get_by_label("Internal note (never sent)").fill("@nobody checked the label")
+    page.get_by_role("button", name="Add note").click()  # the conversation is drawn anew
+    expect(page.locator(".message.kind-note")).to_contain_text("checked the label")
+    expect(trail).to_have_attribute("open", "")
+    expect(trail).to_contain_text("ack queued")
+
+
 def test_queue_and_conversation_have_no_serious_accessibility_violation(
         desk: DeskProcess, axe_page: Watched) -> None:
     email, password = add_agent(desk, f"Axe{free_port()}")

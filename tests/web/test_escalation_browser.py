@@ -46,6 +46,7 @@ def test_an_agent_escalates_and_a_supervisor_handles_it(
             boss.get_by_role("button", name="Mark handled").click()
         assert done.value.status in (200, 303), done.value.text()
         expect(boss.locator("#conv-live .escalation")).to_have_count(0, timeout=WAIT * 1000)
+        boss.locator(".trail summary").click()  # "Why did this happen?", read when opened
         expect(boss.locator(".trail")).to_contain_text("handled by")
         boss.goto(desk.url + "/?escalated=1")
         expect(boss.locator("#queue-rows tr", has_text=late)).to_have_count(0)

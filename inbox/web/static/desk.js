@@ -115,6 +115,26 @@
     }
   });
 
+  // ------------------------------------------------------------------ open sections
+  // A refresh of the conversation draws it anew, folded; a section the agent opened
+  // (data-keep-open: "Why did this happen?") opens again, and reads itself again.
+  var keptOpen = new Set();
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!(event.detail.target instanceof Element) || event.detail.target.id !== "conv-live") return;
+    keptOpen = new Set(Array.from(
+      event.detail.target.querySelectorAll("details[data-keep-open][open]"),
+      function (d) { return d.dataset.keepOpen; }));
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!keptOpen.size) return;
+    document.querySelectorAll("#conv-live details[data-keep-open]").forEach(function (d) {
+      if (keptOpen.has(d.dataset.keepOpen) && !d.open) d.open = true;
+    });
+    keptOpen = new Set();
+  });
+
   // ------------------------------------------------------------------ htmx helpers
   document.addEventListener("htmx:beforeSwap", function (event) {
     // A refusal names its place (HX-Retarget: #problem): show it there as text.
