@@ -155,24 +155,30 @@ class LiveDirectory:
     `inbox agent add` made while it runs."""
 
     def __init__(self, load: Callable[[], Directory], max_age: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, miss_age: float = 0.5) -> None:
         self._load, self._max_age, self._clock = load, max_age, clock
+        self._miss_age = miss_age
         self._lock = threading.Lock()  # connectors and the sweep ask from several threads
         self._current = load()
         self._read_at = clock()
 
-    def current(self) -> Directory:
+    def current(self, older_than: float | None = None) -> Directory:
         with self._lock:
-            if self._clock() - self._read_at >= self._max_age:
+            age = self._max_age if older_than is None else older_than
+            if self._clock() - self._read_at >= age:
                 self._read_at = self._clock()
                 self._current = self._load()
             return self._current
 
     def agent(self, name: str) -> Agent | None:
-        return self.current().agent(name)
+        # A name not in the copy may have been added since: read again (at most every
+        # `miss_age` seconds), so an agent made a moment ago can be given work at once.
+        found = self.current().agent(name)
+        return found if found is not None else self.current(self._miss_age).agent(name)
 
     def team(self, name: str) -> Team | None:
-        return self.current().team(name)
+        found = self.current().team(name)
+        return found if found is not None else self.current(self._miss_age).team(name)
 
     def agents(self) -> Sequence[Agent]:
         return self.current().agents()

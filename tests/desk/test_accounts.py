@@ -236,3 +236,25 @@ def test_a_rule_naming_an_agent_added_while_the_daemon_runs_goes_live(
     seconds[0] = 5.0
     assert live.reload(wait=True) and not live.problems
     assert names.agent("lee") is not None
+
+
+def test_a_name_the_directory_does_not_know_yet_is_read_again_at_once() -> None:
+    """An agent added a moment ago can be assigned at once; an unknown name does not
+    send the desk to the database more than every miss_age seconds."""
+    from inbox.core.directory import Agent as Listed
+    from inbox.core.directory import LiveDirectory
+
+    seconds, agents, loads = [0.0], [Listed("ana", "ana@shop.example")], [0]
+
+    def read() -> ListedDirectory:
+        loads[0] += 1
+        return ListedDirectory(list(agents), [])
+
+    names = LiveDirectory(read, max_age=5, clock=lambda: seconds[0], miss_age=0.5)
+    agents.append(Listed("lee", "lee@shop.example"))
+    seconds[0] = 1.0
+    assert names.agent("lee") is not None and loads[0] == 2  # read again on the miss
+    assert names.agent("nobody") is None and names.agent("nobody") is None
+    assert loads[0] == 2  # not again within miss_age
+    seconds[0] = 1.6
+    assert names.agent("nobody") is None and loads[0] == 3
