@@ -169,11 +169,12 @@ def test_note_snooze_resolve_in_the_browser(desk: DeskProcess,
     expect(page.locator("dd.assignee")).not_to_have_text("nobody")
 
 
-def test_the_trail_is_read_when_opened_and_stays_open_through_a_refresh(
+def test_the_trail_is_read_when_opened_and_it_and_quotes_stay_open_through_a_refresh(
         desk: DeskProcess, queue_page: tuple[App, Page]) -> None:
     app, page = queue_page
     text = subject(5)
-    ingest(app, mail(free_port(), subject=text, sender=f"t{free_port()}@example.com"))
+    ingest(app, mail(free_port(), subject=text, sender=f"t{free_port()}@example.com",
+                     text="Where is it?\n\nOn Monday, Shop wrote:\n> Your parcel left today."))
     page.goto(desk.url + "/")
     page.locator("#queue-rows a", has_text=text).click()
     trail = page.locator("#conv-live details.trail")
@@ -185,6 +186,12 @@ def test_the_trail_is_read_when_opened_and_stays_open_through_a_refresh(
     expect(page.locator(".message.kind-note")).to_contain_text("checked the label")
     expect(trail).to_have_attribute("open", "")
     expect(trail).to_contain_text("ack queued")
+    quoted = page.locator("#conv-live .message.in details.quoted")
+    quoted.locator("summary").click()
+    page.get_by_label("Internal note (never sent)").fill("and the courier")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator(".message.kind-note")).to_have_count(2)
+    expect(quoted).to_have_attribute("open", "")  # a quote opened stays open too
 
 
 def test_queue_and_conversation_have_no_serious_accessibility_violation(

@@ -117,7 +117,8 @@
 
   // ------------------------------------------------------------------ open sections
   // A refresh of the conversation draws it anew, folded; a section the agent opened
-  // (data-keep-open: "Why did this happen?") opens again, and reads itself again.
+  // (data-keep-open: "Why did this happen?", a quoted part, a text version) opens again;
+  // the trail reads itself again.
   var keptOpen = new Set();
 
   document.addEventListener("htmx:beforeSwap", function (event) {
