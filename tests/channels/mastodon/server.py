@@ -20,6 +20,7 @@ import contextlib
 import html
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -282,7 +283,7 @@ class MastodonServer:
         text = str(params.get("status") or "")
         if not text.strip():
             raise ApiError(422, "Validation failed: Text can't be blank")
-        if len(text) > self.max_characters:
+        if mastodon_length(text) > self.max_characters:
             raise ApiError(422, "Validation failed: Text character limit of "
                                 f"{self.max_characters} exceeded")
         parent = None
@@ -320,6 +321,12 @@ async def _params(request: Request) -> JSON:
         loaded: JSON = json.loads(body or b"{}")
         return loaded
     return dict(parse_qsl(body.decode(), keep_blank_values=True))
+
+
+def mastodon_length(text: str) -> int:
+    """As Mastodon counts: a link is 23 characters, a mention only its username."""
+    text = re.sub(r"https?://\S+", "x" * 23, text)
+    return len(re.sub(r"(@[\w.-]+)@[\w.-]+\w", r"\1", text))
 
 
 def _now() -> str:
