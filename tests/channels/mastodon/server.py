@@ -21,9 +21,11 @@ import html
 import itertools
 import json
 import re
+import tomllib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -34,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inbox.web.server import Served, bind, serve
+from tests.peers import merged, toml
 
 WAIT = 10.0
 JSON = dict[str, Any]
@@ -354,3 +357,31 @@ async def mastodon() -> AsyncIterator[MastodonServer]:
     """The local Mastodon server, for one test."""
     async with mastodon_server() as server:
         yield server
+
+
+# ------------------------------------------------------------------ a deployment using it
+
+TOKEN = "mastodon-support-token"
+TOKEN_ENV = "INBOX_TEST_MASTODON_TOKEN"
+
+
+def configure(deployment: Path, server: MastodonServer, accounts: dict[str, JSON] | None = None,
+              **top: Any) -> Path:
+    """The deployment's inbox.toml with Mastodon accounts on `server` (default: `support`
+    with the token from TOKEN_ENV), quick retries, and always within business hours."""
+    path = deployment / "inbox.toml"
+    data = merged(tomllib.loads(path.read_text()), {
+        "name": "Acme Support", "domain": "helpdesk.test",
+        "outbox": {"backoff_base_seconds": 0.05, "poll_seconds": 0.05, "probe_seconds": 0.05},
+        "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                           "hours": "00:00-23:59:59.999999"},
+        **top})
+    data["channels"] = {"mastodon": accounts if accounts is not None
+                        else {"support": options(server)}}
+    path.write_text(toml(data))
+    return path
+
+
+def options(server: MastodonServer, **more: Any) -> JSON:
+    return {"api_base_url": server.url, "access_token_env": TOKEN_ENV,
+            "poll_seconds": 0.05, **more}
