@@ -186,6 +186,11 @@ class MastodonServer:
         self.failures.setdefault(route, []).extend(
             ApiError(code, error, headers) for _ in range(times))
 
+    async def asked(self, route: str, count: int = 1, timeout: float = WAIT) -> None:
+        """Wait until `count` requests starting with `route` were made."""
+        await self.changed.wait_for(
+            lambda: sum(r.startswith(route) for r in self.requests) >= count, timeout)
+
     async def posts(self, count: int, timeout: float = WAIT) -> list[Posted]:
         await self.changed.wait_for(lambda: len(self.posted) >= count, timeout)
         return self.posted
@@ -194,6 +199,7 @@ class MastodonServer:
     def _auth(self, request: Request) -> JSON:
         route = f"{request.method} {request.url.path}"
         self.requests.append(f"{route}?{request.url.query}")
+        self.changed.notify()
         for prefix, queue in self.failures.items():
             if route.startswith(prefix) and queue:
                 raise queue.pop(0)
