@@ -88,6 +88,7 @@ class MastodonServer:
     keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (token, key) -> id
     failures: dict[str, list[ApiError]] = field(default_factory=dict)  # "GET /path" prefix
     requests: list[str] = field(default_factory=list)
+    holds: list[tuple[str, asyncio.Event, asyncio.Event]] = field(default_factory=list)
     changed: Changes = field(default_factory=Changes)
     served: Served | None = None
 
@@ -113,6 +114,8 @@ class MastodonServer:
         return f"http://127.0.0.1:{self.served.port}"
 
     async def stop(self) -> None:
+        for _, _, release in self.holds:
+            release.set()
         if self.served is not None:
             await self.served.stop()
 
@@ -185,6 +188,20 @@ class MastodonServer:
         are answered with this error."""
         self.failures.setdefault(route, []).extend(
             ApiError(code, error, headers) for _ in range(times))
+
+    def hold(self, route: str) -> tuple[asyncio.Event, asyncio.Event]:
+        """The next request starting with `route` waits, unanswered, until the second
+        event is set; the first is set once it arrived."""
+        reached, release = asyncio.Event(), asyncio.Event()
+        self.holds.append((route, reached, release))
+        return reached, release
+
+    async def _maybe_hold(self, route: str) -> None:
+        for held in self.holds:
+            if route.startswith(held[0]) and not held[1].is_set():
+                held[1].set()
+                await held[2].wait()
+                return
 
     async def asked(self, route: str, count: int = 1, timeout: float = WAIT) -> None:
         """Wait until `count` requests starting with `route` were made."""
@@ -267,6 +284,7 @@ class MastodonServer:
         return self.statuses[sid]
 
     async def _context(self, request: Request) -> Response:
+        await self._maybe_hold(f"GET {request.url.path}")
         return await _answer(lambda: JSONResponse(self._context_of(self._visible(request))))
 
     def _context_of(self, status: JSON) -> JSON:

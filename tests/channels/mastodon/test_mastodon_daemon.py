@@ -85,3 +85,33 @@ async def test_inbox_run_answers_mentions_in_their_threads_and_restarts_cleanly(
     texts = [m["text"] for m in shown["messages"]]
     assert texts.count("Is the shop open on Sunday?") == 1 and "One more thing" in texts
     assert len(mastodon.posted) == 3  # nothing acknowledged or answered twice
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_daemon_killed_mid_fetch_neither_loses_nor_repeats_a_mention(
+        app: App, mastodon: MastodonServer, started: Start) -> None:
+    us = mastodon.account("support", "Acme Support", token=TOKEN)
+    ana = mastodon.account("ana", "Ana", host="elsewhere.test")
+    bob = mastodon.account("bob", "Bob")
+    configure(app.settings.base_dir, mastodon)
+    daemon = await started()
+    # Ana answers Bob's post and mentions us: reading it asks for the thread's root, and
+    # the daemon is killed while that answer is on its way.
+    post = mastodon.mention(bob, mastodon.account("news", "News"), "Our new shop is open")
+    reached, release = mastodon.hold("GET /api/v1/statuses/")
+    question = mastodon.mention(ana, us, "Is it open on Sunday?", in_reply_to=post)
+    await asyncio.wait_for(reached.wait(), START_SECONDS)
+    daemon.kill()
+    await daemon.wait()
+    release.set()
+
+    await started()
+    [ack] = await mastodon.posts(1)
+    assert ack.in_reply_to_id == question["id"]
+    polls = sum(r.startswith(NOTIFICATIONS) for r in mastodon.requests)
+    await mastodon.asked(NOTIFICATIONS, polls + 2)  # and a few more reads: still one
+    [conv] = await asyncio.to_thread(inbox_json, "queue")
+    shown = await asyncio.to_thread(inbox_json, "show", str(conv["id"]))
+    assert [m["text"] for m in shown["messages"] if m["direction"] == "in"] == [
+        "Is it open on Sunday?"]
+    assert len(mastodon.posted) == 1
