@@ -222,6 +222,9 @@ def acknowledge(w: Work) -> None:
         decision = AckDecision(False, "history from before the channel was connected")
     if decision.ok and unseen_edit(w):
         decision = AckDecision(False, "an edit of an earlier message, not a new one")
+    if decision.ok and (w.inbound.channel, w.inbound.account) in w.ctx.quiet_accounts:
+        decision = AckDecision(False, "public_ack = false: this account does not answer "
+                                      "in public")
     if not decision.ok:
         w.ack_suppressed = decision.reason
         w.event("ack.suppressed", reason=decision.reason)
@@ -248,7 +251,9 @@ def queue_ack(w: Work) -> None:
     sla.start_clock(conv, i.received_at, _sla_policy(w))  # the ack promises the due time
     context = {
         "customer_name": i.sender.name, "subject": conv.subject,
-        "reference": tokens.reference(ctx.secret, conv.id), "team_name": ctx.team_name,
+        "reference": "" if (i.channel, i.account) in ctx.public_accounts
+                     else tokens.reference(ctx.secret, conv.id),
+        "team_name": ctx.team_name,
         "account_name": ctx.account_names.get((i.channel, i.account), ctx.team_name),
         "due_at": _when(conv.sla_due_at), "channel": i.channel,
         "language": conv.language or ctx.ack.default_language,

@@ -47,6 +47,12 @@ class PipelineContext:
     repeat_window: timedelta = timedelta(minutes=15)
     # channel -> how to read its stored raw bytes again (bounce reports: their parts)
     parsers: Mapping[str, RawParser] = field(default_factory=dict)
+    # (channel, account) of social-network accounts: acks there are posted in public,
+    # so they never carry the conversation's reference token (whose link is a secret).
+    public_accounts: frozenset[tuple[str, str]] = frozenset()
+    # (channel, account) whose configuration says `public_ack = false`: no ack at all
+    # (the SLA clock still runs), with an `ack.suppressed` event saying why.
+    quiet_accounts: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass

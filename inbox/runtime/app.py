@@ -34,6 +34,11 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from inbox.web.events import ChangeFeed
 
 
+# Channels where an acknowledgement is a post others may read (inbox.ingest.work
+# PipelineContext.public_accounts): it never carries a reference token.
+PUBLIC = frozenset({"mastodon"})
+
+
 def utcnow() -> datetime:
     """The daemon's clock; everything below it takes `now` as an argument."""
     return datetime.now(UTC)
@@ -240,6 +245,11 @@ class App:
             send_acks=send_acks, staff=staff_addresses(self.directory),
             repeat_window=timedelta(minutes=s.threading.repeat_window_minutes),
             parsers=raw_parsers(),
+            public_accounts=frozenset(k for k in self._account_names() if k[0] in PUBLIC),
+            quiet_accounts=frozenset(
+                (channel, account) for channel, accounts in s.channels.items()
+                for account, options in accounts.items()
+                if options.get("public_ack") is False),
         )
 
     def _account_names(self) -> dict[tuple[str, str], str]:

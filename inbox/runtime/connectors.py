@@ -68,6 +68,20 @@ def _telegram(account: str, options: dict[str, Any], settings: Settings,
 FACTORIES["telegram"] = _telegram
 
 
+def _mastodon(account: str, options: dict[str, Any], settings: Settings,
+              blobs: BlobStore) -> Connector:
+    # Mastodon.py (requests underneath) loads only when a Mastodon account is configured
+    from channels.mastodon import connector as mastodon
+
+    try:
+        return mastodon.build(account, options, base_dir=settings.base_dir)
+    except mastodon.MastodonConfigError as exc:
+        raise ConfigError(f"[channels.mastodon.{account}]: {exc}") from None
+
+
+FACTORIES["mastodon"] = _mastodon
+
+
 def build_connectors(settings: Settings,
                      blobs: BlobStore | None = None) -> dict[AccountKey, Connector]:
     """One connector per configured account. Callers that hold an App pass its blob

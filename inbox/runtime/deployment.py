@@ -103,6 +103,10 @@ max_attachment_bytes = 26214400
 # A Telegram bot (docs/telegram.md); the token stays out of this file:
 # [channels.telegram.support]
 # token_env = "TELEGRAM_SUPPORT_TOKEN"   # or token_file = "telegram-support.token"
+# Mentions of a Mastodon account (docs/mastodon.md); the token stays out of this file too:
+# [channels.mastodon.support]
+# api_base_url = "https://social.example"
+# access_token_env = "MASTODON_SUPPORT_TOKEN"   # or access_token_file = "mastodon-support.token"
 """
 
 

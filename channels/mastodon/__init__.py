@@ -1,0 +1,1 @@
+"""The Mastodon channel: mentions of our account become conversations (docs/mastodon.md)."""
