@@ -32,7 +32,7 @@ def test_the_page_shows_every_message_escaped_with_its_direction_and_the_trail(
     assert '<div class="text" dir="auto">سلام\n&lt;script&gt;window.pwned=1&lt;/script&gt;</div>' \
         in page
     assert "&lt;b&gt;Order&lt;/b&gt; 42" in page and "<b>Order" not in page
-    assert 'hx-get="/c/1/trail"' in page, page  # read when opened
+    assert 'data-load="/c/1/trail"' in page, page  # read when opened
     assert "ack queued" in desk.get("/c/1/trail").text  # in the words `inbox show` uses
     assert 'sse-connect="/events?conversation=1"' in page
     assert "Subject: <span dir=\"auto\">Re: &lt;b&gt;Order&lt;/b&gt; 42 [#1-" in page

@@ -117,21 +117,40 @@
 
   // ------------------------------------------------------------------ open sections
   // A refresh of the conversation draws it anew, folded; a section the agent opened
-  // (data-keep-open: "Why did this happen?", a quoted part, a text version) opens again;
-  // the trail reads itself again.
+  // (data-keep-open: "Why did this happen?", a quoted part, a text version) opens again.
+  // A section with data-load (the trail) reads its list when open and not yet read:
+  // when the agent opens it, and again when a refresh has drawn it anew.
   var keptOpen = new Set();
 
+  function load(details) {
+    var list = details.querySelector("ol");
+    if (!details.open || details.dataset.loaded || !list) return;
+    details.dataset.loaded = "1";
+    htmx.ajax("GET", details.dataset.load, {target: list, swap: "outerHTML"});
+  }
+
+  document.addEventListener("toggle", function (event) {  // toggle does not bubble
+    var details = event.target;
+    if (details instanceof HTMLDetailsElement && details.dataset.load) load(details);
+  }, true);
+
+  function isConversation(event) {
+    var target = event.detail.target || event.detail.elt;
+    return target instanceof Element && target.id === "conv-live";
+  }
+
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (!(event.detail.target instanceof Element) || event.detail.target.id !== "conv-live") return;
+    if (!isConversation(event)) return;
     keptOpen = new Set(Array.from(
       event.detail.target.querySelectorAll("details[data-keep-open][open]"),
       function (d) { return d.dataset.keepOpen; }));
   });
 
-  document.addEventListener("htmx:afterSettle", function () {
-    if (!keptOpen.size) return;
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!isConversation(event)) return;
     document.querySelectorAll("#conv-live details[data-keep-open]").forEach(function (d) {
-      if (keptOpen.has(d.dataset.keepOpen) && !d.open) d.open = true;
+      if (keptOpen.has(d.dataset.keepOpen)) d.open = true;
+      if (d.dataset.load) load(d);
     });
     keptOpen = new Set();
   });
