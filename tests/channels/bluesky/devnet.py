@@ -93,11 +93,11 @@ class Devnet:
         httpx.post(self.control + "/settle", timeout=60).raise_for_status()
 
     def account(self, name: str) -> Account:
-        """A new account `<name>-<suffix>.test` ("support" is a reserved handle)."""
-        handle = f"{name}-{self.suffix}.test"
+        """A new account `<name>-<suffix><n>.test` ("support" is a reserved handle)."""
+        handle = f"{name}-{self.suffix}{len(self.made)}.test"
         client = Client(base_url=self.pds)
         client.com.atproto.server.create_account(models.ComAtprotoServerCreateAccount.Data(
-            handle=handle, email=f"{name}-{self.suffix}@example.test", password=PASSWORD))
+            handle=handle, email=f"{handle}@example.test", password=PASSWORD))
         self.settle()  # the SDK's login reads the profile from the AppView
         client.login(handle, PASSWORD)
         assert client.me is not None
@@ -132,9 +132,16 @@ class Devnet:
         self.settle()
         return Post(made.uri, made.cid)
 
-    def thread(self, reader: Account, post: Post) -> list[Any]:
-        """Every reply under `post`, depth first, as `reader` sees the thread."""
-        self.settle()
+    def thread(self, reader: Account, post: Post, replies: int = 1) -> list[Any]:
+        """The replies under `post`, depth first, as `reader` sees the thread, once there
+        are `replies` of them (the AppView indexes a moment after the PDS has a post)."""
+        deadline = time.monotonic() + 10
+        while len(found := self._replies(reader, post)) < replies \
+                and time.monotonic() < deadline:
+            self.settle()
+        return found
+
+    def _replies(self, reader: Account, post: Post) -> list[Any]:
         got = reader.client.app.bsky.feed.get_post_thread({"uri": post.uri, "depth": 20})
         found: list[Any] = []
 
