@@ -15,8 +15,10 @@ the root post's URI.
 Sending: a post in the customer's thread, `reply.parent` the customer's post and
 `reply.root` its thread's root (strong refs: URI + CID, read fresh, so a deleted post is
 a PermanentError), starting with a mention of the customer (a facet over UTF-8 byte
-offsets) when it fits in Bluesky's 300 graphemes. Its record key is derived from the
-outbox row's own id: a retried send finds the post already there and does not post twice.
+offsets) when it fits in Bluesky's 300 graphemes. Its record key is fixed at the first
+try: a retry in the same process finds the post already there and does not post twice
+(a crash between Bluesky's answer and our commit may post it again: the outbox's
+at-least-once window, as on Telegram).
 docs/bluesky.md is the operator's guide.
 """
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import time
@@ -56,6 +57,7 @@ CHANNEL = "bluesky"
 POST = "app.bsky.feed.post"
 REASONS = frozenset({"mention", "reply"})
 PAGE = 50
+KEYS_KEPT = 1000  # record keys remembered for retries, the newest
 # Bluesky's limit: 300 graphemes per post (Thai and Vietnamese marks are no graphemes of
 # their own); a longer reply is refused before it is queued, never split.
 TEXT_LIMIT = TextLimit(300, "graphemes", splits=False)
@@ -65,10 +67,11 @@ _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 __all__ = ["TEXT_LIMIT", "BlueskyConfigError", "BlueskyConnector", "build"]
 
 
-def record_key(message_ref: str) -> str:
-    """A valid record key (a TID: 13 base32-sortable characters, top bit clear) that is
-    the same for every try of one outbox message, so a retry cannot post twice."""
-    number = int.from_bytes(hashlib.sha256(message_ref.encode()).digest()[:8]) >> 1
+def new_record_key(now_us: int | None = None) -> str:
+    """A TID for a new post: 53 bits of microseconds since 1970 and a 10-bit clock id,
+    in base32-sortable (the form Bluesky's own clients use)."""
+    micros = time.time_ns() // 1000 if now_us is None else now_us
+    number = (micros << 10) | (os.getpid() & 1023)
     return "".join(_TID_CHARS[(number >> (60 - 5 * i)) & 31] for i in range(13))
 
 
@@ -116,6 +119,7 @@ class BlueskyConnector:
         self._did: str | None = None
         self._seen: str | None = None  # the cursor Bluesky was last told about
         self._lock = asyncio.Lock()
+        self._keys: dict[str, str] = {}  # record keys of this process's sends
 
     @property
     def text_limit(self) -> TextLimit:
@@ -229,7 +233,10 @@ class BlueskyConnector:
         if not message.in_reply_to:
             raise PermanentError("a Bluesky message can only answer a post")
         parent = await self._post(message.in_reply_to)
-        rkey = record_key(message.message_ref)
+        # One key per outbox message: a retry finds the post an earlier try made.
+        rkey = self._keys.setdefault(message.message_ref, new_record_key())
+        while len(self._keys) > KEYS_KEPT:
+            del self._keys[next(iter(self._keys))]
         if (done := await self._existing(me, rkey)) is not None:
             return SendResult(done)  # an earlier try posted it
         record = self._record(message.text, parent)
@@ -281,4 +288,7 @@ def build(account: str, options: Mapping[str, Any], *, base_dir: Path,
     """The connector for `[channels.bluesky.<account>]`; BlueskyConfigError says what is
     wrong."""
     cfg, password = parse(options, base_dir, os.environ if env is None else env)
+    # One INFO line per poll is noise in the daemon's log.
+    if logging.getLogger("httpx").level == logging.NOTSET:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     return BlueskyConnector(account, cfg, password)

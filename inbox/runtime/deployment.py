@@ -103,6 +103,10 @@ max_attachment_bytes = 26214400
 # A Telegram bot (docs/telegram.md); the token stays out of this file:
 # [channels.telegram.support]
 # token_env = "TELEGRAM_SUPPORT_TOKEN"   # or token_file = "telegram-support.token"
+# A Bluesky account's mentions (docs/bluesky.md); an app password, never in this file:
+# [channels.bluesky.acme]
+# handle = "acme.bsky.social"
+# app_password_env = "BLUESKY_ACME_PASSWORD"   # or app_password_file = "bluesky.password"
 """
 
 

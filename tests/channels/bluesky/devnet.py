@@ -132,10 +132,11 @@ class Devnet:
         self.settle()
         return Post(made.uri, made.cid)
 
-    def thread(self, reader: Account, post: Post, replies: int = 1) -> list[Any]:
+    def thread(self, reader: Account, post: Post, replies: int = 1,
+               timeout: float = 60.0) -> list[Any]:
         """The replies under `post`, depth first, as `reader` sees the thread, once there
         are `replies` of them (the AppView indexes a moment after the PDS has a post)."""
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while len(found := self._replies(reader, post)) < replies \
                 and time.monotonic() < deadline:
             self.settle()
