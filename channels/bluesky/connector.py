@@ -191,8 +191,11 @@ class BlueskyConnector:
         after, fresh, page = _order(cursor), [], None
         while True:
             async with self._mapped():
+                # priority=False: every account's mentions, not only those we follow
+                # (an account's "priority notifications" setting would hide customers).
                 got = await self.client.app.bsky.notification.list_notifications(
-                    params={"limit": PAGE, **({"cursor": page} if page else {})})
+                    params={"limit": PAGE, "priority": False,
+                            **({"cursor": page} if page else {})})
             older = [n for n in got.notifications if (n.indexed_at, n.cid) > after
                      and (cursor is not None or not n.is_read)]
             fresh.extend(older)
