@@ -126,6 +126,8 @@ def _policy(f: AckFacts) -> str | None:
         return "acknowledgements are disabled in the configuration"
     if f.skipped_by_rule:
         return f"rule {f.skipped_by_rule!r} skips the acknowledgement"
+    if f.headers.get("public-ack") == "off":  # set by a social network's connector
+        return "public acknowledgements are off for this account (public_ack = false)"
     return None
 
 
@@ -215,6 +217,8 @@ def _robot_sender(sender: str) -> str | None:
 def _ours(f: AckFacts) -> str | None:
     if f.sender.lower() in f.our_addresses:
         return f"sender {f.sender} is one of our own addresses"
+    if "own-account" in f.headers:  # a social network's connector knows our own handle
+        return f"sender {f.sender} is {f.headers['own-account']}"
     # Exactly the form `outbox.enqueue` gives our ids, 32 hex digits @ our domain: the
     # domain alone is not enough, as a customer's mail without a Message-ID gets a
     # synthetic id (channels.email.mime) in the default domain `inbox.invalid` too.

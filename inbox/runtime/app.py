@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
 
 # Channels where an acknowledgement is a post others may read (inbox.ingest.work
 # PipelineContext.public_accounts): it never carries a reference token.
-PUBLIC = frozenset({"mastodon"})
+PUBLIC = frozenset({"mastodon", "bluesky"})
 
 
 def utcnow() -> datetime:

@@ -82,6 +82,20 @@ def _mastodon(account: str, options: dict[str, Any], settings: Settings,
 FACTORIES["mastodon"] = _mastodon
 
 
+def _bluesky(account: str, options: dict[str, Any], settings: Settings,
+             blobs: BlobStore) -> Connector:
+    # the atproto SDK loads only when a Bluesky account is configured
+    from channels.bluesky import connector as bluesky
+
+    try:
+        return bluesky.build(account, options, base_dir=settings.base_dir)
+    except bluesky.BlueskyConfigError as exc:
+        raise ConfigError(f"[channels.bluesky.{account}]: {exc}") from None
+
+
+FACTORIES["bluesky"] = _bluesky
+
+
 def build_connectors(settings: Settings,
                      blobs: BlobStore | None = None) -> dict[AccountKey, Connector]:
     """One connector per configured account. Callers that hold an App pass its blob

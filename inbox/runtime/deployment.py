@@ -107,6 +107,10 @@ max_attachment_bytes = 26214400
 # [channels.mastodon.support]
 # api_base_url = "https://social.example"
 # access_token_env = "MASTODON_SUPPORT_TOKEN"   # or access_token_file = "mastodon-support.token"
+# A Bluesky account's mentions (docs/bluesky.md); an app password, never in this file:
+# [channels.bluesky.acme]
+# handle = "acme.bsky.social"
+# app_password_env = "BLUESKY_ACME_PASSWORD"   # or app_password_file = "bluesky.password"
 """
 
 
