@@ -98,7 +98,7 @@ def _sqlite_hits(i: int) -> str:
 def _postgres_hits(i: int) -> str:
     # The message index is partial: the query repeats its condition so the planner uses it.
     kinds = ", ".join(f"'{k}'" for k in INDEXED_KINDS)
-    like = f"{PG_COLUMN} LIKE {FOLD_FUNCTION}(:p{i})"  # folded once, when planned
+    like = f"{PG_COLUMN} LIKE {FOLD_FUNCTION}(:p{i})"  # folded as the text was
     return f"""
         SELECT conversation_id FROM message
          WHERE kind IN ({kinds}) AND {like} AND conversation_id IS NOT NULL
