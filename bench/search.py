@@ -4,14 +4,15 @@
                            [--pg postgresql://postgres@127.0.0.1:5432/postgres]
 
 For SQLite and PostgreSQL: a deployment at the newest schema, loaded through the index
-(SQLite's triggers, PostgreSQL's GIN indexes, as live writes keep them) with
-`--count` conversations of two messages each in six languages, a third of them open;
-then `inbox.desk.search.search` as the queue calls it (open conversations, the top 100)
-for queries from rare to common, p50 / p95 over `--runs`.
+(SQLite's triggers, PostgreSQL's generated columns and GIN indexes, as live writes keep
+them) with `--count` conversations of two messages each in six languages, a third of
+them open; then `inbox.desk.search.search` as the queue calls it (open conversations,
+the top 100) for queries from rare to common, p50 / p95 over `--runs`.
 
 Ingest cost, paired: two fresh databases, one with the index and one without (the
-triggers or indexes dropped), fed the same batches of 100 mails through
-`ingest_batch`, alternating, `--rounds` times; the median time per message of each.
+triggers, or the generated columns and their indexes, dropped), fed the same batches
+of 100 mails through `ingest_batch`, alternating, `--rounds` times; the median time per
+message of each.
 Writes bench/results/search.json and prints a table for docs/benchmarks.md.
 """
 
@@ -44,7 +45,7 @@ from inbox.runtime.app import App
 from inbox.runtime.deployment import init_deployment
 from inbox.store import batch as store
 from inbox.store.db import upgrade
-from inbox.store.search import FTS_TABLE, PG_INDEXES
+from inbox.store.search import FTS_TABLE, PG_COLUMN, PG_INDEXES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -167,6 +168,8 @@ def _drop_index(app: App) -> None:
         else:
             for name in PG_INDEXES:
                 conn.execute(sa.text(f"DROP INDEX {name}"))
+            for table in ("message", "conversation", "contact", "identity"):
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {PG_COLUMN}"))
 
 
 def measure_ingest(with_index: App, without: App, rounds: int) -> dict[str, Any]:

@@ -169,6 +169,32 @@ def test_the_index_follows_new_messages_edits_and_renames(app: App) -> None:
     assert found(app, "violin") == []
 
 
+def test_postgres_keeps_the_folded_text_in_step_with_edits_and_renames(app: App) -> None:
+    """PostgreSQL searches a stored folded copy (0009): an edited Telegram message and a
+    renamed contact must be refolded by the database itself, whoever writes."""
+    if app.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's FTS5 triggers are tested above")
+    run(app, mail("tg@example.net", subject="Edited", text="Zepsuta PRALKA",
+                  sender="zz@example.org", name="Zuzanna"))
+    edited, renamed = "Zepsuta LODÓWKA\n  i ZMYWARKA", "Aleksandra Wiśniewska"
+    with app.engine.begin() as conn:
+        [message_id] = conn.execute(sa.select(store.message.c.id).where(
+            store.message.c.external_id == "tg@example.net")).scalars()
+        store.edit_message(conn, message_id, edited)
+        for table in (store.contact, store.identity):  # the name is on both
+            conn.execute(sa.update(table).where(table.c.name == "Zuzanna")
+                         .values(name=unicodedata.normalize(NFD, renamed)))
+        folded = conn.execute(sa.text(
+            "SELECT (SELECT search_folded FROM message WHERE id = :m),"
+            " (SELECT search_folded FROM contact WHERE name LIKE 'Aleksandra%'),"
+            " (SELECT search_folded FROM identity WHERE address = 'zz@example.org')"),
+            {"m": message_id}).one()
+    assert tuple(folded) == ("zepsuta lodówka i zmywarka", "aleksandra wiśniewska",
+                             "zz@example.org aleksandra wiśniewska")
+    assert (found(app, "pralka"), found(app, "LODÓWKA I")) == ([], ["Edited"])
+    assert (found(app, "zuzanna"), found(app, "wiśniewska")) == ([], ["Edited"])
+
+
 def test_the_command_line_searches_and_refuses_a_short_query(app: App) -> None:
     run(app, *customers())
     runner = CliRunner()
