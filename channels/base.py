@@ -14,9 +14,11 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import regex
+from pydantic import ValidationError
 
 # Ids are indexed: past this length one is kept as `bounded_key`'s digest (a 5 MB
 # Message-ID does not fit a PostgreSQL index row, and no mail client writes one).
@@ -285,3 +287,37 @@ class WebhookReceiver(Protocol):
         """The endpoints to serve, by URL path (e.g. "/telegram/support"); none when the
         connector polls instead."""
         ...
+
+
+# ------------------------------------------------------------------ configuration
+
+def read_secret(what: str, env_name: str | None, file_name: str | None, *, base_dir: Path,
+                env: Mapping[str, str], error: type[ValueError]) -> str | None:
+    """A secret an account names by `<what>_env` (an environment variable) or
+    `<what>_file` (a file, relative to inbox.toml), never given in the file itself;
+    None when neither is set. A problem is raised as `error` (the channel's own
+    configuration error), saying which setting is wrong."""
+    if env_name and file_name:
+        raise error(f"{what}_env and {what}_file: choose one")
+    if env_name:
+        value = env.get(env_name, "").strip()
+        if not value:
+            raise error(f"{what}_env: {env_name} is not set")
+        return value
+    if not file_name:
+        return None
+    path = base_dir / Path(file_name).expanduser()
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise error(f"{what}_file {path}: {exc.strerror}") from None
+    if not value:
+        raise error(f"{what}_file {path} is empty")
+    return value
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first thing pydantic found wrong with an account's settings, as `where: why`."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from channels.base import first_problem, read_secret
+
 
 class BlueskyConfigError(ValueError):
     """An account's settings cannot work; the message names the key."""
@@ -52,25 +54,15 @@ def parse(options: Mapping[str, Any], base_dir: Path,
     try:
         cfg = AccountConfig.model_validate(dict(options))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise BlueskyConfigError(f"{where}: {first['msg']}" if where else first["msg"]
-                                 ) from None
+        raise BlueskyConfigError(first_problem(exc)) from None
     return cfg, _password(cfg, base_dir, env)
 
 
 def _password(cfg: AccountConfig, base_dir: Path, env: Mapping[str, str]) -> str:
-    if cfg.app_password_env and cfg.app_password_file:
-        raise BlueskyConfigError("app_password_env and app_password_file: choose one")
-    if cfg.app_password_env:
-        if not env.get(cfg.app_password_env):
-            raise BlueskyConfigError(f"app_password_env: {cfg.app_password_env} is not set")
-        return env[cfg.app_password_env].strip()
-    if cfg.app_password_file:
-        path = base_dir / Path(cfg.app_password_file).expanduser()
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise BlueskyConfigError(f"app_password_file {path}: {exc.strerror}") from None
-    raise BlueskyConfigError("set app_password_env or app_password_file (an app password "
-                             "from Settings > Privacy and security > App passwords)")
+    found = read_secret("app_password", cfg.app_password_env, cfg.app_password_file,
+                        base_dir=base_dir, env=env, error=BlueskyConfigError)
+    if found is None:
+        raise BlueskyConfigError("set app_password_env or app_password_file (an app "
+                                 "password from Settings > Privacy and security > App "
+                                 "passwords)")
+    return found

@@ -55,6 +55,8 @@ from channels.base import (
     SendResult,
     TextLimit,
     TransientError,
+    first_problem,
+    read_secret,
 )
 from channels.mastodon import statuses as st
 from channels.mastodon.statuses import Me
@@ -264,24 +266,12 @@ class MastodonConnector:
 # ------------------------------------------------------------------ building one
 
 def _token(cfg: AccountConfig, base_dir: Path, env: Mapping[str, str]) -> str:
-    if cfg.access_token_env and cfg.access_token_file:
-        raise MastodonConfigError("access_token_env and access_token_file: choose one")
-    if cfg.access_token_env:
-        value = env.get(cfg.access_token_env, "").strip()
-        if not value:
-            raise MastodonConfigError(f"access_token_env: {cfg.access_token_env} is not set")
-        return value
-    if cfg.access_token_file:
-        path = base_dir / Path(cfg.access_token_file).expanduser()
-        try:
-            value = path.read_text().strip()
-        except OSError as exc:
-            raise MastodonConfigError(f"access_token_file {path}: {exc.strerror}") from None
-        if not value:
-            raise MastodonConfigError(f"access_token_file {path} is empty")
-        return value
-    raise MastodonConfigError("set access_token_env or access_token_file (a token made "
-                              "under Preferences > Development, scopes read and write)")
+    found = read_secret("access_token", cfg.access_token_env, cfg.access_token_file,
+                        base_dir=base_dir, env=env, error=MastodonConfigError)
+    if found is None:
+        raise MastodonConfigError("set access_token_env or access_token_file (a token made "
+                                  "under Preferences > Development, scopes read and write)")
+    return found
 
 
 def build(account: str, options: Mapping[str, Any], *, base_dir: Path,
@@ -295,10 +285,7 @@ def build(account: str, options: Mapping[str, Any], *, base_dir: Path,
     try:
         cfg = AccountConfig.model_validate(dict(options))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MastodonConfigError(f"{where}: {first['msg']}" if where else first["msg"]
-                                  ) from None
+        raise MastodonConfigError(first_problem(exc)) from None
     token = _token(cfg, base_dir, os.environ if env is None else env)
 
     def client() -> Mastodon:

@@ -65,6 +65,8 @@ from channels.base import (
     SendResult,
     TextLimit,
     TransientError,
+    first_problem,
+    read_secret,
 )
 from channels.telegram import updates as tu
 from channels.telegram import webhook as wh
@@ -189,19 +191,8 @@ def _scrub(record: logging.LogRecord) -> logging.LogRecord:
 
 def _secret(what: str, env_name: str | None, file_name: str | None, base_dir: Path,
             env: Mapping[str, str]) -> str | None:
-    if env_name and file_name:
-        raise TelegramConfigError(f"{what}_env and {what}_file: choose one")
-    if env_name:
-        if not env.get(env_name):
-            raise TelegramConfigError(f"{what}_env: {env_name} is not set")
-        return env[env_name].strip()
-    if file_name:
-        path = base_dir / Path(file_name).expanduser()
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise TelegramConfigError(f"{what}_file {path}: {exc.strerror}") from None
-    return None
+    return read_secret(what, env_name, file_name, base_dir=base_dir, env=env,
+                       error=TelegramConfigError)
 
 
 # ------------------------------------------------------------------ errors
@@ -506,10 +497,7 @@ def build(account: str, options: Mapping[str, Any], *, base_dir: Path,
     try:
         cfg = BotConfig.model_validate(dict(options))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise TelegramConfigError(f"{where}: {first['msg']}" if where else first["msg"]
-                                  ) from None
+        raise TelegramConfigError(first_problem(exc)) from None
     env = os.environ if env is None else env
     token = _secret("token", cfg.token_env, cfg.token_file, base_dir, env)
     if token is None:
