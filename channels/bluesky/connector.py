@@ -218,8 +218,6 @@ class BlueskyConnector:
             headers["own-account"] = "our own Bluesky account"
         if any(label.val == "bot" for label in author.labels or ()):
             headers["auto-submitted"] = "auto-generated"  # a self-declared bot
-        if not self.cfg.public_ack:
-            headers["public-ack"] = "off"
         langs = getattr(record, "langs", None) or []
         return Inbound(
             channel=CHANNEL, account=self.account, external_id=n.uri,

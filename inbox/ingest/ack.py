@@ -126,8 +126,6 @@ def _policy(f: AckFacts) -> str | None:
         return "acknowledgements are disabled in the configuration"
     if f.skipped_by_rule:
         return f"rule {f.skipped_by_rule!r} skips the acknowledgement"
-    if f.headers.get("public-ack") == "off":  # set by a social network's connector
-        return "public acknowledgements are off for this account (public_ack = false)"
     return None
 
 

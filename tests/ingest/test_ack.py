@@ -142,11 +142,6 @@ def test_people_writing_about_robots_are_acknowledged(subject: str) -> None:
     assert can_acknowledge(facts(subject=subject, parts=attached)).ok
 
 
-def test_a_social_account_with_public_acks_off_gets_none() -> None:
-    decision = can_acknowledge(facts("did:plc:abc", headers={"public-ack": "off"}))
-    assert not decision.ok and "public_ack = false" in decision.reason
-
-
 def test_our_own_social_account_is_never_answered() -> None:
     own = facts("did:plc:shop", headers={"own-account": "our own Bluesky account"})
     assert "our own Bluesky account" in can_acknowledge(own).reason
