@@ -386,6 +386,29 @@ def assign(conversation_id: int, assignee: Annotated[str | None, typer.Argument(
         typer.echo(f"#{conv.id}: assignee {conv.assignee or '-'}, team {conv.team or '-'}")
 
 
+@cli.command("language")
+@friendly
+def set_language(conversation_id: int, language: str,
+                 contact: Annotated[bool, typer.Option(
+                     "--contact", help="Also make it the contact's preferred language "
+                                       "(their next conversations start in it).")] = False,
+                 author: AsOpt = None) -> None:
+    """Answer a conversation in LANGUAGE (th, fa, pl, tl, vi, en...): acks and
+    templates use it and later detections never change it. `auto` hands the choice back
+    to detection (docs/languages.md)."""
+    from inbox.desk import actions
+
+    app = _app()
+    by = _author(app, author) or os.environ.get("USER", "cli")
+    with _session(app, write=True) as s:
+        conv = actions.set_language(s, conversation_id, language,
+                                    served=app.settings.languages.serve, for_contact=contact,
+                                    now=utcnow(), by=by)
+        typer.echo(f"#{conv.id}: language {conv.language or '-'} "
+                   f"({conv.language_source or 'chosen again at the next message'})"
+                   + (", also the contact's preference" if contact else ""))
+
+
 @cli.command("status")
 @friendly
 def set_status(conversation_id: int, status: Status,

@@ -63,7 +63,9 @@ def conversation_lines(conv: JSON, zone: zoneinfo.ZoneInfo) -> list[str]:
              f"assignee {free(conv['assignee'] or '-')}  tags {','.join(conv['tags']) or '-'}",
              f"  contact {free(contact['name'] or '-')} <{free(contact['address'] or '-')}>"
              f"  SLA {sla['state'] or '-'}"
-             + (f", due {when(sla['due_at'], zone)}" if sla["due_at"] else "")]
+             + (f", due {when(sla['due_at'], zone)}" if sla["due_at"] else "")
+             + f"  language {conv['language'] or '-'}"
+             + (f" ({conv['language_source']})" if conv.get("language_source") else "")]
     if conv["attributes"]:
         lines.append("  " + "  ".join(f"{k}={free(str(v))}"
                                       for k, v in conv["attributes"].items()))

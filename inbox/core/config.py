@@ -43,7 +43,38 @@ class AckSettings(_Strict):
     enabled: bool = True
     # An automatic answer per sender per rolling day, at most: a loop breaker of last resort.
     per_sender_daily_cap: int = Field(default=3, ge=0)
-    default_language: str = "en"
+    # The old name of [languages] default, still read: an inbox.toml written by an
+    # earlier version keeps working. [languages] default wins when both are set.
+    default_language: str | None = None
+
+
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}")
+
+
+class LanguageSettings(_Strict):
+    """The languages customers are answered in (docs/languages.md)."""
+
+    # What detection may answer: only these (a detector free to answer anything says
+    # Arabic or Urdu for short Persian). Templates should exist for each.
+    serve: list[str] = Field(default_factory=lambda: ["th", "fa", "pl", "tl", "vi", "en"])
+    # What nobody could tell: the language of customers we know nothing about, and of
+    # staff notices to agents without a language of their own.
+    default: str | None = None  # None: [ack] default_language, else "en"
+    # A detection less sure than this is not used (the probability among `serve`).
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    # Confident detections in a row that make a language the contact's preference.
+    learn_after: int = Field(default=3, ge=1)
+
+    @field_validator("serve")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        tags = [v.strip().lower() for v in value]
+        bad = [t for t in tags if not LANGUAGE_TAG.fullmatch(t)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a language code like \"pl\" or \"fa\"")
+        if not tags:
+            raise ValueError("serve at least one language")
+        return list(dict.fromkeys(tags))
 
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -243,6 +274,7 @@ class Settings(_Strict):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line (docs/logging.md)
     ack: AckSettings = AckSettings()
+    languages: LanguageSettings = LanguageSettings()
     sla: SlaSettings = SlaSettings()
     outbox: OutboxSettings = OutboxSettings()
     storage: StorageSettings = StorageSettings()
@@ -259,6 +291,10 @@ class Settings(_Strict):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def default_language(self) -> str:
+        return (self.languages.default or self.ack.default_language or "en").lower()
 
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()

@@ -1,4 +1,4 @@
-"""What agents do to a conversation: reply, note, assign, change status.
+"""What agents do to a conversation: reply, note, assign, change status and language.
 
 Each action is one function over an open session with `now` passed in, leaving an Event.
 Replies go out through the outbox on the conversation's own channel.
@@ -20,9 +20,12 @@ from inbox.core import tokens
 from inbox.core.directory import Directory, check
 from inbox.core.errors import Conflict, Invalid, NotFound
 from inbox.core.vocab import Direction, Kind, Status
+from inbox.lang.choose import AGENT
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
-from inbox.store.models import Conversation, Event, Identity, Message
+from inbox.store.models import Contact, Conversation, Event, Identity, Message
+
+AUTO = "auto"  # the language argument that hands the choice back to detection
 
 
 class ActionError(Invalid):
@@ -252,4 +255,32 @@ def set_status(s: Session, conv_id: int, status: Status, *, now: datetime, by: s
         if change == "paused":
             detail["sla_left_seconds"] = conv.sla_left_seconds
     s.add(Event(conversation_id=conv.id, kind="status", created_at=now, detail=detail))
+    return conv
+
+
+def set_language(s: Session, conv_id: int, language: str, *, served: Collection[str],
+                 for_contact: bool, now: datetime, by: str) -> Conversation:
+    """An agent's choice of the language a conversation is answered in; later
+    detections never change it. `for_contact` makes it the contact's preference too (their
+    next conversations start in it). `auto` hands the choice back to the pipeline: the
+    next customer message chooses again (inbox.lang.choose)."""
+    language = language.strip().lower()
+    if language != AUTO and language not in served:
+        raise ActionError(f"{language!r} is not a language this deployment serves: use "
+                          f"{', '.join(sorted(served))} or {AUTO}")
+    conv = get_conversation(s, conv_id)
+    before = {"language": conv.language, "source": conv.language_source}
+    if language == AUTO:
+        conv.language_source = None  # keeps the language until a customer writes again
+    else:
+        conv.language, conv.language_source = language, AGENT
+    contact = s.get(Contact, conv.contact_id) if for_contact else None
+    if contact is not None:
+        contact.language, contact.language_source = (
+            (None, None) if language == AUTO else (language, AGENT))
+    conv.updated_at = now
+    s.add(Event(conversation_id=conv.id, kind="language", created_at=now,
+                detail={"before": before, "language": conv.language,
+                        "source": conv.language_source or "auto", "by": by,
+                        "contact": for_contact}))
     return conv

@@ -263,6 +263,7 @@ def conversation_summary(c: Conversation, contact: JSON, now: datetime, secret: 
                     "address": contact["addresses"].get(c.channel)},
         "team": c.team, "assignee": c.assignee, "priority": c.priority,
         "tags": list(c.tags), "attributes": dict(c.attributes or {}), "language": c.language,
+        "language_source": c.language_source,
         "sla": {"policy": c.sla_policy, "state": state.value if state else None,
                 "awaiting_since": iso(c.awaiting_since), "due_at": iso(c.sla_due_at),
                 "warn_at": iso(c.sla_warn_at), "seconds_left": left,

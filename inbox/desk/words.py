@@ -182,6 +182,23 @@ def _status(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     return f"status {d['from']} -> {d['to']}{until} by {free(str(d.get('by')))}{sla}"
 
 
+def _language(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
+    """The pipeline's choice (with the raw detection) or an agent's."""
+    if d.get("by"):
+        also = " and as the contact's preference" if d.get("contact") else ""
+        was = (d.get("before") or {}).get("language") or "-"
+        if d.get("source") == "auto":
+            return (f"language handed back to detection by {free(str(d['by']))}{also} "
+                    f"(was {was})")
+        return f"language set to {d.get('language')} by {free(str(d['by']))}{also} (was {was})"
+    seen = ""
+    if d.get("detected"):
+        seen = f"; detected {d['detected']} at {d.get('confidence')}"
+    elif d.get("why"):
+        seen = f"; detection: {free(str(d['why']))}"
+    return f"language {d.get('language')} ({d.get('source')}){seen}"
+
+
 def _assigned(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     to = free(d["assignee"]) if d.get("assignee") else "nobody"
     team = f", team {free(d['team'])}" if d.get("team") else ""
@@ -262,7 +279,7 @@ _EVENTS: dict[str, Say] = {
                           f"({d.get('source')}): {free(str(d.get('why')))}"),
     "rules.over-budget": lambda d, z: (f"rules ran out of time at {free(str(d.get('rule')))}"
                                        f" ({d.get('source')}): {free(str(d.get('why')))}"),
-    "routed": _routed, "status": _status, "assigned": _assigned,
+    "routed": _routed, "status": _status, "assigned": _assigned, "language": _language,
     "escalated": _escalated, "escalation.handled": _escalation_handled,
     "note.mentioned": _mentioned,
     "sla.ok": _sla("ok"), "sla.at-risk": _sla("at risk"), "sla.breached": _sla("breached"),

@@ -1,7 +1,8 @@
 """Ingest: every inbound message passes the same steps, atomically.
 
     (storable) -> edit -> dedupe -> staff reply -> contact -> automated? -> bounce
-         -> thread -> store -> unseen edit? -> route -> acknowledge -> stamp SLA -> save
+         -> thread -> detect language -> store -> unseen edit? -> choose language
+         -> route -> acknowledge -> stamp SLA -> save
 
 Steps are plain functions in the ordered tuple `STEPS`; each reads and fills one `Work`
 value and may end the run early (a duplicate or a chat edit ends it at once). The SQL
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
@@ -37,6 +39,7 @@ from inbox.ingest.edits import apply_edit, note_unseen_edit, unseen_edit
 from inbox.ingest.staff import record_staff_reply
 from inbox.ingest.storable import clean, storable
 from inbox.ingest.work import PipelineContext, Result, Step, Work
+from inbox.lang.choose import ContactLanguage, choose, learn
 from inbox.lang.render import TemplateError, builtin
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
@@ -117,7 +120,8 @@ def store_message(w: Work) -> None:
         recipients=[a.address for a in i.recipients], subject=i.subject, text=i.text,
         html=i.html, references=list(i.references), headers=dict(i.headers),
         raw_sha256=i.raw_sha256, problems=list(i.problems), delivery=Delivery.NONE,
-        created_at=i.received_at)
+        created_at=i.received_at, language=w.detection.language if w.detection else None,
+        language_confidence=w.detection.confidence if w.detection else None)
     w.db.saw(w.key)
     if i.references:
         w.db.add_references(w.message_id, conv_id, i.channel, i.references)
@@ -134,6 +138,41 @@ def _kind(w: Work) -> Kind:
     """A robot answering in a customer's conversation (an out-of-office to our reply) is a
     system message there: an agent's next reply must go to the customer, not to it."""
     return Kind.SYSTEM if w.automated and not w.new_conversation else Kind.CUSTOMER
+
+
+def detect_language(w: Work) -> None:
+    """What language the customer's new words are in (kept on the message for audit).
+    A robot's words are not asked: they would teach the contact a robot's language."""
+    detector, i = w.ctx.detector, w.inbound
+    if detector is None or w.automated:
+        return
+    w.detection = detector.detect(i.text, i.subject, subject_is_ours=not w.new_conversation)
+
+
+def choose_language(w: Work) -> None:
+    """The language the conversation is answered in, and where it came from
+    (inbox.lang.choose); the contact learns from a confident detection."""
+    conv, contact, ctx = w.conv, w.contact, w.ctx
+    assert contact is not None
+    known = ContactLanguage(contact.language, contact.language_source,
+                            contact.last_language, contact.last_language_count)
+    detected = w.detection.language if w.detection else None
+    choice = choose(conversation=(conv.language, conv.language_source), contact=known,
+                    detected=detected, hint=w.inbound.language, served=ctx.languages,
+                    default=ctx.default_language)
+    learned = learn(known, detected, ctx.learn_after)
+    if learned != known:
+        w.contact = replace(contact, language=learned.preferred,
+                            language_source=learned.preferred_source,
+                            last_language=learned.last, last_language_count=learned.last_count)
+        w.db.set_contact_language(w.contact)
+    if (choice.language, choice.source) == (conv.language, conv.language_source):
+        return
+    conv.language, conv.language_source = choice.language, choice.source
+    d = w.detection
+    w.event("language", language=choice.language, source=choice.source,
+            detected=d.language if d else None,
+            confidence=round(d.confidence, 3) if d else None, why=d.reason if d else None)
 
 
 def route(w: Work) -> None:
@@ -256,7 +295,7 @@ def queue_ack(w: Work) -> None:
         "team_name": ctx.team_name,
         "account_name": ctx.account_names.get((i.channel, i.account), ctx.team_name),
         "due_at": _when(conv.sla_due_at), "channel": i.channel,
-        "language": conv.language or ctx.ack.default_language,
+        "language": conv.language or ctx.default_language,
     }
     try:
         rendered = ctx.renderer.render(w.decision.ack_template or "ack", i.channel,
@@ -306,8 +345,9 @@ def save(w: Work) -> None:
 
 
 STEPS: tuple[Step, ...] = (apply_edit, dedupe, record_staff_reply, identify_contact,
-                           judge_automated, record_bounce, thread, store_message,
-                           note_unseen_edit, route, acknowledge, stamp_sla, save)
+                           judge_automated, record_bounce, thread, detect_language,
+                           store_message, note_unseen_edit, choose_language, route,
+                           acknowledge, stamp_sla, save)
 
 
 def ingest(db: store.Batch, inbound: Inbound, ctx: PipelineContext, now: datetime) -> Result:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from channels.base import Inbound, RawParser
 from inbox.core.config import AckSettings
 from inbox.core.routing import RouteDecision, Router
+from inbox.lang.choose import Detected, Detects
 from inbox.lang.render import Renderer
 from inbox.sla import clock as sla
 from inbox.store import batch as store
@@ -53,6 +54,12 @@ class PipelineContext:
     # (channel, account) whose configuration says `public_ack = false`: no ack at all
     # (the SLA clock still runs), with an `ack.suppressed` event saying why.
     quiet_accounts: frozenset[tuple[str, str]] = frozenset()
+    # Languages (inbox.lang.choose): what detection may answer, what nobody could tell,
+    # and after how many agreeing detections a language becomes the contact's.
+    detector: Detects | None = None  # None: no detection (the channel's hint decides)
+    languages: frozenset[str] = frozenset({"th", "fa", "pl", "tl", "vi", "en"})
+    default_language: str = "en"
+    learn_after: int = 3
 
 
 @dataclass
@@ -71,6 +78,7 @@ class Work:
     ack_suppressed: str | None = None  # the reason of the `ack.suppressed` event
     done: bool = False
     automated: str | None = None  # why a machine sent it (judge_automated), else None
+    detection: Detected | None = None  # the language of the customer's new words
 
     @property
     def conn(self) -> Connection:

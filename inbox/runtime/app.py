@@ -250,6 +250,8 @@ class App:
                 (channel, account) for channel, accounts in s.channels.items()
                 for account, options in accounts.items()
                 if options.get("public_ack") is False),
+            languages=frozenset(s.languages.serve), default_language=s.default_language,
+            learn_after=s.languages.learn_after,
         )
 
     def _account_names(self) -> dict[tuple[str, str], str]:

@@ -35,7 +35,15 @@ log_format = "text"               # or "json", one object per line (docs/logging
 [ack]
 enabled = true
 per_sender_daily_cap = 3          # at most this many acknowledgements per sender per day
-default_language = "en"
+
+# The languages customers are answered in (docs/languages.md): a message's language is
+# detected among `serve`; below `threshold` the contact's history, the channel's hint
+# or `default` decide. Agents can change it per conversation or per contact.
+[languages]
+serve = ["th", "fa", "pl", "tl", "vi", "en"]
+default = "en"
+threshold = 0.8
+learn_after = 3                   # confident detections in a row make it the contact's
 
 # The promise to customers (docs/sla.md). An acknowledgement is not an answer.
 [sla]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -52,6 +52,7 @@ class ConvState:
     tags: list[str] | None = None
     attributes: dict[str, str] | None = None
     language: str | None = None
+    language_source: str | None = None
     thread_key: str | None = None
     sla_policy: str = "default"
     awaiting_since: datetime | None = None
@@ -75,6 +76,19 @@ class ContactRef:
     name: str
     tags: tuple[str, ...]
     vip: bool
+    # The contact's language facts (inbox.lang.choose.ContactLanguage, as stored).
+    language: str | None = None
+    language_source: str | None = None
+    last_language: str | None = None
+    last_language_count: int = 0
+
+
+_CONTACT_LANGUAGE = ("language", "language_source", "last_language", "last_language_count")
+
+
+def _contact_ref(row: Any) -> ContactRef:
+    return ContactRef(row.id, row.name, tuple(row.tags or ()), row.vip,
+                      *(getattr(row, n) for n in _CONTACT_LANGUAGE))
 
 
 def _p(name: str) -> sa.BindParameter[Any]:
@@ -87,10 +101,12 @@ _MESSAGE_EXISTS = sa.select(message.c.id).where(
     message.c.channel == _p("channel"), message.c.account == _p("account"),
     message.c.external_id == _p("external_id"))
 _FIND_CONTACT = (
-    sa.select(contact.c.id, contact.c.name, contact.c.tags, contact.c.vip)
+    sa.select(contact.c.id, contact.c.name, contact.c.tags, contact.c.vip,
+              *(contact.c[n] for n in _CONTACT_LANGUAGE))
     .join(identity, identity.c.contact_id == contact.c.id)
     .where(identity.c.channel == _p("channel"), identity.c.address == _p("address")))
 _NAME_CONTACT = sa.update(contact).where(contact.c.id == _p("cid")).values(name=_p("name"))
+_CONTACT_LANGUAGE_UPDATE = sa.update(contact).where(contact.c.id == _p("cid"))
 _LOAD_CONVERSATION = sa.select(*[conversation.c[n] for n in _CONV_COLUMNS]).where(
     conversation.c.id == _p("cid"))
 _UPDATE_CONVERSATION = sa.update(conversation).where(conversation.c.id == _p("cid"))
@@ -183,7 +199,7 @@ def message_exists(conn: Connection, channel: str, account: str, external_id: st
 
 def find_contact(conn: Connection, channel: str, address: str) -> ContactRef | None:
     row = conn.execute(_FIND_CONTACT, {"channel": channel, "address": address}).first()
-    return ContactRef(row.id, row.name, tuple(row.tags or ()), row.vip) if row else None
+    return _contact_ref(row) if row else None
 
 
 def create_contact(conn: Connection, channel: str, address: str, name: str,
@@ -195,6 +211,12 @@ def create_contact(conn: Connection, channel: str, address: str, name: str,
 
 def name_contact(conn: Connection, contact_id: int, name: str) -> None:
     conn.execute(_NAME_CONTACT, {"cid": contact_id, "name": name})
+
+
+def set_contact_language(conn: Connection, ref: ContactRef) -> None:
+    """Write `ref`'s language facts to its contact row."""
+    conn.execute(_CONTACT_LANGUAGE_UPDATE,
+                 {"cid": ref.id, **{n: getattr(ref, n) for n in _CONTACT_LANGUAGE}})
 
 
 def load_conversation(conn: Connection, conv_id: int) -> ConvState | None:
@@ -427,7 +449,7 @@ _EXISTING_IDS = sa.select(message.c.channel, message.c.account, message.c.extern
     message.c.external_id.in_(sa.bindparam("ids", expanding=True)))
 _CONTACTS_BY_ADDRESS = (
     sa.select(identity.c.channel, identity.c.address, contact.c.id, contact.c.name,
-              contact.c.tags, contact.c.vip)
+              contact.c.tags, contact.c.vip, *(contact.c[n] for n in _CONTACT_LANGUAGE))
     .join(contact, identity.c.contact_id == contact.c.id)
     .where(identity.c.address.in_(sa.bindparam("addresses", expanding=True))))
 _ACK_COUNTS = (
@@ -483,8 +505,7 @@ class Batch:
         wanted = set(senders)
         rows = self.conn.execute(_CONTACTS_BY_ADDRESS,
                                  {"addresses": sorted({a for _, a in senders})})
-        self.contacts = {(r.channel, r.address): ContactRef(r.id, r.name, tuple(r.tags or ()),
-                                                            r.vip)
+        self.contacts = {(r.channel, r.address): _contact_ref(r)
                          for r in rows if (r.channel, r.address) in wanted}
         counts = self.conn.execute(_ACK_COUNTS, {"recipients": sorted(set(recipients)),
                                                  "since": since})
@@ -570,9 +591,17 @@ class Batch:
     def name_contact(self, channel: str, address: str, ref: ContactRef,
                      name: str) -> ContactRef:
         name_contact(self.conn, ref.id, name)
-        self.contacts[(channel, address)] = renamed = ContactRef(ref.id, name, ref.tags,
-                                                                 ref.vip)
+        self.contacts[(channel, address)] = renamed = replace(ref, name=name)
         return renamed
+
+    def set_contact_language(self, ref: ContactRef) -> None:
+        """Write a contact's new language facts; every cached identity of the contact
+        sees them (a later message of the batch may come from another of its addresses)."""
+        set_contact_language(self.conn, ref)
+        for key, cached in self.contacts.items():
+            if cached.id == ref.id:
+                self.contacts[key] = replace(cached, **{n: getattr(ref, n)
+                                                         for n in _CONTACT_LANGUAGE})
 
     def acks_today(self, recipient: str, since: datetime) -> int:
         if self.cached:

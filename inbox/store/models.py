@@ -49,6 +49,13 @@ class Contact(SQLModel, table=True):
     tags: list[str] = _json(list)
     vip: bool = False
     created_at: datetime = _time()
+    # The contact's preferred language (inbox.lang.choose): set by an agent ("agent") or
+    # learned from confident detections that agree ("learned"); None: none yet.
+    language: str | None = Field(default=None, max_length=16)
+    language_source: str | None = Field(default=None, max_length=16)
+    # The last confidently detected language and how many detections in a row agreed.
+    last_language: str | None = Field(default=None, max_length=16)
+    last_language_count: int = 0
 
 
 class Identity(SQLModel, table=True):
@@ -88,6 +95,8 @@ class Conversation(SQLModel, table=True):
     # from a Telegram deep link; shown to agents, kept across messages.
     attributes: dict[str, str] = _json(dict)
     language: str | None = None
+    # Where `language` came from: agent, contact, detected, history, channel, default.
+    language_source: str | None = Field(default=None, max_length=16)
     thread_key: str | None = Field(default=None, index=True)
     sla_policy: str = "default"
     # When the oldest customer message still waiting for a human arrived; None = answered.
@@ -133,6 +142,9 @@ class Message(SQLModel, table=True):
     problems: list[str] = _json(list)
     delivery: str = Delivery.NONE
     author: str | None = None  # the agent who wrote an outgoing reply or note
+    # A customer message's raw language detection, kept for audit (None: unknown).
+    language: str | None = Field(default=None, max_length=16)
+    language_confidence: float | None = None
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
 
@@ -255,6 +267,8 @@ class Agent(SQLModel, table=True):
     enabled: bool = True  # a disabled agent cannot sign in and is assigned no new work
     away: bool = False  # left out of round-robin and least-loaded assignment
     telegram: str | None = None  # a chat id, for notifications through the bot
+    # The language staff notices reach this agent in; None: the deployment's default.
+    language: str | None = Field(default=None, max_length=16)
     created_at: datetime = _time()
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -16,7 +17,6 @@ from inbox.core.config import load_settings
 from inbox.runtime.app import App
 from inbox.runtime.deployment import init_deployment
 from inbox.store import batch as store
-from inbox.store.batch import ConvState
 from inbox.store.db import MIGRATIONS, head_revision, upgrade
 from inbox.store.search import is_search_object
 from tests.conftest import PG_ADMIN
@@ -59,23 +59,33 @@ def test_upgrading_to_0002_lets_stored_replies_be_found_backwards(empty_url: str
     config = init_deployment(tmp_path / "desk")
     app = App(load_settings(config, {"INBOX_DATABASE_URL": empty_url}))
     upgrade(app.engine, to="0001")
-    with app.engine.begin() as conn:  # as 0001's code stored it
-        contact = store.insert(conn, store.contact, name="Anna", tags=[], vip=False,
-                               created_at=NOW)
-        conv = ConvState(channel="email", account="support", contact_id=contact,
-                         subject="Re: Order", created_at=NOW, updated_at=NOW, tags=[])
-        store.save_conversation(conn, conv)
-        store.insert(conn, store.message, conversation_id=conv.id, channel="email",
+    with app.engine.begin() as conn:  # as 0001's code stored it: its tables, not today's
+        contact, conversation, message = (
+            sa.Table(name, sa.MetaData(), autoload_with=conn)
+            for name in ("contact", "conversation", "message"))
+        contact_id = _insert(conn, contact, name="Anna", tags=[], vip=False,
+                                  created_at=NOW.replace(tzinfo=None))
+        conv_id = _insert(conn, conversation, channel="email", account="support",
+                               contact_id=contact_id, subject="Re: Order", status="open",
+                               priority="normal", tags=[], attributes={},
+                               sla_policy="default", acked=False,
+                               created_at=NOW.replace(tzinfo=None),
+                               updated_at=NOW.replace(tzinfo=None))
+        _insert(conn, message, conversation_id=conv_id, channel="email",
                      account="support", external_id="second@example.com", direction="in",
                      kind="customer", sender="anna@example.com", sender_name="Anna",
                      recipients=[], subject="Re: Order", text="Did you get it?",
                      references=["first@example.com", "first@example.com"], headers={},
-                     problems=[], delivery="none", created_at=NOW)
+                     problems=[], delivery="none", created_at=NOW.replace(tzinfo=None))
     before, after = upgrade(app.engine)
     assert (before, after) == ("0001", head_revision())
     [first] = run(app, mail("first@example.com"))
-    assert first.conversation_id == conv.id
+    assert first.conversation_id == conv_id
     app.close()
+
+
+def _insert(conn: sa.Connection, table: sa.Table, **values: object) -> int:
+    return int(conn.execute(table.insert().returning(table.c.id), values).scalar_one())
 
 
 def test_upgrading_to_0004_keeps_the_agents_and_teams_of_0003(empty_url: str,
