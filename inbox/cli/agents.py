@@ -132,6 +132,23 @@ def _enable(ctx: typer.Context, who: str, enabled: bool) -> None:
                    + (f"; {ended} sessions ended" if ended else ""))
 
 
+@agent_cli.command("language")
+@friendly
+def agent_language(ctx: typer.Context, who: Who,
+                   language: Annotated[str, typer.Argument(
+                       help="th, fa, pl, tl, vi, en... or `default`.")]) -> None:
+    """The language an agent's notices (SLA, rules, escalations, mentions) come in."""
+    from inbox.desk import accounts
+
+    app = _app(ctx)
+    chosen = None if language.strip().lower() == "default" else language.strip().lower()
+    with _writing(ctx) as s:
+        agent = accounts.find_agent(s, who)
+        accounts.set_language(s, agent, chosen, app.settings.languages.serve)
+        typer.echo(f"agent {agent.name}: notices in "
+                   f"{chosen or app.settings.default_language + ' (the default)'}")
+
+
 @agent_cli.command("disable")
 @friendly
 def agent_disable(ctx: typer.Context, who: Who) -> None:

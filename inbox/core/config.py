@@ -139,6 +139,7 @@ class AgentSettings(_Strict):
     email: str | None = None
     telegram: str | None = None  # chat id, for notifications through the Telegram bot
     away: bool = False  # left out of round-robin and least-loaded assignment
+    language: str | None = None  # of the notices they get; None: [languages] default
 
     def addresses(self) -> list[tuple[str, str]]:
         """(channel, address) where this agent can be reached, e-mail first."""

@@ -42,6 +42,7 @@ class Agent:
     away: bool = False  # left out of round-robin and least-loaded assignment
     role: str = "agent"  # inbox.core.vocab.Role
     enabled: bool = True  # False: cannot sign in, no new work, no notifications
+    language: str | None = None  # staff notices reach them in it; None: the default
 
     def addresses(self) -> list[tuple[str, str]]:
         """(channel, address) where this agent can be reached, e-mail first."""
@@ -132,7 +133,8 @@ class SettingsDirectory(ListedDirectory):
     def __init__(self, agents: Mapping[str, AgentSettings],
                  teams: Mapping[str, TeamSettings]) -> None:
         members = {name: Agent(name) for t in teams.values() for name in t.agents}
-        listed = members | {name: Agent(name, a.email, a.telegram, a.away)
+        listed = members | {name: Agent(name, a.email, a.telegram, a.away,
+                                        language=a.language)
                             for name, a in agents.items()}
         super().__init__(listed.values(), (Team(n, tuple(t.agents)) for n, t in teams.items()))
 

@@ -204,6 +204,16 @@ def set_password(s: Session, agent: Agent, password: str, now: datetime,
     return revoke_sessions(s, agent.id, now)
 
 
+def set_language(s: Session, agent: Agent, language: str | None,
+                 served: Sequence[str]) -> None:
+    """The language the agent's notices come in; None: the deployment's default."""
+    if language is not None and language not in served:
+        raise Invalid(f"{language!r} is not a language this deployment serves: use "
+                      f"{', '.join(served)}, or none for the default")
+    agent.language = language
+    s.add(agent)
+
+
 def set_enabled(s: Session, agent: Agent, enabled: bool, now: datetime) -> int:
     """Enable or disable; disabling ends every session. Returns how many ended."""
     agent.enabled = enabled
@@ -255,8 +265,8 @@ def read_directory(reader: Reader) -> d.ListedDirectory:
     """The records, as the directory everything names (inbox.core.directory). Read with
     the plain driver: the daemon reads it again while its own transaction holds SQLite's
     write lock, which a SQLAlchemy transaction here (BEGIN IMMEDIATE) would wait for."""
-    agents = reader.rows("SELECT name, email, telegram, away, role, enabled FROM agent "
-                         "ORDER BY name")
+    agents = reader.rows("SELECT name, email, telegram, away, role, enabled, language "
+                         "FROM agent ORDER BY name")
     teams = reader.rows("SELECT id, name FROM team ORDER BY name")
     members: dict[int, list[str]] = {}
     for team_id, name in reader.rows(
@@ -264,7 +274,8 @@ def read_directory(reader: Reader) -> d.ListedDirectory:
             "ORDER BY m.team_id, m.position"):
         members.setdefault(team_id, []).append(name)
     return d.ListedDirectory(
-        [d.Agent(n, e, tg, bool(away), role, bool(on)) for n, e, tg, away, role, on in agents],
+        [d.Agent(n, e, tg, bool(away), role, bool(on), lang)
+         for n, e, tg, away, role, on, lang in agents],
         [d.Team(name, tuple(members.get(team_id, ()))) for team_id, name in teams])
 
 
@@ -278,7 +289,7 @@ def agent_rows(s: Session) -> list[dict[str, Any]]:
     return [{"name": a.name, "email": a.email, "role": a.role, "enabled": a.enabled,
              "away": a.away, "can_sign_in": a.enabled and a.password_hash is not None,
              "teams": of.get(a.id or 0, []), "telegram": a.telegram,
-             "created_at": iso(a.created_at)}
+             "language": a.language, "created_at": iso(a.created_at)}
             for a in s.scalars(sa.select(Agent).order_by(col(Agent.name)))]
 
 

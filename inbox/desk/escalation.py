@@ -85,7 +85,7 @@ class Teller:
         targets: list[Target] = []
         for a in asked:
             found = self.notices.reach(d.Agent(a.name, a.email, a.telegram, a.away, a.role,
-                                               a.enabled), a.name)
+                                               a.enabled, a.language), a.name)
             if found is not None and found not in targets:
                 targets.append(found)
         return self.notices.queue(s, conv, targets, "escalation",

@@ -65,9 +65,9 @@ class Mentioner:
         targets, not_told = self._reach(s, conv, [agents[n] for n in names])
         told = self.notices.queue(s, conv, targets.values(), "mention",
                                   self.context(s, conv, written), now=now)
-        for name, (channel, address) in targets.items():
-            if f"{channel}:{address}" not in told:
-                not_told[name] = f"no [channels.{channel}] account to tell them from"
+        for name, target in targets.items():
+            if f"{target.channel}:{target.address}" not in told:
+                not_told[name] = f"no [channels.{target.channel}] account to tell them from"
         s.add(Event(conversation_id=conv.id, message_id=written.id, kind="note.mentioned",
                     created_at=now, detail={"note": written.id, "by": written.author,
                                             "mentioned": names, "notified": told,
@@ -104,7 +104,7 @@ class Mentioner:
 
 
 def _listed(a: Agent) -> d.Agent:
-    return d.Agent(a.name, a.email, a.telegram, a.away, a.role, a.enabled)
+    return d.Agent(a.name, a.email, a.telegram, a.away, a.role, a.enabled, a.language)
 
 
 def note(s: Session, conv_id: int, text: str, *, author: str, now: datetime,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,12 @@ from inbox.store.models import Conversation, Event
 
 log = logging.getLogger(__name__)
 
-Target = tuple[str, str]  # (channel, address)
+class Target(NamedTuple):
+    """Where one notice goes, and in which language (None: the deployment's default)."""
+
+    channel: str
+    address: str
+    language: str | None = None
 
 
 class Notices:
@@ -42,25 +48,26 @@ class Notices:
             log.warning("%s: agent %r is disabled, not told", self.what, name)
             return None
         if agent is not None and agent.addresses():
-            return agent.addresses()[0]
+            return Target(*agent.addresses()[0], agent.language)
         log.warning("%s: agent %r has no e-mail or telegram", self.what, name)
         return None
 
     def queue(self, s: Session, conv: Conversation, targets: Iterable[Target], kind: str,
               context: Mapping[str, object], *, now: datetime) -> list[str]:
-        """One notification per target, rendered once per channel from `kind`'s
-        templates; returns those queued as "channel:address"."""
+        """One notification per target, rendered once per channel and language from
+        `kind`'s templates; returns those queued as "channel:address"."""
         told: list[str] = []
-        texts: dict[str, Rendered] = {}
-        for channel, address in targets:
+        texts: dict[tuple[str, str], Rendered] = {}
+        for channel, address, language in targets:
             account = self.accounts.get(channel)
             if account is None:
                 log.warning("%s to %s:%s not sent: no [channels.%s] account", self.what,
                             channel, address, channel)
                 continue
-            if channel not in texts:
-                texts[channel] = self.render(s, conv, kind, channel, context, now=now)
-            rendered = texts[channel]
+            words = (channel, language or self.settings.default_language)
+            if words not in texts:
+                texts[words] = self.render(s, conv, kind, words, context, now=now)
+            rendered = texts[words]
             enqueue(s.connection(), conv, Address(address), rendered.body, kind=Kind.SYSTEM,
                     now=now, domain=self.settings.domain,
                     subject=rendered.subject if channel == "email" else None,
@@ -68,10 +75,12 @@ class Notices:
             told.append(f"{channel}:{address}")
         return told
 
-    def render(self, s: Session, conv: Conversation, kind: str, channel: str,
+    def render(self, s: Session, conv: Conversation, kind: str, words: tuple[str, str],
                context: Mapping[str, object], *, now: datetime) -> Rendered:
+        """`kind`'s template for (channel, language), else the built-in text."""
+        channel, language = words
         try:
-            return self.renderer.render(kind, channel, None, context)
+            return self.renderer.render(kind, channel, language, context)
         except TemplateError as exc:  # the agent is still told, in the built-in words
             log.error("%s uses the built-in text: %s", self.what, exc)
             s.add(Event(conversation_id=conv.id, kind=f"{kind}.template-error",

@@ -67,7 +67,7 @@ class Notifier:
 
     def _resolve(self, entry: str, conv: Conversation) -> list[Target]:
         if (direct := direct_target(entry)) is not None:
-            return [direct]
+            return [Target(*direct)]
         team = self.directory.team(conv.team or "")
         members = list(team.agents) if team else []
         assignee = [conv.assignee] if conv.assignee else []

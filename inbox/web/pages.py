@@ -428,7 +428,8 @@ class Desk:
         """The directory, which may be read a few seconds late, and the signed-in agent,
         whose record this request has just read: a new agent can take work at once."""
         me = ListedDirectory([DirectoryAgent(agent.name, agent.email, agent.telegram,
-                                             agent.away, agent.role, agent.enabled)], [])
+                                             agent.away, agent.role, agent.enabled,
+                                             agent.language)], [])
         return merged(me, self.ctx.directory)
 
     def _until(self, value: str, tz: str | None) -> datetime:

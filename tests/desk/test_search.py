@@ -24,11 +24,16 @@ from inbox.desk.search import TOO_SHORT, QueryTooShort, search
 from inbox.runtime.app import App
 from inbox.runtime.deployment import init_deployment
 from inbox.store import batch as store
-from inbox.store.batch import ConvState
 from inbox.store.db import upgrade
 from inbox.store.models import Message
 from tests.conftest import PG_ADMIN
 from tests.ingest.test_pipeline import NOW, mail, run
+from tests.store.test_migrations import (
+    NAIVE_NOW,
+    insert_old,
+    insert_old_conversation,
+    tables_as_stored,
+)
 
 EVERY_STATUS = views.QueueFilter(statuses=tuple(Status))
 NFD = "NFD"
@@ -225,20 +230,19 @@ def test_upgrading_from_0004_indexes_what_is_stored(empty_url: str, tmp_path: Pa
                             {"INBOX_DATABASE_URL": empty_url}))
     upgrade(app.engine, to="0004")
     with app.engine.begin() as conn:  # as 0004's code stored them
+        old = tables_as_stored(conn)
         for n, (subject, (sender, name, text)) in enumerate(CUSTOMERS.items()):
-            contact = store.insert(conn, store.contact, name=name, tags=[], vip=False,
-                                   created_at=NOW)
-            store.insert(conn, store.identity, contact_id=contact, channel="email",
-                         address=sender, name=name)
-            conv = ConvState(channel="email", account="support", contact_id=contact,
-                             subject=subject, created_at=NOW, updated_at=NOW, tags=[])
-            store.save_conversation(conn, conv)
+            contact = insert_old(conn, old["contact"], name=name, tags=[], vip=False,
+                                 created_at=NAIVE_NOW)
+            insert_old(conn, old["identity"], contact_id=contact, channel="email",
+                       address=sender, name=name)
+            conv_id = insert_old_conversation(conn, old, contact, subject)
             far = {"id": 45_001} if subject == "Symbols" else {}  # a third chunk of ids
-            store.insert(conn, store.message, **far, conversation_id=conv.id, channel="email",
-                         account="support", external_id=f"{n}@example.net", direction="in",
-                         kind="customer", sender=sender, sender_name=name, recipients=[],
-                         subject=subject, text=text, references=[], headers={},
-                         problems=[], delivery="none", created_at=NOW)
+            insert_old(conn, old["message"], **far, conversation_id=conv_id,
+                       channel="email", account="support", external_id=f"{n}@example.net",
+                       direction="in", kind="customer", sender=sender, sender_name=name,
+                       recipients=[], subject=subject, text=text, references=[],
+                       headers={}, problems=[], delivery="none", created_at=NAIVE_NOW)
     upgrade(app.engine)
     assert found(app, "เสียหาย") == ["Thai"]
     assert found(app, "Wiśniewska") == ["Polish"]

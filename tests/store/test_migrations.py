@@ -60,23 +60,16 @@ def test_upgrading_to_0002_lets_stored_replies_be_found_backwards(empty_url: str
     app = App(load_settings(config, {"INBOX_DATABASE_URL": empty_url}))
     upgrade(app.engine, to="0001")
     with app.engine.begin() as conn:  # as 0001's code stored it: its tables, not today's
-        contact, conversation, message = (
-            sa.Table(name, sa.MetaData(), autoload_with=conn)
-            for name in ("contact", "conversation", "message"))
-        contact_id = _insert(conn, contact, name="Anna", tags=[], vip=False,
-                                  created_at=NOW.replace(tzinfo=None))
-        conv_id = _insert(conn, conversation, channel="email", account="support",
-                               contact_id=contact_id, subject="Re: Order", status="open",
-                               priority="normal", tags=[], attributes={},
-                               sla_policy="default", acked=False,
-                               created_at=NOW.replace(tzinfo=None),
-                               updated_at=NOW.replace(tzinfo=None))
-        _insert(conn, message, conversation_id=conv_id, channel="email",
-                     account="support", external_id="second@example.com", direction="in",
-                     kind="customer", sender="anna@example.com", sender_name="Anna",
-                     recipients=[], subject="Re: Order", text="Did you get it?",
-                     references=["first@example.com", "first@example.com"], headers={},
-                     problems=[], delivery="none", created_at=NOW.replace(tzinfo=None))
+        old = tables_as_stored(conn)
+        contact_id = insert_old(conn, old["contact"], name="Anna", tags=[], vip=False,
+                                created_at=NAIVE_NOW)
+        conv_id = insert_old_conversation(conn, old, contact_id, "Re: Order")
+        insert_old(conn, old["message"], conversation_id=conv_id, channel="email",
+                   account="support", external_id="second@example.com", direction="in",
+                   kind="customer", sender="anna@example.com", sender_name="Anna",
+                   recipients=[], subject="Re: Order", text="Did you get it?",
+                   references=["first@example.com", "first@example.com"], headers={},
+                   problems=[], delivery="none", created_at=NAIVE_NOW)
     before, after = upgrade(app.engine)
     assert (before, after) == ("0001", head_revision())
     [first] = run(app, mail("first@example.com"))
@@ -84,8 +77,26 @@ def test_upgrading_to_0002_lets_stored_replies_be_found_backwards(empty_url: str
     app.close()
 
 
-def _insert(conn: sa.Connection, table: sa.Table, **values: object) -> int:
+NAIVE_NOW = NOW.replace(tzinfo=None)
+
+
+def tables_as_stored(conn: sa.Connection) -> dict[str, sa.Table]:
+    """The tables as an earlier revision made them: what its code wrote into. Today's
+    models would write columns that revision does not have yet."""
+    return {name: sa.Table(name, sa.MetaData(), autoload_with=conn)
+            for name in ("contact", "identity", "conversation", "message")}
+
+
+def insert_old(conn: sa.Connection, table: sa.Table, **values: object) -> int:
     return int(conn.execute(table.insert().returning(table.c.id), values).scalar_one())
+
+
+def insert_old_conversation(conn: sa.Connection, old: dict[str, sa.Table], contact_id: int,
+                            subject: str) -> int:
+    return insert_old(conn, old["conversation"], channel="email", account="support",
+                      contact_id=contact_id, subject=subject, status="open",
+                      priority="normal", tags=[], attributes={}, sla_policy="default",
+                      acked=False, created_at=NAIVE_NOW, updated_at=NAIVE_NOW)
 
 
 def test_upgrading_to_0004_keeps_the_agents_and_teams_of_0003(empty_url: str,
