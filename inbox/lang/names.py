@@ -26,6 +26,9 @@ _VIETNAMESE_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳ�
 _THAI = re.compile("[\u0e00-\u0e7f]")
 _HANDLE = re.compile(r"[@_0-9/:]|\.\w")  # ana_k93, user123, @ana, a.b.c, http://...
 _CUSTOM_EMOJI = re.compile(r":[\w+-]+:")  # Mastodon's :blobcat: in display names
+# Bidi controls: a name must not be able to reverse the greeting line it is put in.
+# (Zero-width joiners and non-joiners stay: Persian names are spelt with them.)
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _THAI_TITLE = "คุณ"
 _LATIN_ACCENTS = str.maketrans("àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụ"
                                "ưừứửữựỳýỷỹỵ",
@@ -50,7 +53,7 @@ def given_name(display_name: str, language: str | None) -> str:
 
 def _words(display_name: str) -> list[str]:
     """The words of a name, without quotes, emoji or decorations; [] if it is no name."""
-    text = _CUSTOM_EMOJI.sub(" ", " ".join(display_name.split()))
+    text = _CUSTOM_EMOJI.sub(" ", " ".join(_BIDI_CONTROLS.sub("", display_name).split()))
     if "," in text and text.count(",") == 1:  # "Nowak, Anna": a directory's order
         family, given = text.split(",")
         text = f"{given} {family}"

@@ -51,3 +51,10 @@ def test_each_language_greets_by_its_own_part_of_the_name(
 @pytest.mark.parametrize("language", ["th", "fa", "pl", "tl", "vi", "en"])
 def test_no_name_gives_an_empty_greeting(name: str, language: str) -> None:
     assert given_name(name, language) == ""
+
+
+def test_bidi_controls_in_a_name_cannot_turn_the_greeting_around() -> None:
+    assert given_name("\u202eAnna\u202c Nowak\u200f", "en") == "Anna"
+    assert given_name("\u2067زهرا احمدی\u2069", "fa") == "زهرا احمدی"
+    # The zero-width non-joiner is spelling, not a control: it stays.
+    assert given_name("محمدرضا شجاعی\u200cفر", "fa") == "محمدرضا شجاعی\u200cفر"

@@ -180,3 +180,14 @@ def test_a_persian_email_ack_reads_right_to_left_in_text_and_html() -> None:
     document = html_part(body, "fa")
     assert document is not None and '<html lang="fa" dir="rtl">' in document
     assert "Anna Nowak گرامی، سلام</p>" in document
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", ACK_KINDS)
+def test_public_acks_fit_in_one_post_with_the_mention(kind: str, language: str) -> None:
+    handle = "@maria-clara.santos.bsky.social "  # a long handle, as the connector adds it
+    for channel, limit in (("bluesky", 300), ("mastodon", 500)):
+        context = ack_context(language, channel, account_name="Acme Billing & Support",
+                              customer_given_name=CUSTOMERS[language].name)
+        body = RENDERER.render(kind, channel, language, context).body.strip()
+        assert len(regex.findall(r"\X", handle + body)) <= limit - 40, body  # room left
