@@ -14,6 +14,11 @@ we do not have, so such a run stays whole and its line may be long (the transfer
 encoding still keeps every line of the mail within limits). Quoted lines (`>`) keep
 their quote marks on every piece; the signature separator `-- ` is kept as it is;
 lines that begin with a space, `>` or `From ` are space-stuffed (RFC 3676 4.4).
+
+A line that begins with a direction mark (the RIGHT-TO-LEFT MARK a Persian text puts
+before a line that starts with Latin letters or digits) gives the mark to each of its
+pieces: a client that does not join them would otherwise lay a piece that starts with
+"[#AB12]" out left to right.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ _PIECE = re.compile(r"[^ ]+ *| +")
 _QUOTES = re.compile(r">+")
 _LINE_END = re.compile(r"\r\n|\r|\n")  # as the MIME layer splits (not U+2028 and kin)
 SIGNATURE = "-- "
+_DIRECTION_MARKS = ("\u200f", "\u200e")  # RLM, LRM
 CONTENT_PARAMS = {"format": "flowed", "delsp": "no"}
 
 
@@ -45,7 +51,9 @@ def _line(line: str, width: int) -> list[str]:
         return [f"{marks} {body}" if marks else body]
     body = body.rstrip(" ")  # a space at the end would make this hard break a soft one
     if not marks:
-        return [_stuffed(p) for p in _pieces(body, lambda p: len(_stuffed(p)) <= width)]
+        mark = body[0] if body.startswith(_DIRECTION_MARKS) else ""
+        pieces = _pieces(body, lambda p: len(_stuffed(p)) + len(mark) <= width)
+        return [_stuffed(p if n == 0 else mark + p) for n, p in enumerate(pieces)]
     room = width - len(marks) - 1
     return [f"{marks} {p}" if p else marks for p in _pieces(body, lambda p: len(p) <= room)]
 

@@ -40,6 +40,8 @@ from inbox.ingest.staff import record_staff_reply
 from inbox.ingest.storable import clean, storable
 from inbox.ingest.work import PipelineContext, Result, Step, Work
 from inbox.lang.choose import ContactLanguage, choose, learn
+from inbox.lang.dates import when, zone_from_date_header
+from inbox.lang.names import given_name
 from inbox.lang.render import TemplateError, builtin
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
@@ -288,14 +290,18 @@ def queue_ack(w: Work) -> None:
     conv, i, ctx = w.conv, w.inbound, w.ctx
     assert conv.id is not None
     sla.start_clock(conv, i.received_at, _sla_policy(w))  # the ack promises the due time
+    language = conv.language or ctx.default_language
+    # The due time in the customer's zone when their mail's Date says it, else ours.
+    zone = zone_from_date_header(i.headers.get("date")) or ctx.zone
     context = {
         "customer_name": i.sender.name, "subject": conv.subject,
+        "customer_given_name": given_name(i.sender.name, language),
         "reference": "" if (i.channel, i.account) in ctx.public_accounts
                      else tokens.reference(ctx.secret, conv.id),
         "team_name": ctx.team_name,
         "account_name": ctx.account_names.get((i.channel, i.account), ctx.team_name),
-        "due_at": _when(conv.sla_due_at), "channel": i.channel,
-        "language": conv.language or ctx.default_language,
+        "due_at": when(conv.sla_due_at, language, zone) if conv.sla_due_at else "",
+        "channel": i.channel, "language": language,
     }
     try:
         rendered = ctx.renderer.render(w.decision.ack_template or "ack", i.channel,
@@ -471,6 +477,3 @@ def find_or_create_contact(db: store.Batch, channel: str, sender: Address,
         return db.name_contact(channel, address, found, sender.name)
     return found
 
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%A %d %B %Y, %H:%M UTC") if value else "soon"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy.engine import Connection
 
@@ -60,6 +60,8 @@ class PipelineContext:
     languages: frozenset[str] = frozenset({"th", "fa", "pl", "tl", "vi", "en"})
     default_language: str = "en"
     learn_after: int = 3
+    # The business's zone: a due time is shown in it when the customer's is not known.
+    zone: tzinfo = UTC
 
 
 @dataclass

@@ -3,6 +3,10 @@ Outbox row, written in the caller's transaction; the dispatcher sends it after t
 
 The pipeline queues acks and rule notifications here, agents' replies come through
 inbox.desk.actions, and the SLA's notifications through inbox.sla.notify.
+
+An e-mail to a customer whose conversation is in a right-to-left language (Persian) gets
+an HTML part with `lang` and `dir="rtl"`, and its text part direction marks where a line
+would otherwise run left to right (inbox.lang.html); notices to staff are not theirs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from channels.base import Address
 from inbox.core.vocab import Delivery, Direction, Kind, OutboxState
+from inbox.lang.html import html_part, text_part
 from inbox.store import batch as store
 from inbox.store.batch import ConvState
 from inbox.store.models import Conversation
@@ -42,11 +47,15 @@ def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to
     db = target if isinstance(target, store.Batch) else store.Batch(target)
     external_id = f"{uuid.uuid4().hex}@{domain}"
     channel, account = channel or conv.channel, account or conv.account
+    html = None
+    if channel == "email" and outbox_kind is None:  # to the customer, in their language
+        html = html_part(text, conv.language)
+        text = text_part(text, conv.language)
     message = {
         "conversation_id": conv.id, "channel": channel, "account": account,
         "external_id": external_id, "direction": Direction.OUT, "kind": kind, "sender": "",
         "sender_name": "", "recipients": [to.address, *cc], "subject": subject, "text": text,
-        "html": None, "references": [r for r in references if r], "raw_sha256": None,
+        "html": html, "references": [r for r in references if r], "raw_sha256": None,
         "delivery": Delivery.QUEUED, "author": author, "created_at": now, "sent_at": None,
         "problems": [], "headers": {"in-reply-to": in_reply_to} if in_reply_to else {}}
     send = {"conversation_id": conv.id,

@@ -7,6 +7,7 @@ them. The CLI and the daemon both start here.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -252,6 +253,7 @@ class App:
                 if options.get("public_ack") is False),
             languages=frozenset(s.languages.serve), default_language=s.default_language,
             learn_after=s.languages.learn_after,
+            zone=zoneinfo.ZoneInfo(s.business_hours.timezone),
         )
 
     def _account_names(self) -> dict[tuple[str, str], str]:

@@ -92,7 +92,8 @@ def test_a_realistic_mailbox(tmp_path: Path) -> None:
     assert f"Dzień dobry, {mc.POLISH_NAME}" in polish["messages"][1]["text"]
     thai = by_subject(convs, mc.THAI_SUBJECT)
     assert thai["messages"][0]["text"].strip() == mc.THAI_BODY.strip()
-    assert f"Hello {mc.THAI_NAME}" in thai["messages"][1]["text"]
+    assert thai["language"] == "th"  # its Content-Language; Thai greets by given name
+    assert f"คุณ{mc.THAI_NAME.split()[0]}" in thai["messages"][1]["text"]
     for words, body in ((mc.VIETNAMESE_SUBJECT, mc.VIETNAMESE_BODY),
                         (mc.PERSIAN_SUBJECT, mc.PERSIAN_BODY)):
         conv = by_subject(convs, words)
