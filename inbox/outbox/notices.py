@@ -6,11 +6,16 @@ an agent is reached at their first address (e-mail first, else Telegram), never 
 disabled; each channel sends from `[sla] notify_from`'s account, else its first one; a
 template that fails is replaced by the built-in text (inbox.lang.render.builtin) and
 leaves a `<kind>.template-error` event, so nobody goes untold for a typo.
+
+Each agent is told in their own language (`agent.language`, else the deployment's
+default): the text is rendered once per channel and language, and times given as
+datetimes are written as a reader of that language writes them, in the business's zone.
 """
 
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import NamedTuple
@@ -21,6 +26,7 @@ from channels.base import Address
 from inbox.core.config import Settings
 from inbox.core.directory import Agent
 from inbox.core.vocab import Kind
+from inbox.lang.dates import when
 from inbox.lang.render import Rendered, Renderer, TemplateError, builtin
 from inbox.outbox.enqueue import enqueue
 from inbox.store.models import Conversation, Event
@@ -39,6 +45,7 @@ class Notices:
     def __init__(self, settings: Settings, renderer: Renderer, *,
                  what: str = "notification") -> None:
         self.settings, self.renderer, self.what = settings, renderer, what
+        self.zone = zoneinfo.ZoneInfo(settings.business_hours.timezone)
         self.accounts = {ch: settings.sla.notify_from.get(ch) or next(iter(accounts), None)
                          for ch, accounts in settings.channels.items()}
 
@@ -66,7 +73,8 @@ class Notices:
                 continue
             words = (channel, language or self.settings.default_language)
             if words not in texts:
-                texts[words] = self.render(s, conv, kind, words, context, now=now)
+                texts[words] = self.render(s, conv, kind, words,
+                                           self.localised(context, words[1]), now=now)
             rendered = texts[words]
             enqueue(s.connection(), conv, Address(address), rendered.body, kind=Kind.SYSTEM,
                     now=now, domain=self.settings.domain,
@@ -74,6 +82,10 @@ class Notices:
                     outbox_kind="notify", channel=channel, account=account)
             told.append(f"{channel}:{address}")
         return told
+
+    def localised(self, context: Mapping[str, object], language: str) -> dict[str, object]:
+        return {k: when(v, language, self.zone, short=True) if isinstance(v, datetime) else v
+                for k, v in context.items()}
 
     def render(self, s: Session, conv: Conversation, kind: str, words: tuple[str, str],
                context: Mapping[str, object], *, now: datetime) -> Rendered:

@@ -12,7 +12,6 @@ name, an e-mail address, or telegram:CHAT_ID.
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -35,7 +34,6 @@ class Notifier:
                  directory: Directory | None = None) -> None:
         self.settings, self.renderer, self.secret = settings, renderer, secret
         self.directory = directory or SettingsDirectory.from_settings(settings)
-        self.zone = zoneinfo.ZoneInfo(settings.business_hours.timezone)
         self.notices = Notices(settings, renderer, what="SLA notification")
 
     def check(self) -> list[str]:
@@ -99,11 +97,9 @@ class Notifier:
             "customer_address": address or "", "team": conv.team or "",
             "assignee": conv.assignee or "", "priority": conv.priority,
             "policy": policy.name, "calendar": policy.calendar.name,
-            "due_at": self._local(conv.sla_due_at), "time_left": duration(left),
-            "waiting_since": self._local(conv.awaiting_since),
+            # Times as datetimes: each agent reads them in their language (Notices).
+            "due_at": conv.sla_due_at or "-", "time_left": duration(left),
+            "waiting_since": conv.awaiting_since or "-",
             "team_name": self.settings.name,
         }
-
-    def _local(self, value: datetime | None) -> str:
-        return value.astimezone(self.zone).strftime("%a %d %b %H:%M %Z") if value else "-"
 

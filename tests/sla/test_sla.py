@@ -298,7 +298,7 @@ def test_each_transition_is_flagged_once_and_its_people_told(desk: App) -> None:
     [warning] = [m for m in rows(desk, Message, kind="system")
                  if "at risk" in (m.subject or "") and m.recipients == ["ana@shop.example"]]
     assert f"#{cid}" in warning.text and "must be answered by" in warning.text
-    assert "Fri 27 Nov 09:00 UTC" in warning.text and "3h 00m left" in warning.text
+    assert "Fri 27 Nov, 09:00 UTC" in warning.text and "3h 00m left" in warning.text
 
 
 def test_unassigned_conversations_tell_their_team(desk: App) -> None:
