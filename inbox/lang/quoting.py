@@ -185,5 +185,6 @@ def _fold(text: str) -> list[Part]:
 
 def new_words(text: str) -> str:
     """What the customer wrote in this message: its new parts, with quotes, signature,
-    the mail program's "Sent from" line and disclaimers left out."""
-    return "".join(p.text for p in fold(text) if p.kind == "new").strip()
+    the mail program's "Sent from" line and disclaimers left out. Read once per message
+    at ingest, so it skips the desk's cache of open conversations."""
+    return "".join(p.text for p in _fold(text) if p.kind == "new").strip()
