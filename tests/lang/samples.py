@@ -423,6 +423,24 @@ HARD: tuple[Hard, ...] = (
     _hard("fa-above-en", "ممنون، ولی بسته هنوز نرسیده." + _OUTLOOK_EN, "fa"),
     _hard("pl-iphone-above-en", "Proszę o fakturę na firmę.\n\nSent from my iPhone"
           + _QUOTED_EN, "pl"),
+    # languages the deployment does not serve: unknown (the default), not the nearest
+    # served one (Indonesian and Malay read as Tagalog, Czech and Croatian as Polish,
+    # Arabic and Urdu letters as Persian)
+    _hard("id", "Di mana pesanan saya? Sudah dua minggu saya menunggu.", None),
+    _hard("id-refund", "Tolong kembalikan uang saya", None),
+    _hard("ms", "Bila pesanan saya akan dihantar?", None),
+    _hard("cs", "Kde je moje objednávka? Čekám už dva týdny.", None),
+    _hard("sk", "Prosím o vrátenie peňazí", None),
+    _hard("hr", "Gdje je moja narudžba? Čekam već dva tjedna.", None),
+    _hard("es", "Dónde está mi pedido? Llevo dos semanas esperando.", None),
+    _hard("de", "Wo ist meine Bestellung? Ich warte seit zwei Wochen.", None),
+    _hard("fr", "Où est ma commande ? J'attends depuis deux semaines.", None),
+    _hard("nl", "Waar is mijn bestelling? Ik wacht al twee weken.", None),
+    _hard("ar", "أين طلبي؟ أنتظر منذ أسبوعين.", None),
+    _hard("ar-refund", "أريد استرداد أموالي من فضلك", None),
+    _hard("ur", "میرا آرڈر کہاں ہے؟ دو ہفتوں سے انتظار کر رہا ہوں", None),
+    _hard("ru", "Где мой заказ? Жду уже две недели.", None),
+    _hard("zh", "我的订单在哪里？已经等了两个星期了。", None),
     # nothing to go on
     _hard("ok", "ok", None),
     _hard("number", "#12345", None),

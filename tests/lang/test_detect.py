@@ -71,9 +71,11 @@ def test_the_reason_says_why_in_words(detector: Detector) -> None:
     assert detector.detect("ok") == Detection(None, 0.0, "too few letters")
     assert detector.detect("mersi, baste residesh").reason == (
         "Persian in Latin letters (Finglish)")
-    unsure = detector.detect("Don hang cua toi dau roi?")
+    unsure = detector.detect("Minh muon huy don hang nay")
     assert unsure.language is None
     assert unsure.reason == f"below threshold 0.8 (vi {unsure.confidence:.2f})"
+    assert detector.detect("Wo ist meine Bestellung?").reason == (
+        "not a served language (de 0.97)")
     sure = detector.detect("Dzień dobry, paczka nadal nie dotarła.")
     assert (sure.language, sure.reason) == ("pl", "detected")
     assert sure.confidence >= 0.8
@@ -88,18 +90,24 @@ def test_no_latin_sample_is_taken_for_finglish(detector: Detector) -> None:
 def test_only_the_deployments_languages_are_answered() -> None:
     polish_english = Detector(["pl", "en"])
     assert polish_english.detect("Dziękuję za szybką odpowiedź!").language == "pl"
-    # Thai is not served: no Polish or English ack for a Thai customer
-    assert polish_english.detect("ขอบคุณที่ตอบเร็วนะคะ").language is None
+    # Thai is not served here: no Polish or English ack for a Thai customer
+    thai = polish_english.detect("ขอบคุณที่ตอบเร็วนะคะ")
+    assert (thai.language, thai.reason) == (None, "not a served language (th 1.00)")
     with pytest.raises(ValueError, match="xx"):
         Detector(["pl", "xx"])
 
 
-def test_persian_letters_name_persian_only_when_no_other_served_language_uses_them(
+def test_a_language_we_do_not_serve_is_not_taken_for_its_neighbour(
         detector: Detector) -> None:
-    text = "سفارش من کجاست؟"
-    assert detector.detect(text).reason == "detected by script (Arabic letters)"
-    with_arabic = Detector(["fa", "ar", "en"]).detect(text)
-    assert with_arabic.reason == "detected"  # the model tells Persian from Arabic
+    indonesian = detector.detect("Di mana pesanan saya? Sudah dua minggu saya menunggu.")
+    assert indonesian.language is None
+    assert indonesian.reason.startswith("not a served language (")
+    # the same words served: a deployment for Indonesian answers it
+    assert Detector(["id", "tl", "en"]).detect(
+        "Di mana pesanan saya? Sudah dua minggu saya menunggu.").language == "id"
+    # Persian letters are no proof of Persian
+    assert detector.detect("أين طلبي؟ أنتظر منذ أسبوعين.").language is None
+    assert detector.detect("سفارش من کجاست؟").language == "fa"
 
 
 def test_the_subject_counts_unless_it_is_ours(detector: Detector) -> None:
