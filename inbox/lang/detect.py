@@ -58,8 +58,9 @@ _FINGLISH = frozenset({
     "sefaresham", "sefareshe", "shod", "shode", "shodeh", "tahvil", "vali", "yadam",
 })
 _FINGLISH_WORDS = 2
-# The share of the model's belief that must go to served languages: served messages
-# measured 0.41 and more, unserved ones 0.04 and less.
+# The share of the model's belief that must go to served languages, unless its best
+# guess is one: unserved messages measured 0.04 and less; served ones always had a
+# served best guess, and a share of 0.11 ("pls refund asap") and more.
 _OURS = 0.2
 # Only Thai writes in Thai letters, among all the model's languages: most letters Thai,
 # the answer is Thai without asking the model (a fifth of its cost). Persian gets no such
@@ -138,8 +139,8 @@ class Detector:
         every = self._identifier._decide(words)
         ours = every[self._columns]
         share = float(ours.sum())
-        if share < _OURS:
-            best = int(every.argmax())
+        best = int(every.argmax())
+        if share < _OURS and best not in self._columns:
             return Detection(None, 0.0, f"not a served language "
                                         f"({self._identifier.nb_classes[best]} "
                                         f"{float(every[best]):.2f})")

@@ -51,6 +51,12 @@ CHAT: dict[str, tuple[str, ...]] = {
         "Can I pay by bank transfer?",
         "Very disappointed with the quality.",
         "the app keeps logging me out",
+        # typed in a hurry: no capitals or diacritics, slang, emoji
+        "hi where's my order #48213?? 😡",
+        "pls refund asap",
+        "still no parcel... tracking says delivered but nothing here",
+        "cant login again!!",
+        "thx got it 👍 all good",
     ),
     "pl": (
         "Gdzie jest moje zamówienie?",
@@ -88,6 +94,12 @@ CHAT: dict[str, tuple[str, ...]] = {
         "Czy można zapłacić przelewem?",
         "Jestem bardzo rozczarowana jakością.",
         "aplikacja ciągle mnie wylogowuje",
+        # typed in a hurry: no capitals or diacritics, slang, emoji
+        "hej gdzie moja paczka #48213?? 😡",
+        "prosze o zwrot kasy",
+        "dalej nic, kurier pisze ze doreczone a nic nie ma",
+        "nie moge sie zalogowac znowu!!",
+        "dzieki, doszlo 👍",
     ),
     "vi": (
         "Đơn hàng của tôi đâu rồi?",
@@ -125,6 +137,12 @@ CHAT: dict[str, tuple[str, ...]] = {
         "Tôi chuyển khoản ngân hàng được không?",
         "Rất thất vọng về chất lượng.",
         "ứng dụng cứ tự đăng xuất",
+        # typed in a hurry: no capitals or diacritics, slang, emoji
+        "shop ơi đơn #48213 của em đâu rồi 😡",
+        "hoàn tiền giúp em với",
+        "vẫn chưa thấy hàng, tracking báo giao rồi mà",
+        "ko đăng nhập được nữa!!",
+        "nhận rồi nha shop 👍",
     ),
     "tl": (
         "Nasaan na po ang order ko?",
@@ -162,6 +180,12 @@ CHAT: dict[str, tuple[str, ...]] = {
         "Pwede po bang magbayad sa bangko?",
         "Sobrang nadismaya ako sa kalidad.",
         "lagi akong nila-log out ng app",
+        # typed in a hurry: no capitals or diacritics, slang, emoji
+        "hello po asan na order ko #48213?? 😡",
+        "pa-refund na po pls",
+        "wala pa rin po, delivered daw pero wala naman dito",
+        "di ako maka-login ulit!!",
+        "salamat po natanggap ko na 👍",
     ),
     "th": (
         "ออเดอร์ของฉันอยู่ไหนคะ",
@@ -199,6 +223,12 @@ CHAT: dict[str, tuple[str, ...]] = {
         "โอนผ่านธนาคารได้ไหมครับ",
         "ผิดหวังกับคุณภาพมากค่ะ",
         "แอปเด้งออกจากระบบตลอดเลย",
+        # typed in a hurry: no capitals or diacritics, slang, emoji
+        "แอดมินคะ ออเดอร์ #48213 ไปไหนแล้ว 😡",
+        "ขอคืนเงินด่วนค่ะ",
+        "ยังไม่ได้ของเลย ระบบขึ้นว่าส่งแล้ว",
+        "ล็อกอินไม่ได้อีกแล้ว!!",
+        "ได้รับแล้วค่ะ ขอบคุณนะคะ 👍",
     ),
     "fa": (
         "سفارش من کجاست؟",
@@ -236,6 +266,12 @@ CHAT: dict[str, tuple[str, ...]] = {
         "می‌شود با کارت به کارت پرداخت کرد؟",
         "از کیفیت خیلی ناامید شدم.",
         "برنامه مدام از حسابم خارج می‌شود",
+        # typed in a hurry: no capitals or diacritics, slang, emoji
+        "سلام سفارش #۴۸۲۱۳ من کو؟؟ 😡",
+        "لطفا پولمو برگردونید",
+        "هنوز نرسیده، تو سایت زده تحویل شده",
+        "دوباره نمیتونم وارد بشم!!",
+        "مرسی رسید 👍",
     ),
 }
 
