@@ -7,13 +7,14 @@ thread would outvote a Polish answer) and the subject unless the subject is ours
 
 The classifier is py3langid 0.4's naive Bayes model with normalised probabilities, asked
 once about all the languages it knows. Two answers come from that one pass:
-- how much of its belief goes to the deployment's languages at all: hardly any (under
-  `_OURS`) means a language we do not serve (Indonesian, Czech, Arabic), which is unknown
-  rather than the nearest served one (Tagalog, Polish, Persian);
+- whether it is one of ours at all: a best guess we do not serve, with hardly any
+  belief (under `_OURS`) left for the deployment's languages, means a language we do
+  not serve (Indonesian, Czech, Arabic): unknown, rather than the nearest served one
+  (Tagalog, Polish, Persian);
 - which served language, its probability renormalised among the served ones (as if the
-  model knew only those): restricted, short Persian is not lost to Arabic or Urdu, and
-  Tagalog not to Cebuano; normalised, a short or odd text (Vietnamese typed without
-  diacritics) gets a low confidence instead of a confident wrong answer.
+  model knew only those): restricted, short Persian is not lost to Arabic or Urdu;
+  normalised, a short or odd text (Vietnamese typed without diacritics) gets a low
+  confidence instead of a confident wrong answer.
 docs/languages.md has the measurements behind these choices. The model ships inside the
 package (no network) and is loaded once per process, lazily, whatever the number of
 detectors: it costs about a second and 90 MB.
@@ -41,8 +42,8 @@ _NOISE = re.compile(
 _REPLY_PREFIX = re.compile(
     r"^\s*((re|fwd?|fw|odp|aw|wg|tr|sv|vs|rv|enc|pd)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 # Persian written in Latin letters (Finglish) reads to the model as Tagalog, Polish or
-# English at any confidence; these words, common in Finglish and in none of our Latin
-# languages, give it away.
+# English at any confidence; two of these words, common in Finglish and rare in our
+# Latin languages, give it away.
 _FINGLISH = frozenset({
     "aghaye", "alan", "avaz", "avazesh", "baraye", "bargardoonid", "bargardunid", "baste",
     "basteh", "bayad", "bedid", "bedin", "bedoonam", "befrestid", "begirid", "chejoori",
@@ -63,7 +64,7 @@ _FINGLISH_WORDS = 2
 # served best guess, and a share of 0.11 ("pls refund asap") and more.
 _OURS = 0.2
 # Only Thai writes in Thai letters, among all the model's languages: most letters Thai,
-# the answer is Thai without asking the model (a fifth of its cost). Persian gets no such
+# the answer is Thai without asking the model (a sixth of its cost). Persian gets no such
 # short-cut: Arabic and Urdu customers write in the same letters.
 _THAI = re.compile("[\u0e00-\u0e7f]")
 
