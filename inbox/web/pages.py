@@ -38,8 +38,8 @@ from inbox.core.vocab import Status
 from inbox.desk import actions, drafts, escalation, mentions, search, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
-from inbox.desk.quoting import fold
 from inbox.desk.words import delivery_words, event_words, trail, when
+from inbox.lang.quoting import fold
 from inbox.sla.clock import duration
 from inbox.store.blobs import attachment_data
 from inbox.store.db import reader

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from inbox.desk.quoting import fold, new_words
+from inbox.lang.quoting import fold, new_words
 
 # (language, the reply as a mail program writes it, the customer's new words)
 REPLIES = [
@@ -90,4 +90,58 @@ def test_answers_between_quotes_stay_new() -> None:
 def test_a_message_without_quotes_is_one_new_part() -> None:
     for text in ("", "Hello", "Sizes -- 42 or 43 --\n", "On Monday I wrote to you.\n",
                  "From: a list of what I need\n- shoes\n- a date: soon\n"):
+        assert [(p.kind, p.text) for p in fold(text)] == [("new", text)], text
+
+
+# (case, the message, the customer's new words): what a mail program adds below the
+# answer is not the customer's words, whatever language it is in
+ADDED = [
+    ("en-iphone", "Where is my parcel?\n\nSent from my iPhone\n", "Where is my parcel?"),
+    ("en-outlook-app", "Refund please.\n\nGet Outlook for Android\n", "Refund please."),
+    ("pl-iphone", "Gdzie jest moja paczka?\n\nWysłane z iPhone'a\n",
+     "Gdzie jest moja paczka?"),
+    ("pl-poczta", "Proszę o fakturę.\n\nWysłano z aplikacji Poczta dla Windows\n",
+     "Proszę o fakturę."),
+    ("vi-iphone", "Đơn hàng của tôi đâu rồi?\n\nGửi từ iPhone của tôi\n",
+     "Đơn hàng của tôi đâu rồi?"),
+    ("th-iphone", "พัสดุของฉันอยู่ที่ไหนคะ\n\nส่งจาก iPhone ของฉัน\n",
+     "พัสดุของฉันอยู่ที่ไหนคะ"),
+    ("fa-iphone", "بسته من کجاست؟\n\nارسال شده از iPhone من\n", "بسته من کجاست؟"),
+    ("fa-zwnj", "بسته من کجاست؟\n\nارسال\u200cشده از گوشی سامسونگ\n", "بسته من کجاست؟"),
+    ("tl-iphone", "Nasaan na po ang order ko?\n\nIpinadala mula sa aking iPhone\n",
+     "Nasaan na po ang order ko?"),
+    ("en-disclaimer",
+     "Please send the invoice again.\n\nJohn\n\nThis e-mail and any attachments are "
+     "confidential and may be privileged. If you are not the intended recipient, "
+     "please delete it.\n",
+     "Please send the invoice again.\n\nJohn"),
+    ("pl-disclaimer",
+     "Proszę o korektę faktury.\n\n____\nTa wiadomość i wszelkie załączniki są poufne i "
+     "przeznaczone wyłącznie dla adresata.\n",
+     "Proszę o korektę faktury."),
+    ("vi-disclaimer",
+     "Cho tôi xin hóa đơn.\n\nEmail này và các tệp đính kèm chứa thông tin mật.\n",
+     "Cho tôi xin hóa đơn."),
+    ("iphone-above-thread",
+     "Dziękuję!\n\nWysłane z mojego iPhone'a\n\nW dniu 3.03.2025 o 10:12, Acme pisze:\n"
+     "> Paczka wyszła.\n",
+     "Dziękuję!"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "new"), ADDED, ids=[r[0] for r in ADDED])
+def test_device_lines_and_disclaimers_are_not_new_words(case: str, text: str,
+                                                         new: str) -> None:
+    parts = fold(text)
+    assert "".join(p.text for p in parts) == text
+    assert parts[-1].kind == "quoted", case
+    assert new_words(text) == new
+
+
+def test_a_customer_saying_sent_from_or_confidential_keeps_their_words() -> None:
+    for text in ("Sent from Hanoi on Monday, still not here.\n",
+                 "Gửi từ Hà Nội hôm thứ Hai.\n",
+                 "Hello,\nthis message is confidential: my new address is below.\n"
+                 "Main St 5\n",
+                 "Wysłane z magazynu w poniedziałek?\n"):
         assert [(p.kind, p.text) for p in fold(text)] == [("new", text)], text

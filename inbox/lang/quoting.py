@@ -13,7 +13,18 @@ What counts as quoted, from the mail programs customers use:
   more; Gmail may wrap one over two lines;
 - "-----Original Message-----" (and its translations), and Outlook's header block
   ("From: ..." then "Sent: ..." within a few lines, in the languages above);
-- a signature: from a "-- " line (RFC 3676) to the end.
+- a signature: from a "-- " line (RFC 3676) to the end;
+- a mail program's own line ("Sent from my iPhone", "Wysłane z mojego iPhone'a", "Gửi từ
+  iPhone của tôi", "ส่งจาก iPhone ของฉัน", "ارسال شده از iPhone من", ...): that line only,
+  and only when it names a device or an app, so a customer's "Sent from Hanoi on
+  Monday" stays new;
+- a legal disclaimer ("This e-mail and any attachments are confidential...", "Ta
+  wiadomość jest poufna...", and its forms in our languages) starting a paragraph: from
+  there to the end, as a signature. A paragraph start is asked for because a customer
+  may well write "this e-mail is confidential" in the middle of an answer.
+
+The language detector reads `new_words`: a quoted English thread or an English device
+line below a Polish answer would otherwise make the answer look English.
 """
 
 from __future__ import annotations
@@ -45,6 +56,28 @@ _FROM = re.compile(r"^\*?(From|Od|Từ|Mula kay|Mula sa|จาก|از)\s*\*?\s*
 _SENT = re.compile(r"^\*?(Sent|Date|Wysłano|Wysłane|Data|Đã gửi|Ngày|Ipinadala|ส่ง|วันที่"
                    r"|ارسال شده|تاریخ)\s*\*?\s*:", re.IGNORECASE)
 _RULE = re.compile(r"^_{10,}$")  # Outlook's line above its block
+_SEPARATOR = re.compile(r"^[-_=*~]{3,}$")
+# "Sent from" in our languages (and a few more), followed on the same short line by a
+# device or app name: the pair, not the phrase alone, is the mail program's mark.
+_SENT_FROM = re.compile(
+    r"^(Sent (from|with|via)|Get Outlook|Wysłane (z|przy)|Wysłano (z|przy)|Pobierz"
+    r"|(Được )?gửi từ|ส่งจาก|(ارسال|فرستاده)[\s\u200c]*شده از|Ipinadala mula sa"
+    r"|Von meinem|Envoyé de|Enviado desde)\b.{0,60}$", re.IGNORECASE)
+_DEVICE = re.compile(
+    r"iPhone|iPad|Android|Outlook|Samsung|Galaxy|Huawei|Xiaomi|BlackBerry|Yahoo|Gmail"
+    r"|\bMail\b|Poczta|Windows|mobile|\bphone\b|telefon|điện thoại|di động|โทรศัพท์"
+    r"|มือถือ|موبایل|گوشی|telepono", re.IGNORECASE)
+_DISCLAIMER = re.compile("|".join([
+    r"^(CONFIDENTIALITY NOTICE|DISCLAIMER|IMPORTANT NOTICE)\b",
+    r"^(This|The information (contained )?in this) (e-?mail|message|communication)"
+    r"\b.{0,80}\b(confidential|privileged|intended (solely|only) for)",
+    r"^(Ta|Niniejsza|Treść tej|Informacje zawarte w tej) (wiadomość|wiadomości)"
+    r"\b.{0,80}\b(poufn|przeznaczon|tajemnic)",
+    r"^(Thư|Email|E-mail|Thư điện tử) này\b.{0,80}(bảo mật|thông tin mật|bí mật)",
+    r"^(อีเมล|ข้อความ)(ฉบับ)?นี้.{0,80}ความลับ",
+    r"^این (ایمیل|پیام|نامه)\b.{0,80}محرمانه",
+    r"^Ang (e-?mail|mensahe)(ng| na) ito\b.{0,80}(kumpidensyal|confidential)",
+]), re.IGNORECASE)
 _SIGNATURE = ("-- ", "--")
 
 
@@ -62,6 +95,22 @@ def _is_quote(line: str) -> bool:
     return _bare(line).startswith(">")
 
 
+def _is_sent_from(line: str) -> bool:
+    bare = _bare(line)
+    return bool(_SENT_FROM.match(bare)) and bool(_DEVICE.search(bare))
+
+
+def _disclaimer_starts(lines: list[str], i: int) -> bool:
+    """Whether a legal disclaimer, running to the end, starts at line i: at a paragraph's
+    start (after a blank or a separator line), or on a separator line right above one."""
+    line = _bare(lines[i])
+    if _SEPARATOR.match(line):
+        return i + 1 < len(lines) and bool(_DISCLAIMER.match(_bare(lines[i + 1])))
+    above = _bare(lines[i - 1]) if i else None
+    paragraph = above is not None and (not above or bool(_SEPARATOR.match(above)))
+    return paragraph and bool(_DISCLAIMER.match(line))
+
+
 def _history_starts(lines: list[str], i: int) -> bool:
     """Whether an earlier mail, quoted whole, starts at line i."""
     line = _bare(lines[i])
@@ -76,15 +125,16 @@ def _history_starts(lines: list[str], i: int) -> bool:
 
 
 def _kinds(lines: list[str]) -> list[Kind]:
-    """Each line's kind: quoted from an earlier mail's start or a signature delimiter
-    to the end, and within a '>' run."""
+    """Each line's kind: quoted from an earlier mail's start, a signature delimiter or
+    a disclaimer to the end, and within a '>' run or a mail program's line."""
     kinds: list[Kind] = []
     signed = False
     for i, line in enumerate(lines):
-        if _history_starts(lines, i):
+        if _history_starts(lines, i) or _disclaimer_starts(lines, i):
             return kinds + ["quoted"] * (len(lines) - i)
         signed = signed or line.rstrip("\r\n") in _SIGNATURE
-        kinds.append("quoted" if signed or _is_quote(line) else "new")
+        quoted = signed or _is_quote(line) or _is_sent_from(line)
+        kinds.append("quoted" if quoted else "new")
     return kinds
 
 
@@ -134,6 +184,7 @@ def _fold(text: str) -> list[Part]:
 
 
 def new_words(text: str) -> str:
-    """What the customer wrote in this message: its new parts, quotes and signature
-    left out."""
-    return "".join(p.text for p in fold(text) if p.kind == "new").strip()
+    """What the customer wrote in this message: its new parts, with quotes, signature,
+    the mail program's "Sent from" line and disclaimers left out. Read once per message
+    at ingest, so it skips the desk's cache of open conversations."""
+    return "".join(p.text for p in _fold(text) if p.kind == "new").strip()
