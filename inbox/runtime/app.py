@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from inbox.desk.escalation import Teller
     from inbox.desk.mentions import Mentioner
     from inbox.ingest.work import PipelineContext
+    from inbox.lang.detect import Detector
     from inbox.lang.render import Renderer
     from inbox.outbox.dispatcher import AccountKey, Dispatcher
     from inbox.sla.clock import Policies
@@ -76,6 +77,17 @@ class App:
         from inbox.lang.render import Renderer
 
         return Renderer(self.settings.path(self.settings.templates_dir))
+
+    @cached_property
+    def detector(self) -> Detector:
+        """The language detector, its model loaded once per process (~1 s, ~90 MB)."""
+        from inbox.lang.detect import Detector
+
+        s = self.settings.languages
+        try:
+            return Detector(s.serve, s.threshold)
+        except ValueError as exc:  # a code the model does not know
+            raise ConfigError(f"languages.serve: {exc}") from None
 
     @cached_property
     def directory(self) -> Directory:
@@ -251,7 +263,8 @@ class App:
                 (channel, account) for channel, accounts in s.channels.items()
                 for account, options in accounts.items()
                 if options.get("public_ack") is False),
-            languages=frozenset(s.languages.serve), default_language=s.default_language,
+            detector=self.detector, languages=frozenset(s.languages.serve),
+            default_language=s.default_language,
             learn_after=s.languages.learn_after,
             zone=zoneinfo.ZoneInfo(s.business_hours.timezone),
         )
