@@ -535,7 +535,7 @@ class TextMatch(Cond):
 def language_source(source: str) -> str:
     """Where a language came from, as `explain` shows it after the tag."""
     known = {"script": "guessed from its script", "declared": "declared by the message",
-             "given": "given with --language", "": ""}
+             "given": "given with --language", "pipeline": "from the pipeline", "": ""}
     how = known.get(source, f"from the pipeline: {source}")
     return f" ({how})" if how else ""
 
