@@ -116,17 +116,15 @@ class View:
         guess = guess_language((self.subject.raw, self.body.raw))
         return guess, "script" if guess else ""
 
-    @lazy
     def language_unknown(self) -> bool:
         """Nothing told the language: the pipeline used the default, or nothing at all."""
         return self.language[0] is None or self.facts.language_source == DEFAULT_SOURCE
 
-    @lazy
-    def language_keys(self) -> tuple[str | None, ...]:
+    def language_keys(self) -> tuple[str, ...]:
         """What `language:` conditions are indexed by: the tag, its primary subtag and
         `unknown`."""
         tag = self.language[0]
-        unknown = (UNKNOWN,) if self.language_unknown else ()
+        unknown = (UNKNOWN,) if self.language_unknown() else ()
         return (tag, primary(tag), *unknown) if tag else unknown
 
     @lazy
@@ -320,13 +318,13 @@ class Language(Cond):
         tag = v.language[0]
         if tag is not None and (tag in self.values or primary(tag) in self.values):
             return True
-        return self.unknown and v.language_unknown
+        return self.unknown and v.language_unknown()
 
     def explain(self, v: View) -> tuple[bool, str]:
         tag, source = v.language
         verdict = self.test(v)
         shown = f"{tag}{language_source(source)}" if tag else UNKNOWN
-        if tag and v.language_unknown:
+        if tag and v.language_unknown():
             shown += "; the pipeline could not tell, so it is unknown as well"
         return verdict, (f"language is {shown}"
                          + ("" if verdict else f", not {_show_all(self.values)}"))

@@ -79,7 +79,7 @@ _MESSAGE_FACTS: dict[str, Callable[[View], Iterable[object]]] = {
     "sender": lambda v: (v.sender,),
     "domain": lambda v: [v.domain.split(".", i)[-1] for i in range(v.domain.count(".") + 1)],
     "recipient": lambda v: v.recipients,
-    "language": lambda v: v.language_keys,
+    "language": View.language_keys,
     "tag": lambda v: [t.lower() for t in v.facts.contact_tags],
     "vip": lambda v: (v.facts.contact_vip,),
     "first": lambda v: (v.facts.first_message,),
