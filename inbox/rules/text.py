@@ -119,7 +119,7 @@ _ARABIC = re.compile(r"[\u0600-\u06FF]")
 def arabic(text: str) -> bool:
     """Whether `text` holds a letter of the Arabic block (U+0600-U+06FF): the characters
     whose UTF-16 high byte is 0x06. Twice as fast as a regex scan on the routing path."""
-    return b"\x06" in text.encode("utf-16-be")[::2]
+    return b"\x06" in text.encode("utf-16-be", "surrogatepass")[::2]
 
 
 def unaccented(folded: str) -> str:

@@ -178,3 +178,9 @@ def test_explain_says_where_the_language_came_from(tmp_path: Path) -> None:
     assert fallen.language == (None, "")
     assert fallen.reports[0].why == "language is unknown, not 'pl'"
     assert fallen.reports[1].why == "language is unknown"
+
+
+def test_text_with_a_lone_surrogate_is_routed_not_crashed_on(tmp_path: Path) -> None:
+    """Mail decoded with surrogateescape carries lone surrogates into rules."""
+    rs = rules(tmp_path, FOLLOW_UP)
+    assert route(rs, msg("\udcff", "پی گیری \udcfe")).team == "support"
