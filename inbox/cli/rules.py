@@ -102,6 +102,9 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
             tag: Annotated[list[str] | None, typer.Option(help="A contact tag.")] = None,
             open_conversations: Annotated[int, typer.Option(
                 "--open", help="Other open conversations of the contact.")] = 0,
+            language: Annotated[str | None, typer.Option(
+                help="The language as if the pipeline had resolved it (`unknown`: it "
+                     "could not tell).")] = None,
             at: Annotated[str | None, typer.Option(
                 help="When it arrived (ISO time; default now).")] = None,
             rules: RulesOpt = None, as_json: JsonOpt = False) -> None:
@@ -117,7 +120,8 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
     when = datetime.fromisoformat(at) if at else utcnow()
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
     facts = RouteFacts(first_message=not follow_up, contact_tags=tuple(tag or ()),
-                       contact_vip=vip, open_conversations=open_conversations)
+                       contact_vip=vip, open_conversations=open_conversations,
+                       **_language_facts(language))
     if message is not None:
         _explain_stored(settings, ruleset, message, as_json)
         return
@@ -129,6 +133,14 @@ def explain(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a p
                           sender=Address(sender.lower()), received_at=when,
                           subject=subject, text=text or "")
     _show(inbound, facts, ruleset.explain(inbound, facts), as_json)
+
+
+def _language_facts(language: str | None) -> dict[str, Any]:
+    if language is None:
+        return {}
+    if language.lower() == "unknown":
+        return {"language": None, "language_source": "default"}
+    return {"language": language, "language_source": "given"}
 
 
 def _explain_stored(settings: Settings, ruleset: RuleSet, message_id: int,
@@ -164,15 +176,17 @@ def _show(inbound: Inbound, facts: RouteFacts, e: Explanation, as_json: bool,
                "outcome": outcome, "set_by": e.set_by,
                "over_budget": {"rule": over.rule, "source": over.source, "why": over.why}
                if over else None,
-               "language": e.language[0], "language_guessed": e.language[1],
+               "language": e.language[0], "language_guessed": e.language[1] == "script",
+               "language_source": e.language[1] or None,
                **({"then_stored": then} if then is not None else {})})
         return
     kind = "first message" if facts.first_message else "follow-up"
     typer.echo(f"message: {inbound.channel}/{inbound.account} from "
                f"{inbound.sender.address or '?'}, subject {inbound.subject or ''!r}, {kind}")
-    lang, guessed = e.language
-    how = " (guessed from its script)" if guessed and lang else ""
-    typer.echo(f"language: {lang or 'unknown'}{how}")
+    from inbox.rules.conditions import language_source
+
+    lang, source = e.language
+    typer.echo(f"language: {lang or 'unknown'}{language_source(source) if lang else ''}")
     typer.echo("")
     for r in e.reports:
         mark = {True: "MATCH", False: "no", None: "--"}[r.matched]

@@ -86,6 +86,10 @@ class RouteFacts:
     # When given, counts the contact's other open conversations on demand, so that the
     # query runs only for rule sets that ask (it replaces `open_conversations`).
     count_open: Callable[[], int] | None = field(default=None, compare=False)
+    # The language the pipeline resolved for the message and where it came from
+    # ("default" when nothing told it, which rules see as `language: unknown`).
+    language: str | None = None
+    language_source: str = ""
 
     def open_count(self) -> int:
         return self.count_open() if self.count_open is not None else self.open_conversations

@@ -32,11 +32,14 @@ from inbox.rules.text import (
     nfc,
     primary,
     required_literals,
+    thai_letters,
     trim_quotes,
 )
 
 Key = tuple[str, object]
 INDEXED_FIELDS = ("subject", "body", "text", "sender_name")
+UNKNOWN = "unknown"  # `language: unknown`
+DEFAULT_SOURCE = "default"  # RouteFacts.language_source when the pipeline could not tell
 
 
 class Hours:
@@ -102,11 +105,27 @@ class View:
         return frozenset(a.address.lower() for a in self.inbound.recipients)
 
     @lazy
-    def language(self) -> tuple[str | None, bool]:
-        """(language tag, guessed?) — declared by the message, else from its script."""
+    def language(self) -> tuple[str | None, str]:
+        """(language tag or None, where it came from): the pipeline's answer unless it
+        fell back to the default, else the one the message declares, else its script's."""
+        f = self.facts
+        if f.language and f.language_source != DEFAULT_SOURCE:
+            return f.language.lower(), f.language_source or "pipeline"
         if self.inbound.language:
-            return self.inbound.language.lower(), False
-        return guess_language((self.subject.raw, self.body.raw)), True
+            return self.inbound.language.lower(), "declared"
+        guess = guess_language((self.subject.raw, self.body.raw))
+        return guess, "script" if guess else ""
+
+    def language_unknown(self) -> bool:
+        """Nothing told the language: the pipeline used the default, or nothing at all."""
+        return self.language[0] is None or self.facts.language_source == DEFAULT_SOURCE
+
+    def language_keys(self) -> tuple[str, ...]:
+        """What `language:` conditions are indexed by: the tag, its primary subtag and
+        `unknown`."""
+        tag = self.language[0]
+        unknown = (UNKNOWN,) if self.language_unknown() else ()
+        return (tag, primary(tag), *unknown) if tag else unknown
 
     @lazy
     def attachments(self) -> tuple[tuple[str, str], ...]:
@@ -289,20 +308,25 @@ class AnyOf(Cond):
 
 
 class Language(Cond):
-    __slots__ = ("values",)
+    __slots__ = ("unknown", "values")
 
     def __init__(self, values: frozenset[str]) -> None:
         self.values = values
+        self.unknown = UNKNOWN in values
 
     def test(self, v: View) -> bool:
         tag = v.language[0]
-        return tag is not None and (tag in self.values or primary(tag) in self.values)
+        if tag is not None and (tag in self.values or primary(tag) in self.values):
+            return True
+        return self.unknown and v.language_unknown()
 
     def explain(self, v: View) -> tuple[bool, str]:
-        tag, guessed = v.language
-        how = " (guessed from its script)" if guessed and tag else ""
+        tag, source = v.language
         verdict = self.test(v)
-        return verdict, (f"language is {tag or 'unknown'}{how}"
+        shown = f"{tag}{language_source(source)}" if tag else UNKNOWN
+        if tag and v.language_unknown():
+            shown += "; the pipeline could not tell, so it is unknown as well"
+        return verdict, (f"language is {shown}"
                          + ("" if verdict else f", not {_show_all(self.values)}"))
 
     def keys(self) -> frozenset[Key] | None:
@@ -406,7 +430,8 @@ class OpenConversations(Cond):
 class TextMatch(Cond):
     """subject / body / text / sender_name / a header: contains, words, regex."""
 
-    __slots__ = ("contains", "exact", "field", "get", "label", "patterns", "simple", "words")
+    __slots__ = ("bare", "contains", "exact", "field", "get", "label", "patterns", "simple",
+                 "unaccented", "words")
 
     def __init__(self, label: str, get: Callable[[View], Text], *, contains: tuple[str, ...],
                  words: tuple[Keyword, ...], patterns: tuple[regex.Pattern[str], ...],
@@ -415,14 +440,17 @@ class TextMatch(Cond):
         # The rule index knows the words of these fields (not of headers).
         self.field = label if label in INDEXED_FIELDS else None
         self.contains, self.patterns = contains, patterns
-        # Single words of spaced scripts: one set operation tests them all at once.
-        self.simple = frozenset(k.tokens[0] for k in words
-                                if not exact and not k.unspaced and len(k.tokens) == 1)
-        self.words = tuple(k for k in words if exact or k.unspaced or len(k.tokens) != 1)
+        # Single words of spaced scripts: one set operation tests them all at once, and
+        # one more their unaccented forms in a text typed without accents.
+        self.simple = frozenset(k.tokens[0] for k in words if k.single)
+        self.unaccented = {k.bare[0]: k.shown for k in words if k.single and k.bare}
+        self.bare = frozenset(self.unaccented)
+        self.words = tuple(k for k in words if not k.single)
 
     def test(self, v: View) -> bool:
         t = self.get(v)
-        if (self.simple or self.words) and self.simple.isdisjoint(t.tokens):
+        if (self.simple or self.words) and self.simple.isdisjoint(t.tokens) and \
+                not (self.bare and not self.bare.isdisjoint(t.tokens) and t.plain):
             for k in self.words:  # a loop: faster than any() over a generator here
                 if k.found_in(t):
                     break
@@ -439,12 +467,11 @@ class TextMatch(Cond):
     def explain(self, v: View) -> tuple[bool, str]:
         t, reasons = self.get(v), []
         if self.simple or self.words:
-            found = sorted(self.simple & t.tokens) + [k.shown for k in self.words
-                                                      if k.found_in(t)]
-            if not found:
+            found = self._found(t)
+            if found is None:
                 every = sorted(self.simple) + [k.shown for k in self.words]
                 return False, f"{self.label} has none of the words {_show_all(every)}"
-            reasons.append(f"{self.label} has the word {_show(found[0])}")
+            reasons.append(f"{self.label} has the word {found}")
         if self.contains:
             hay = t.nfc if self.exact else t.folded
             hit = next((c for c in self.contains if c in hay), None)
@@ -464,6 +491,21 @@ class TextMatch(Cond):
             reasons.append(f"{self.label} matches /{m.re.pattern}/ at {_show(m.group(0))}")
         return True, "; ".join(reasons)
 
+    def _found(self, t: Text) -> str | None:
+        """The first keyword found, as `explain` shows it (only the first: this runs for
+        every rule that fires)."""
+        hits = self.simple & t.tokens
+        if hits:
+            return repr(min(hits))
+        bare = self.bare & t.tokens if self.bare else None
+        if bare and t.plain:
+            return f"{self.unaccented[min(bare)]!r} (typed without accents)"
+        for k in self.words:
+            if k.found_in(t):
+                return repr(k.shown) + (" (typed without accents)"
+                                        if k.only_unaccented(t) else "")
+        return None
+
     def keys(self) -> frozenset[Key] | None:
         if self.field is None:
             return None
@@ -472,9 +514,9 @@ class TextMatch(Cond):
             if self.contains and not self.exact:
                 return frozenset((f"in:{self.field}", c) for c in self.contains)
             return self._regex_keys()
-        keys = {(f"word:{self.field}", w) for w in self.simple}
-        keys.update((f"{kind}:{self.field}", w) for kind, w in
-                    (k.index_key for k in self.words))
+        keys = {(f"word:{self.field}", w) for w in self.simple | self.bare}
+        keys.update((f"{kind}:{self.field}", w) for k in self.words
+                    for kind, w in k.index_keys)
         return frozenset(keys)
 
     def _regex_keys(self) -> frozenset[Key] | None:
@@ -486,6 +528,14 @@ class TextMatch(Cond):
                 return None
             keys.update((f"in:{self.field}", lit) for lit in literals)
         return frozenset(keys) if keys else None
+
+
+def language_source(source: str) -> str:
+    """Where a language came from, as `explain` shows it after the tag."""
+    known = {"script": "guessed from its script", "declared": "declared by the message",
+             "given": "given with --language", "pipeline": "from the pipeline", "": ""}
+    how = known.get(source, f"from the pipeline: {source}")
+    return f" ({how})" if how else ""
 
 
 def _show(value: object) -> str:
@@ -669,15 +719,38 @@ def text_match(r: Reader, node: Node, label: str, get: Callable[[View], Text]) -
         return None
     words = tuple(Keyword(w, exact) for w, _ in ops.get("words") or ())
     for k, (w, n) in zip(words, ops.get("words") or (), strict=True):
-        if k.empty:
-            r.problem(n, f"{label}: {w!r} has no letters or digits to match")
+        wrong = _keyword_problem(k, w)
+        if wrong:
+            r.problem(n, f"{label}: {wrong}")
             return None
+        letters = thai_letters(k.folded)
+        if letters is not None and letters < 3:
+            r.warn(n, f"{label}: the Thai keyword {w!r} has only {letters} letter"
+                      f"{'s' if letters > 1 else ''}: Thai is written without spaces, so it "
+                      f"matches inside longer words too (ตา, eye, is in ตาราง, schedule, and "
+                      f"ตากล้อง, camera); use a longer keyword, the whole word or phrase "
+                      f"customers write")
     contains = tuple((nfc(c) if exact else fold(c)) for c, _ in ops.get("contains") or ())
     patterns = _patterns(r, ops.get("regex") or [], exact, label)
     if patterns is None:
         return None
     return TextMatch(label, get, contains=contains, words=words, patterns=patterns,
                      exact=exact)
+
+
+def _keyword_problem(k: Keyword, written: str) -> str | None:
+    body = written.strip()
+    if body == "*":
+        return ("'*' alone would match every word: write the start of the word before "
+                "it, at least three letters (`faktur*`)")
+    if "*" in body.removesuffix("*"):
+        return f"{written!r}: `*` may only end a keyword (`faktur*`)"
+    if k.empty:
+        return f"{written!r} has no letters or digits to match"
+    if k.prefix and not k.unspaced and len(k.tokens[-1]) < 3:
+        return (f"{written!r}: a prefix needs at least three letters before `*` (shorter "
+                f"ones match too many words)")
+    return None
 
 
 def _patterns(r: Reader, items: list[tuple[str, Node]], exact: bool,

@@ -27,7 +27,6 @@ from inbox.rules.budget import DEFAULT_BUDGET, Budget, Clock
 from inbox.rules.conditions import INDEXED_FIELDS, Cond, Hours, Key, Parser, View
 from inbox.rules.known import Known
 from inbox.rules.source import Node, Problem, Reader, RulesError, compose, line
-from inbox.rules.text import primary
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class Explanation:
     reports: tuple[Report, ...]
     decision: RouteDecision
     set_by: dict[str, str] = field(default_factory=dict)
-    language: tuple[str | None, bool] = (None, False)
+    language: tuple[str | None, str] = (None, "")  # (tag, where it came from)
 
 
 # Facts of a message the index can look up, by the kind of key a condition declares.
@@ -80,7 +79,7 @@ _MESSAGE_FACTS: dict[str, Callable[[View], Iterable[object]]] = {
     "sender": lambda v: (v.sender,),
     "domain": lambda v: [v.domain.split(".", i)[-1] for i in range(v.domain.count(".") + 1)],
     "recipient": lambda v: v.recipients,
-    "language": lambda v: (v.language[0], primary(v.language[0] or "")),
+    "language": View.language_keys,
     "tag": lambda v: [t.lower() for t in v.facts.contact_tags],
     "vip": lambda v: (v.facts.contact_vip,),
     "first": lambda v: (v.facts.first_message,),

@@ -1,10 +1,19 @@
 """Text as rules see it, in any script.
 
 `fold` makes matching case- and form-insensitive: NFC, Unicode case folding, and the
-variants people type interchangeably (Arabic and Persian yeh and kaf, tatweel, optional
-Arabic vowel marks, zero-width joiners, Persian and Arabic-Indic digits). Words are runs
-of letters, marks and digits — marks included, because Thai vowels and tone marks and
-Devanagari vowel signs are marks, and a plain `\\w+` would cut those words apart.
+variants people type interchangeably (Arabic and Persian yeh and kaf, teh marbuta and
+heh, alef with hamza, tatweel, optional Arabic vowel marks, zero-width joiners, bidi
+marks, Persian and Arabic-Indic digits). Words are runs of letters, marks and digits —
+marks included, because Thai vowels and tone marks and Devanagari vowel signs are marks,
+and a plain `\\w+` would cut those words apart.
+
+Persian writes the two parts of one word together, with a zero-width non-joiner or with
+a space ("پیگیری", "پی‌گیری", "پی گیری"), so in Arabic script a two-part keyword is
+joined and a text's words also count joined with the next one (`Text.tokens`).
+
+Customers often type without diacritics ("hoan tien", "platnosc"): a text with no
+accented Latin letter at all (`Text.plain`) also matches a keyword's unaccented form.
+A keyword ending in `*` matches words that start with it (`faktur*`).
 
 Thai, Lao, Khmer, Burmese, Chinese and Japanese are written without spaces between
 words, so neither a `\\b` nor a split on spaces finds them. A keyword in those scripts
@@ -15,6 +24,7 @@ vowel or tone marks (the text right after it must not be a combining mark).
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -44,8 +54,14 @@ class lazy(Generic[S, T]):
         return value
 
 _DROP = ["\u0640", "\u0670", "\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",
-         *(chr(c) for c in range(0x064B, 0x0660))]  # tatweel, harakat, invisible joiners
+         *(chr(c) for c in range(0x064B, 0x0660)),  # tatweel, harakat, invisible joiners
+         # Bidi marks: phones and pasted right-to-left text put them inside words.
+         "\u061c", "\u200e", "\u200f", *(chr(c) for c in range(0x202A, 0x202F)),
+         *(chr(c) for c in range(0x2066, 0x206A))]
 _MAP = {"\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9",  # yeh, kaf -> Persian
+        # Teh marbuta and the ezafe heh (ۀ) are written as plain heh by most Persian
+        # writers; alef with hamza as plain alef (the hamza is as optional as a vowel).
+        "\u0629": "\u0647", "\u06c0": "\u0647", "\u0623": "\u0627", "\u0625": "\u0627",
         "\u00a0": " ", "\u2019": "'", "\u2018": "'"}
 _DIGITS = {**{chr(0x0660 + i): str(i) for i in range(10)},
            **{chr(0x06F0 + i): str(i) for i in range(10)},
@@ -76,6 +92,46 @@ def _mark_ranges() -> str:
 
 # Internal scans use the stdlib `re`: several times faster than `regex` for these.
 _WORD = re.compile(r"[\w" + _mark_ranges() + "]+")
+
+
+def _unaccented() -> dict[int, str | None]:
+    """Accented Latin letters -> their base letter; combining accents dropped.
+
+    Only Latin: Thai vowels and Arabic vowel marks are marks too, but they are part of
+    how those words are spelled, not accents customers leave out.
+    """
+    table: dict[int, str | None] = {c: None for c in range(0x0300, 0x0370)}
+    for c in [*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)]:
+        base = unicodedata.normalize("NFD", chr(c))[0]
+        if base != chr(c) and base.isascii():
+            table[c] = base
+    # Letters whose stroke is not a combining mark, so NFD keeps them whole.
+    table.update({ord(k): v for k, v in {"đ": "d", "ł": "l", "ø": "o", "ı": "i",
+                                         "ħ": "h", "ŧ": "t"}.items()})
+    return table
+
+
+_BARE = _unaccented()
+_ACCENTED = re.compile("[" + re.escape("".join(map(chr, _BARE))) + "]")
+_ARABIC = re.compile(r"[\u0600-\u06FF]")
+
+
+def arabic(text: str) -> bool:
+    """Whether `text` holds a letter of the Arabic block (U+0600-U+06FF): the characters
+    whose UTF-16 high byte is 0x06. Twice as fast as a regex scan on the routing path."""
+    return b"\x06" in text.encode("utf-16-be", "surrogatepass")[::2]
+
+
+def unaccented(folded: str) -> str:
+    return folded.translate(_BARE)
+
+
+def compounds(word_list: list[str]) -> list[str]:
+    """Each word joined with the next: "پی گیری" -> "پیگیری". Only texts in Arabic script
+    ask; a pair with a word of another script is harmless, as no keyword can equal it."""
+    return [a + b for a, b in itertools.pairwise(word_list)]
+
+
 # Scripts written without spaces between words: Thai, Lao, Burmese, Khmer, CJK, kana.
 _UNSPACED = re.compile(r"[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u3040-\u30FF"
                        r"\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF]")
@@ -133,12 +189,22 @@ class Text:
 
     @lazy
     def tokens(self) -> frozenset[str]:
-        return frozenset(self.word_list)
+        """The words, and in Arabic script also the words joined with their neighbours."""
+        folded = self.folded
+        if folded.isascii() or not arabic(folded):
+            return frozenset(self.word_list)
+        return frozenset(self.word_list).union(compounds(self.word_list))
 
     @lazy
     def joined(self) -> str:
         """Words separated by single spaces and padded, for phrase matching."""
         return " " + " ".join(self.word_list) + " "
+
+    @lazy
+    def plain(self) -> bool:
+        """No accented Latin letter anywhere: typed without diacritics."""
+        folded = self.folded
+        return folded.isascii() or _ACCENTED.search(folded) is None
 
     @lazy
     def exact_tokens(self) -> frozenset[str]:
@@ -181,38 +247,90 @@ class Joined(Text):
     def unspaced(self) -> bool:
         return self.parts[0].unspaced or self.parts[1].unspaced
 
+    @lazy
+    def plain(self) -> bool:
+        return self.parts[0].plain and self.parts[1].plain
+
 
 class Keyword:
     """One entry of a `words:` list, prepared for the way its script is matched."""
 
-    __slots__ = ("exact", "folded", "phrase", "shown", "tokens", "unspaced")
+    __slots__ = ("bare", "bare_phrase", "exact", "folded", "phrase", "prefix", "shown",
+                 "tokens", "unspaced")
 
     def __init__(self, shown: str, case_sensitive: bool = False) -> None:
         self.shown = shown
         self.exact = case_sensitive
-        self.folded = nfc(shown) if case_sensitive else fold(shown)
+        body = shown.strip()
+        self.prefix = body.endswith("*")  # `faktur*`: words that start with `faktur`
+        body = body.removesuffix("*")
+        self.folded = nfc(body) if case_sensitive else fold(body)
         self.unspaced = unspaced(self.folded)
-        self.tokens = tuple(_WORD.findall(self.folded))
-        self.phrase = " " + " ".join(self.tokens) + " "
+        self.tokens = self._parts(self.folded)
+        end = "" if self.prefix else " "
+        self.phrase = " " + " ".join(self.tokens) + end
+        bare = () if case_sensitive or self.unspaced else \
+            self._parts(unaccented(self.folded))
+        # The form a customer typing without diacritics writes, when it differs.
+        self.bare = bare if bare != self.tokens else ()
+        self.bare_phrase = " " + " ".join(self.bare) + end if self.bare else ""
+
+    def _parts(self, folded: str) -> tuple[str, ...]:
+        parts = tuple(_WORD.findall(folded))
+        if len(parts) == 2 and not self.exact and all(_ARABIC.match(p) for p in parts):
+            return ("".join(parts),)  # "پی گیری" is "پیگیری" (see `compounds`)
+        return parts
 
     @property
     def empty(self) -> bool:
         return not self.tokens
 
     @property
-    def index_key(self) -> tuple[str, str]:
+    def single(self) -> bool:
+        """One whole word of a spaced script: tested for all of a rule at once, by set."""
+        return not (self.exact or self.unspaced or self.prefix) and len(self.tokens) == 1
+
+    @property
+    def index_keys(self) -> tuple[tuple[str, str], ...]:
         """What the text must hold for this keyword to match: ("word", a folded word of
-        the text) or, for scripts without spaces, ("sub", a folded substring)."""
+        the text), ("in", a folded substring, for prefixes) or, for scripts without
+        spaces, ("sub", a folded substring); the unaccented form counts too."""
         if self.unspaced:
-            return "sub", fold(self.shown)
-        return "word", fold(self.tokens[0]) if self.exact else self.tokens[0]
+            return (("sub", fold(self.folded)),)
+        kind = "in" if self.prefix else "word"
+        first = fold(self.tokens[0]) if self.exact else self.tokens[0]
+        return ((kind, first), (kind, self.bare[0])) if self.bare else ((kind, first),)
 
     def found_in(self, text: Text) -> bool:
         if self.unspaced:
             return find_unspaced(self.folded, text.nfc if self.exact else text.folded)
-        if len(self.tokens) == 1:
-            return self.tokens[0] in (text.exact_tokens if self.exact else text.tokens)
-        return self.phrase in (text.exact_joined if self.exact else text.joined)
+        if len(self.tokens) == 1 and not self.prefix:
+            if self.tokens[0] in (text.exact_tokens if self.exact else text.tokens):
+                return True
+            return bool(self.bare) and self.bare[0] in text.tokens and text.plain
+        hay = text.exact_joined if self.exact else text.joined
+        return self.phrase in hay or \
+            (bool(self.bare_phrase) and self.bare_phrase in hay and text.plain)
+
+    def only_unaccented(self, text: Text) -> bool:
+        """Of a keyword `found_in` the text: by its unaccented form only (`explain` says
+        so)."""
+        if not self.bare:
+            return False
+        if len(self.tokens) == 1 and not self.prefix:
+            return self.tokens[0] not in text.tokens
+        return self.phrase not in text.joined
+
+
+def thai_letters(folded: str) -> int | None:
+    """How many letters (marks not counted) a Thai keyword has; None if not Thai."""
+    if _THAI.search(folded) is None:
+        return None
+    return sum(1 for c in folded if not c.isspace() and
+               not unicodedata.category(c).startswith("M"))
+
+
+_THAI = re.compile(r"[\u0E00-\u0E7F]")
 
 
 # Where a reply's new text ends and the quoted conversation begins, in the forms the

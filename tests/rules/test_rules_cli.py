@@ -141,3 +141,24 @@ def test_check_warns_of_patterns_that_backtrack_with_file_line(deployment: Path)
 
 def test_the_shipped_rules_give_no_warning(deployment: Path) -> None:
     assert "warning" not in inbox("rules", "check", "--strict").output
+
+
+def test_check_warns_of_short_thai_keywords_and_explain_takes_a_language(
+        deployment: Path) -> None:
+    (deployment / "rules" / "60-eyes.yaml").write_text("""\
+- name: eye care
+  when: {text: [ตา]}
+  then: {add_tags: [eyes]}
+- name: unknown language
+  when: {language: unknown}
+  then: {add_tags: [unknown-language]}
+""")
+    err = inbox("rules", "check").stderr
+    assert "rules/60-eyes.yaml:2: warning: text: the Thai keyword 'ตา' has only 2 letters" \
+        in err and "use a longer keyword" in err
+    polish = inbox("rules", "explain", "--text", "Dzień dobry", "--language", "pl").stdout
+    assert "language: pl (given with --language)" in polish
+    assert "no     rules/60-eyes.yaml:4  unknown language" in polish
+    unknown = json.loads(inbox("rules", "explain", "--text", "Dzień dobry", "--language",
+                               "unknown", "--json").stdout)
+    assert unknown["language"] is None and "unknown-language" in unknown["outcome"]["add_tags"]
