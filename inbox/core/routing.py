@@ -38,6 +38,7 @@ class Notice:
     account: str
     recipient: str
     template: str
+    language: str | None = None  # the agent's, when `to` names one; None: the default
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ def route(w: Work) -> None:
     assert contact is not None
     facts = RouteFacts(first_message=w.new_conversation, contact_tags=contact.tags,
                        contact_vip=contact.vip,
-                       count_open=lambda: w.db.open_conversations(contact.id, conv.id))
+                       count_open=lambda: w.db.open_conversations(contact.id, conv.id),
+                       language=conv.language, language_source=conv.language_source or "")
     d = w.ctx.router.route(w.inbound, facts)
     w.decision = d
     if w.new_conversation:  # once a conversation exists, agents own these fields
@@ -241,7 +242,8 @@ def notify(w: Work, n: Notice) -> None:
         "team_name": ctx.team_name,
     }
     try:
-        rendered = ctx.renderer.render(n.template, n.channel, None, context)
+        rendered = ctx.renderer.render(n.template, n.channel,
+                                       n.language or ctx.default_language, context)
     except TemplateError as exc:  # the agent is still told, in the built-in words
         log.error("notification of rule %r uses the built-in text: %s", n.rule, exc)
         w.event("notify.template-error", rule=n.rule, error=str(exc))

@@ -174,7 +174,8 @@ class Notify(Action):
 
     def apply(self, o: Outcome, rule: str) -> None:
         n = self.notice
-        o.notify.append(Notice(rule, n.channel, n.account, n.recipient, n.template))
+        o.notify.append(Notice(rule, n.channel, n.account, n.recipient, n.template,
+                               n.language))
 
     def describe(self) -> str:
         n = self.notice
@@ -275,7 +276,9 @@ def _notice(r: Reader, node: Node, k: Known) -> Notice | None:
         return None
     channel, recipient = target
     account = _account(r, node, entries.get("account"), channel, k)
-    return Notice("", channel, account, recipient, template) if account else None
+    named = k.agents.get(to)  # an agent reads it in their language
+    return Notice("", channel, account, recipient, template,
+                  named.language if named else None) if account else None
 
 
 def _recipient(r: Reader, node: Node, to: str, via: str | None,

@@ -92,7 +92,9 @@ def load_stored(s: Session, message_ids: list[int]) -> list[Stored]:
         contact = contacts[conv.contact_id]
         facts = RouteFacts(first_message=firsts.get(conv.id) == m.id,
                            contact_tags=tuple(contact.tags), contact_vip=contact.vip,
-                           count_open=_counter(s, contact.id, conv.id))
+                           count_open=_counter(s, contact.id, conv.id),
+                           language=conv.language,
+                           language_source=conv.language_source or "")
         out.append(Stored(mid, m.conversation_id, _inbound(m, conv, files.get(mid, [])),
                           facts, routed.get(mid) or RouteDecision().summary()))
     return out

@@ -301,6 +301,22 @@ def test_each_transition_is_flagged_once_and_its_people_told(desk: App) -> None:
     assert "Fri 27 Nov, 09:00 UTC" in warning.text and "3h 00m left" in warning.text
 
 
+def test_each_agent_is_told_in_their_own_language(desk: App) -> None:
+    """Ana reads Polish, the lead's address has no language of its own: one notice each,
+    each in its words, the due time as its reader writes it."""
+    agents = {**desk.settings.agents, "ana": AgentSettings(email="ana@shop.example",
+                                                           language="pl")}
+    polish = App(desk.settings.model_copy(update={"agents": agents}))
+    run(polish, mail("m1@x"), ctx=routed(polish, assignee="ana"))
+    sweep_at(polish, NOW + timedelta(hours=21))
+    to = {m.recipients[0]: m for m in rows(polish, Message, kind="system")}
+    assert "zostało 3h 00m" in to["ana@shop.example"].text
+    assert "27 listopada (piątek), godz. 09:00 UTC" in to["ana@shop.example"].text
+    assert "3h 00m left" in to["lead@shop.example"].text
+    assert "Fri 27 Nov, 09:00 UTC" in to["lead@shop.example"].text
+    polish.close()
+
+
 def test_unassigned_conversations_tell_their_team(desk: App) -> None:
     run(desk, mail("m1@x"), ctx=routed(desk, team="billing"))
     [(_, _, told)] = sweep_at(desk, NOW + timedelta(hours=21))
