@@ -16,6 +16,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,9 +33,12 @@ _FILE = re.compile(r"(?P<kind>[A-Za-z0-9_-]+)/(?P<stem>[A-Za-z0-9_-]+)"
                    r"(?:\.(?P<lang>[A-Za-z0-9_-]+))?\.txt")
 LONG = "Zamówienie " * 300  # 3300 characters: more than anyone types in a subject
 HOSTILE = {"customer_name": "\u202eمحمد بن سلمان\u200f\r\nBcc: boss@example.com",
+           "customer_given_name": "\u202eمحمد\r\nBcc: boss@example.com",
            "subject": "Hi\r\n\r\nINJECTED line\u2028สวัสดีครับ ผมมีปัญหา " + LONG,
            "customer_address": "a\r\nb@example.com"}
-EMPTY = {"customer_name": "", "subject": "", "customer_address": ""}
+EMPTY = {"customer_name": "", "customer_given_name": "", "subject": "",
+         "customer_address": ""}
+DUE = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,15 @@ class Problem:
 
 
 def _ack(channel: str, language: str) -> dict[str, object]:
+    """What the pipeline gives an ack (inbox.ingest.pipeline.queue_ack), in `language`."""
+    from inbox.lang.dates import when  # Babel: only when templates are checked
+    from inbox.lang.names import given_name
+
     return {"customer_name": "Anna Nowak", "subject": "Order 1234",
+            "customer_given_name": given_name("Anna Nowak", language),
             "reference": "[#42-k7q2m]", "team_name": "Support",
-            "account_name": "Acme Billing",
-            "due_at": "Friday 27 November 2026, 09:00 UTC", "channel": channel,
-            "language": language}
+            "account_name": "Acme Billing", "due_at": when(DUE, language or None),
+            "channel": channel, "language": language}
 
 
 def _notify(channel: str, language: str) -> dict[str, object]:
