@@ -43,10 +43,11 @@ _REPLY_PREFIX = re.compile(
     r"^\s*((re|fwd?|fw|odp|aw|wg|tr|sv|vs|rv|enc|pd)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 # Persian written in Latin letters (Finglish) reads to the model as Tagalog, Polish or
 # English at any confidence; two of these words, common in Finglish and rare in our
-# Latin languages, give it away.
+# Latin languages, give it away. ("bayad", Persian "must", is left out: it is Tagalog's
+# "payment", and a Tagalog customer must be answered in Tagalog.)
 _FINGLISH = frozenset({
     "aghaye", "alan", "avaz", "avazesh", "baraye", "bargardoonid", "bargardunid", "baste",
-    "basteh", "bayad", "bedid", "bedin", "bedoonam", "befrestid", "begirid", "chejoori",
+    "basteh", "bedid", "bedin", "bedoonam", "befrestid", "begirid", "chejoori",
     "chera", "chetor", "chetore", "chetori", "chiye", "dadam", "dige", "dirooz", "dorost",
     "emrooz", "ersal", "farda", "gereftam", "ghabz", "hamin", "hanooz", "hanuz", "hastam",
     "hesabam", "hesabe", "inja", "injast", "jens", "kalaye", "kardam", "kardid", "ke",

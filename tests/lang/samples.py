@@ -415,6 +415,10 @@ HARD: tuple[Hard, ...] = (
     _hard("taglish-password", "Paano po mag-reset ng password? I tried it na pero walang "
           "email.", "tl", "en"),
     _hard("taglish-thanks", "Thank you po sa fast reply, super helpful kayo!", "tl", "en"),
+    # "bayad" (payment) is also Finglish for "must": Tagalog must still be answered
+    _hard("tl-bayad", "Bayad na po ako kahapon, kailan po ninyo ipapadala ang order ko?",
+          "tl"),
+    _hard("tl-bayad-ke", "Yung bayad ko po kahapon, na-receive na po ba ninyo?", "tl", "en"),
     # Vietnamese typed without diacritics: Vietnamese or unknown, never another language
     _hard("vi-plain-where", "Don hang cua toi dau roi?", "vi", None),
     _hard("vi-plain-not-received", "Toi chua nhan duoc hang, shop kiem tra giup", "vi", None),
