@@ -11,7 +11,7 @@ The order (issue #17, docs/languages.md), first that applies wins:
 6. the deployment's default (`default`).
 
 `learn` keeps the contact's side: the last confident language and how many confident
-detections in a row agreed; after `learn_after` of them the language becomes the
+detections in a row agreed (counted up to `learn_after`); after `learn_after` of them the language becomes the
 contact's preference ("learned"), unless an agent set one.
 """
 
@@ -92,7 +92,9 @@ def learn(contact: ContactLanguage, detected: str | None, learn_after: int) -> C
     """The contact after one more detection (None: unknown, which changes nothing)."""
     if detected is None:
         return contact
-    count = contact.last_count + 1 if detected == contact.last else 1
+    # Counted up to `learn_after` only: a regular customer's next message in the same
+    # language then changes nothing, and nothing is written.
+    count = min(contact.last_count + 1, learn_after) if detected == contact.last else 1
     preferred, source = contact.preferred, contact.preferred_source
     if source != AGENT and count >= learn_after:
         preferred, source = detected, LEARNED

@@ -488,6 +488,7 @@ class Batch:
         self.convs: dict[int, ConvState] = {}  # working copies, by id
         self.dirty: dict[int, ConvState] = {}  # changed, not yet written
         self.identities: list[dict[str, Any]] = []
+        self.contact_languages: dict[int, dict[str, Any]] = {}  # contact id -> facts
         self.open_convs: dict[int, set[int]] = {}  # contact id -> its open conversations
         self.refs: list[dict[str, Any]] = []
         # (channel, external id) -> conversation of a message replying to it: stored
@@ -595,9 +596,13 @@ class Batch:
         return renamed
 
     def set_contact_language(self, ref: ContactRef) -> None:
-        """Write a contact's new language facts; every cached identity of the contact
-        sees them (a later message of the batch may come from another of its addresses)."""
-        set_contact_language(self.conn, ref)
+        """A contact's new language facts: written at `flush` in a prefetched batch (one
+        statement for all), at once otherwise; every cached identity of the contact sees
+        them (a later message of the batch may come from another of its addresses)."""
+        if not self.cached:
+            set_contact_language(self.conn, ref)
+            return
+        self.contact_languages[ref.id] = {n: getattr(ref, n) for n in _CONTACT_LANGUAGE}
         for key, cached in self.contacts.items():
             if cached.id == ref.id:
                 self.contacts[key] = replace(cached, **{n: getattr(ref, n)
@@ -685,6 +690,10 @@ class Batch:
 
     def flush(self) -> None:
         self.write_conversations()
+        if self.contact_languages:
+            self.conn.execute(_CONTACT_LANGUAGE_UPDATE, [
+                {"cid": cid, **facts} for cid, facts in self.contact_languages.items()])
+            self.contact_languages = {}
         for statement, rows in ((_INSERT_IDENTITY, self.identities),
                                 (_INSERT_EVENT, self.events),
                                 (_INSERT_ATTACHMENT, self.attachments),

@@ -182,7 +182,9 @@ def test_cursor_is_saved_with_the_batch(app: App) -> None:
 
 
 def test_language_picks_the_customer_language_template(app: App) -> None:
-    run(app, mail("m1@x", language="pl"))
+    """Words no detector can read ("ok"): the channel's hint (Content-Language) decides;
+    tests/ingest/test_languages.py has the rest of the order."""
+    run(app, mail("m1@x", language="pl", text="ok", subject=""))
     [ack] = rows(app, Message, kind="auto-ack")
     assert "Dzień dobry, Anna Nowak" in ack.text
 

@@ -45,6 +45,8 @@ def test_a_preference_is_learned_from_three_agreeing_detections() -> None:
     assert contact.last_count == 2
     contact = learn(contact, "pl", learn_after=3)
     assert (contact.preferred, contact.preferred_source) == ("pl", "learned")
+    # A regular customer writing on in Polish changes nothing (nothing to write).
+    assert learn(contact, "pl", learn_after=3) == contact
     contact = learn(contact, "en", learn_after=3)  # one English message: still Polish
     assert contact.preferred == "pl" and (contact.last, contact.last_count) == ("en", 1)
 
