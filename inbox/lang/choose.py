@@ -11,8 +11,8 @@ The order (issue #17, docs/languages.md), first that applies wins:
 6. the deployment's default (`default`).
 
 `learn` keeps the contact's side: the last confident language and how many confident
-detections in a row agreed (counted up to `learn_after`); after `learn_after` of them the language becomes the
-contact's preference ("learned"), unless an agent set one.
+detections in a row agreed (counted up to `learn_after`); after `learn_after` of them
+the language becomes the contact's preference ("learned"), unless an agent set one.
 """
 
 from __future__ import annotations

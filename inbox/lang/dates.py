@@ -16,6 +16,7 @@ sometimes odd out of context ("czas: Tajlandia").
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_tz
 
@@ -76,8 +77,10 @@ def zone_from_date_header(value: str | None) -> tzinfo | None:
     return UTC if not offset else timezone(offset)
 
 
+@functools.lru_cache(maxsize=64)
 def _locale(language: str | None) -> tuple[Locale, str]:
-    """Babel's locale for a language tag, and its primary language code."""
+    """Babel's locale for a language tag, and its primary language code (parsed once:
+    every acknowledgement asks)."""
     try:
         locale = Locale.parse((language or "en").replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):

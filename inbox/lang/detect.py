@@ -68,6 +68,10 @@ _OURS = 0.2
 # the answer is Thai without asking the model (a sixth of its cost). Persian gets no such
 # short-cut: Arabic and Urdu customers write in the same letters.
 _THAI = re.compile("[\u0e00-\u0e7f]")
+# What is not a letter (marks included, as str.isalpha() has it): the letters are what is
+# left when these are taken out, several times faster than a test per character. Unlike
+# isalpha(), number signs such as ² and Ⅻ are kept; too rare to change a count.
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ class Detector:
         if subject and not subject_is_ours:
             words = f"{_REPLY_PREFIX.sub('', subject)}\n{words}"
         words = _NOISE.sub(" ", words)
-        letters = "".join(c for c in words if c.isalpha())
+        letters = _NOT_LETTERS.sub("", words)
         if len(letters) < MIN_LETTERS:
             return Detection(None, 0.0, "too few letters")
         if _is_finglish(words, letters):
