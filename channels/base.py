@@ -92,6 +92,9 @@ class Inbound:
     # A chat edit: the external id of the message this is a new version of. The stored
     # message gets the new text (the old one is kept in an `edited` event); no new message.
     edit_of: str | None = None
+    # With `edit_of`: the customer deleted that message (a Mastodon status). The stored
+    # message keeps its text and is marked; nothing new is stored, nothing is answered.
+    deleted: bool = False
     # Facts about how the customer came (a chat's deep-link payload, say), kept on the
     # conversation; a later value for the same key replaces the earlier one.
     attributes: Mapping[str, str] = field(default_factory=dict)

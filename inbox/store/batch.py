@@ -122,10 +122,13 @@ _BY_THREAD_KEY = (
               conversation.c.id.desc()).limit(1))
 _STATUS_SINCE = sa.select(sa.func.max(event.c.created_at)).where(
     event.c.conversation_id == _p("cid"), event.c.kind == "status")
-_FIND_MESSAGE = sa.select(message.c.id, message.c.conversation_id, message.c.text).where(
+_FIND_MESSAGE = sa.select(message.c.id, message.c.conversation_id, message.c.text,
+                          message.c.sender, message.c.problems).where(
     message.c.channel == _p("channel"), message.c.account == _p("account"),
     message.c.external_id == _p("external_id"))
 _EDIT_MESSAGE = sa.update(message).where(message.c.id == _p("mid")).values(text=_p("text"))
+_FLAG_MESSAGE = sa.update(message).where(message.c.id == _p("mid")).values(
+    problems=_p("problems"))
 _REACHABLE = sa.update(identity).where(  # (an UPDATE reserves its columns' names)
     identity.c.channel == _p("b_channel"), identity.c.address == _p("b_address"),
     identity.c.unreachable.is_not(None)).values(unreachable=None)
@@ -267,17 +270,27 @@ class StoredText(NamedTuple):
     id: int
     conversation_id: int | None
     text: str
+    sender: str
+    problems: list[str]
 
 
 def find_message(conn: Connection, channel: str, account: str,
                  external_id: str) -> StoredText | None:
     params = {"channel": channel, "account": account, "external_id": external_id}
     row = conn.execute(_FIND_MESSAGE, params).first()
-    return StoredText(row.id, row.conversation_id, row.text) if row else None
+    if row is None:
+        return None
+    return StoredText(row.id, row.conversation_id, row.text, row.sender,
+                      list(row.problems or ()))
 
 
 def edit_message(conn: Connection, message_id: int, text: str) -> None:
     conn.execute(_EDIT_MESSAGE, {"mid": message_id, "text": text})
+
+
+def flag_message(conn: Connection, message_id: int, problems: list[str]) -> None:
+    """Replace a stored message's problems (what the desk shows flagged on it)."""
+    conn.execute(_FLAG_MESSAGE, {"mid": message_id, "problems": problems})
 
 
 def clear_unreachable(conn: Connection, channel: str, address: str) -> bool:
