@@ -270,6 +270,15 @@ class Limited(Protocol):
     def text_limit(self) -> TextLimit | None: ...
 
 
+@runtime_checkable
+class Starting(Protocol):
+    """A connector that must learn something from its server before its declared facts
+    hold (a Mastodon instance's character limit): the daemon awaits `start` before it
+    records the connector's text limit and fetches."""
+
+    async def start(self) -> None: ...
+
+
 # An ASGI application, spelled as the ASGI spec does (Starlette's `ASGIApp` is the same
 # type), so that channels need no web framework to offer an endpoint.
 ASGIScope = MutableMapping[str, Any]

@@ -172,6 +172,10 @@ class MastodonConnector:
         most = self._me.max_characters if self._me else DEFAULT_MAX
         return TextLimit(most - MENTION_ROOM, "chars", splits=self.cfg.split_replies)
 
+    async def start(self) -> None:
+        """Learn the instance's limits before the daemon reports ours (`Starting`)."""
+        await self._identity()
+
     async def _identity(self) -> Me:
         """Who we are and the instance's limits, read once (Mastodon.py calls in a thread)."""
         async with self._lock:

@@ -10,7 +10,9 @@ transaction.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -21,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from channels.base import InboundAttachment
+from channels.base import UNITS, InboundAttachment, TextLimit
 from inbox.core.routing import LEAST_LOADED
 from inbox.core.vocab import Direction, Kind, Status
 from inbox.store import models
@@ -339,6 +341,31 @@ def pick_agent(conn: Connection, mode: str, team: str, pool: tuple[str, ...],
                   if (a := pool[(start + i) % len(pool)]) in available)
     save_cursor(conn, *_ROUND_ROBIN, chosen, now=now, key=team)
     return chosen
+
+
+# The `cursor` key under which the daemon keeps what one message of an account may hold
+# (its connector's TextLimit): `inbox reply`, which runs no connector, counts with it.
+TEXT_LIMIT = "text-limit"
+
+
+def save_text_limit(conn: Connection, channel: str, account: str, limit: TextLimit, *,
+                    now: datetime) -> None:
+    value = json.dumps({"max": limit.max, "unit": limit.unit, "splits": limit.splits})
+    save_cursor(conn, channel, account, value, now=now, key=TEXT_LIMIT)
+
+
+def text_limits(conn: Connection) -> dict[tuple[str, str], TextLimit]:
+    """The limits the daemon last recorded, by (channel, account)."""
+    found: dict[tuple[str, str], TextLimit] = {}
+    rows = conn.execute(sa.select(cursor.c.channel, cursor.c.account, cursor.c.value)
+                        .where(cursor.c.key == TEXT_LIMIT))
+    for row in rows:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            d = json.loads(row.value)
+            if d["unit"] in UNITS:
+                found[(row.channel, row.account)] = TextLimit(int(d["max"]), d["unit"],
+                                                              bool(d["splits"]))
+    return found
 
 
 def save_cursor(conn: Connection, channel: str, account: str, value: str, *,

@@ -158,3 +158,26 @@ async def test_inbox_run_streams_mentions_edits_and_deletions(
 
 def _polls(server: MastodonServer) -> int:
     return sum(r.startswith(NOTIFICATIONS) for r in server.requests)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_inbox_reply_refuses_what_the_instance_would_not_take(
+        app: App, mastodon: MastodonServer, started: Start) -> None:
+    mastodon.max_characters = 200  # a small instance: 168 left after the mention
+    us = mastodon.account("support", "Acme Support", token=TOKEN)
+    ana = mastodon.account("ana", "Ana", host="elsewhere.test")
+    configure(app.settings.base_dir, mastodon, agents={"kim": {"email": "kim@helpdesk.test"}})
+    await started()
+    mastodon.mention(ana, us, "Hi?")
+    await mastodon.posts(1)
+    [conv] = await asyncio.to_thread(inbox_json, "queue")
+
+    long = "Zażółć gęślą jaźń " * 10  # 179 characters (code points) when trimmed
+    refused = await asyncio.to_thread(inbox, "reply", str(conv["id"]), "-m", long,
+                                      "--as", "kim", ok=False)
+    assert refused.exit_code == 2
+    assert "the reply is 179 characters long; mastodon takes at most 168" in refused.output
+    fits = "Zażółć gęślą jaźń " * 9
+    await asyncio.to_thread(inbox, "reply", str(conv["id"]), "-m", fits, "--as", "kim")
+    assert (await mastodon.posts(2))[1].text == f"@ana@elsewhere.test {fits.strip()}"
+    assert len(mastodon.posted) == 2  # the long one was never queued

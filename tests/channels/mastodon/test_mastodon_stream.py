@@ -14,6 +14,7 @@ import pytest
 
 from channels.base import FetchResult, Inbound
 from channels.mastodon.connector import MastodonConnector, build
+from inbox.runtime.app import TextLimits
 from tests.channels.mastodon.server import WAIT, MastodonServer
 
 JSON = dict[str, Any]
@@ -145,3 +146,13 @@ async def test_an_edit_told_by_an_update_notification_is_read_when_polling(
         assert (edit.edit_of, edit.text) == (status["id"], "Order 1243")
     finally:
         await polling.close()
+
+
+async def test_the_desk_counts_with_the_instance_limit_once_the_connector_started(
+        mastodon: MastodonServer, listening: MastodonConnector) -> None:
+    mastodon.max_characters = 1000
+    limits = TextLimits({("mastodon", "support"): listening})  # as the desk holds them
+    assert limits[("mastodon", "support")].max == 500 - 32  # Mastodon's default, unread
+    await listening.start()  # the daemon's first step with a connector
+    assert limits[("mastodon", "support")].max == 1000 - 32
+    assert list(limits) == [("mastodon", "support")]
