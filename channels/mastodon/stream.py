@@ -20,7 +20,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from mastodon import (
     Mastodon,
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 READ_SECONDS = 60.0
 # `failures` in a row (1 for the first) and the server's own wait, if any -> seconds.
 Delay = Callable[[int, float | None], float]
+T = TypeVar("T")
 
 
 class Events(Protocol):
@@ -63,10 +64,10 @@ class _Listener(StreamListener):
         self.owner.events.woke()
 
     def on_status_update(self, status: Mapping[str, Any]) -> None:
-        self.owner.events.edited(status)
+        self.owner.told(self.owner.events.edited, status)
 
     def on_delete(self, status_id: object) -> None:
-        self.owner.events.deleted(str(status_id))
+        self.owner.told(self.owner.events.deleted, str(status_id))
 
 
 class UserStream:
@@ -91,6 +92,15 @@ class UserStream:
         log.info("%s: streaming", self.name)
         self.events.woke()
         return True
+
+    def told(self, handle: Callable[[T], None], payload: T) -> None:
+        """One event to its handler: one that cannot be read (or whose thread cannot be
+        looked up just now) is skipped, and the stream goes on."""
+        try:
+            handle(payload)
+        except Exception as exc:
+            log.warning("%s: skipped a stream event that could not be read: %s", self.name,
+                        exc)
 
     def close(self) -> None:
         """Stop the thread: a blocked read ends when its socket is shut (a response's

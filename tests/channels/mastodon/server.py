@@ -342,6 +342,7 @@ class MastodonServer:
 
     async def _health(self, request: Request) -> Response:
         self.requests.append(f"GET {request.url.path}")
+        self.changed.notify()
         if not self.streaming:
             return JSONResponse({"error": "Not found"}, status_code=404)
         return PlainTextResponse("OK")

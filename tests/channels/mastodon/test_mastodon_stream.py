@@ -6,6 +6,7 @@ streaming is polled."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,17 @@ async def test_the_desk_counts_with_the_instance_limit_once_the_connector_starte
     await listening.start()  # the daemon's first step with a connector
     assert limits[("mastodon", "support")].max == 1000 - 32
     assert list(limits) == [("mastodon", "support")]
+
+
+async def test_an_event_that_cannot_be_read_is_skipped_and_the_stream_goes_on(
+        mastodon: MastodonServer, listening: MastodonConnector) -> None:
+    us = mastodon.accounts["support"]
+    ana = mastodon.account("ana", "Ana")
+    fetching = asyncio.ensure_future(until(listening, "0", bool))
+    await mastodon.stream_count("support", 1)
+    # An "edited status" that mentions us but has no id, content nor author.
+    broken = {"mentions": [{"id": us["id"], "acct": "support"}], "edited_at": "yesterday"}
+    mastodon._push("support", "status.update", json.dumps(broken))
+    status = mastodon.mention(ana, us, "Still there?")
+    assert [i.external_id for i in (await fetching).items] == [status["id"]]
+    assert sum(r.startswith(USER_STREAM) for r in mastodon.requests) == 1  # never dropped
