@@ -92,6 +92,9 @@ class Inbound:
     # A chat edit: the external id of the message this is a new version of. The stored
     # message gets the new text (the old one is kept in an `edited` event); no new message.
     edit_of: str | None = None
+    # With `edit_of`: the customer deleted that message (a Mastodon status). The stored
+    # message keeps its text and is marked; nothing new is stored, nothing is answered.
+    deleted: bool = False
     # Facts about how the customer came (a chat's deep-link payload, say), kept on the
     # conversation; a later value for the same key replaces the earlier one.
     attributes: Mapping[str, str] = field(default_factory=dict)
@@ -265,6 +268,15 @@ class Limited(Protocol):
 
     @property
     def text_limit(self) -> TextLimit | None: ...
+
+
+@runtime_checkable
+class Starting(Protocol):
+    """A connector that must learn something from its server before its declared facts
+    hold (a Mastodon instance's character limit): the daemon awaits `start` before it
+    records the connector's text limit and fetches."""
+
+    async def start(self) -> None: ...
 
 
 # An ASGI application, spelled as the ASGI spec does (Starlette's `ASGIApp` is the same

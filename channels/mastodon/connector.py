@@ -3,13 +3,16 @@
 Built on Mastodon.py, which is synchronous: every call runs in a thread, one client for
 reading and one for sending, so a rate limit met by one never stalls the other.
 
-Reading: mention notifications (`types[]=mention`) after our cursor, the newest
-notification id the daemon stored in the same transaction as the messages: pages
-follow the server's `Link` header (`min_id`, oldest page first), and nothing is marked
-read on the server. A crash before the commit reads the same mentions again; dedupe by
-status id makes the replay harmless. The first start with no cursor reads the newest page
-as history (stored, never acknowledged). Between empty polls the connector waits
-`poll_seconds`; the streaming API is not used yet.
+Reading: mention notifications (`types[]=mention`, and `update`: a status we
+interacted with was edited) after our cursor, the newest notification id the daemon
+stored in the same transaction as the messages: pages follow the server's `Link` header
+(`min_id`, oldest page first), and nothing is marked read on the server. A crash before
+the commit reads the same mentions again; dedupe by status id makes the replay harmless.
+The first start with no cursor reads the newest page as history (stored, never
+acknowledged). Between empty polls the connector waits `poll_seconds`, or less: where the
+server streams (stream.py), a notification wakes it at once, and edited and deleted
+statuses come from the stream (they are not behind our cursor: one that arrives while
+the daemon is down, or whose batch fails, is not seen again).
 
 Sending: a status in reply to the customer's status, starting with @their acct, with the
 visibility of the status it answers (read from the server when sending: a direct
@@ -28,6 +31,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,10 +64,12 @@ from channels.base import (
 )
 from channels.mastodon import statuses as st
 from channels.mastodon.statuses import Me
+from channels.mastodon.stream import Delay, UserStream
 
 DEFAULT_MAX = 500  # Mastodon's own default, until the instance says otherwise
 MENTION_ROOM = 32  # "@" + a username (at most 30) + a space, before every reply
 PAGE = 40
+TYPES = ["mention", "update"]  # update: a status we boosted (or quoted) was edited
 MAX_PAGES = 10  # per fetch: a flood is read over several fetches, each committed
 
 
@@ -81,6 +87,7 @@ class AccountConfig(BaseModel):
     public_ack: bool = True  # false: no acknowledgement in public (the SLA still runs)
     split_replies: bool = False  # a long reply as a numbered thread instead of refused
     poll_seconds: float = Field(default=15, gt=0)
+    streaming: bool = True  # false: never open the streaming API, poll only
 
     @field_validator("api_base_url")
     @classmethod
@@ -130,18 +137,33 @@ def _id_key(value: str) -> tuple[int, str]:
     return (len(value), value)
 
 
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """What a connector needs to stream: its own client (the stream blocks its session)
+    and how long to wait before connecting again."""
+
+    api: Mastodon
+    delay: Delay
+
+
 class MastodonConnector:
     """One account behind the `Connector` protocol (and `Limited`)."""
 
     channel = "mastodon"
 
     def __init__(self, account: str, reader: Mastodon, writer: Mastodon, cfg: AccountConfig,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 *, clock: Callable[[], datetime] | None = None,
+                 listening: Listening | None = None) -> None:
         self.account = account
         self.reader, self.writer, self.cfg = reader, writer, cfg
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.listening = listening if cfg.streaming else None
         self._me: Me | None = None
         self._lock = asyncio.Lock()
+        self._stream: UserStream | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._pending: list[Inbound] = []  # edits and deletions the stream handed over
 
     @property
     def text_limit(self) -> TextLimit:
@@ -149,6 +171,10 @@ class MastodonConnector:
         room for the mention that starts every reply."""
         most = self._me.max_characters if self._me else DEFAULT_MAX
         return TextLimit(most - MENTION_ROOM, "chars", splits=self.cfg.split_replies)
+
+    async def start(self) -> None:
+        """Learn the instance's limits before the daemon reports ours (`Starting`)."""
+        await self._identity()
 
     async def _identity(self) -> Me:
         """Who we are and the instance's limits, read once (Mastodon.py calls in a thread)."""
@@ -169,14 +195,20 @@ class MastodonConnector:
     # ------------------------------------------------------------ reading
     async def fetch(self, cursor: str | None, wait: float) -> FetchResult:
         me = await self._identity()
+        if wait > 0:  # a daemon that waits for news listens; a burst (`--once`) does not
+            self._listen()
+        self._wake.clear()  # whatever the stream tells from now on is read next time
         notes, newest = await asyncio.to_thread(self._mentions, cursor)
-        if not notes:
-            if wait > 0:
-                await asyncio.sleep(min(wait, self.cfg.poll_seconds))
-            # a first start with no mention yet: later ones are new, not history
-            return FetchResult([], cursor if cursor is not None else "0")
-        items = await asyncio.to_thread(self._inbounds, notes, me, cursor is None)
-        return FetchResult(items, newest)
+        items = (await asyncio.to_thread(self._inbounds, notes, me, cursor is None)
+                 if notes else [])
+        items += self._pending
+        self._pending = []
+        if not items and wait > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(wait, self.cfg.poll_seconds)):
+                    await self._wake.wait()
+        # a first start with no mention yet: later ones are new, not history
+        return FetchResult(items, newest if newest is not None else "0")
 
     def _mentions(self, cursor: str | None) -> tuple[list[Mapping[str, Any]], str | None]:
         """Mention notifications after `cursor`, oldest first, and the newest id seen."""
@@ -184,10 +216,10 @@ class MastodonConnector:
         got: list[Mapping[str, Any]] = []
         with _mapped(api):
             if cursor is None:  # history: the newest page only
-                page = api.notifications(types=["mention"], limit=PAGE)
+                page = api.notifications(types=TYPES, limit=PAGE)
                 got = list(page or ())
             else:
-                page = api.notifications(types=["mention"], min_id=cursor, limit=PAGE)
+                page = api.notifications(types=TYPES, min_id=cursor, limit=PAGE)
                 for _ in range(MAX_PAGES):
                     if not page:
                         break
@@ -198,21 +230,70 @@ class MastodonConnector:
 
     def _inbounds(self, notes: list[Mapping[str, Any]], me: Me, history: bool
                   ) -> list[Inbound]:
-        now = self.clock()
-        return [st.inbound(n["status"], account=self.account, me=me,
-                           root=self._root(n["status"]), now=now, backfill=history)
-                for n in notes if n.get("status")]
+        now, items = self.clock(), []
+        for note in notes:
+            status = note.get("status")
+            if not status:
+                continue
+            if note.get("type") == "update":
+                edited = self._edit(status, me, self.reader)
+                items += [edited] if edited is not None else []
+            else:
+                items.append(st.inbound(status, account=self.account, me=me, now=now,
+                                        root=self._root(status, self.reader),
+                                        backfill=history))
+        return items
 
-    def _root(self, status: Mapping[str, Any]) -> str:
+    def _edit(self, status: Mapping[str, Any], me: Me, api: Mastodon) -> Inbound | None:
+        if not st.for_us(status, me):
+            return None
+        return st.edit(status, account=self.account, me=me, root=self._root(status, api),
+                       now=self.clock())
+
+    def _root(self, status: Mapping[str, Any], api: Mastodon) -> str:
         """The first status of the thread this one is in (itself when it starts one)."""
         if not status.get("in_reply_to_id"):
             return str(status["id"])
-        with _mapped(self.reader):
+        with _mapped(api):
             try:
-                ancestors = self.reader.status_context(status["id"]).get("ancestors") or []
+                ancestors = api.status_context(status["id"]).get("ancestors") or []
             except MastodonNotFoundError:  # deleted meanwhile: it is its own thread
                 ancestors = []
         return str(ancestors[0]["id"]) if ancestors else str(status["in_reply_to_id"])
+
+    # ------------------------------------------------------------ streaming
+    def _listen(self) -> None:
+        """Open the user stream once, where configured (it reconnects by itself)."""
+        if self.listening is None or self._stream is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._stream = UserStream(self.listening.api, self, self.listening.delay,
+                                  f"mastodon/{self.account}")
+        self._stream.start()
+
+    def woke(self) -> None:
+        self._hand(None)
+
+    def edited(self, status: Mapping[str, Any]) -> None:
+        if self._me is None or self.listening is None:
+            return
+        item = self._edit(status, self._me, self.listening.api)
+        if item is not None:
+            self._hand(item)
+
+    def deleted(self, status_id: str) -> None:
+        self._hand(st.deletion(status_id, account=self.account, now=self.clock()))
+
+    def _hand(self, item: Inbound | None) -> None:
+        """From the stream's thread to the event loop's (where `fetch` waits)."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: so is the daemon
+                self._loop.call_soon_threadsafe(self._arrived, item)
+
+    def _arrived(self, item: Inbound | None) -> None:
+        if item is not None:
+            self._pending.append(item)
+        self._wake.set()
 
     # ------------------------------------------------------------ sending
     async def send(self, message: Outbound) -> SendResult:
@@ -259,7 +340,11 @@ class MastodonConnector:
         return TextLimit(room - len(" 99/99")).parts(text)
 
     async def close(self) -> None:
-        for api in (self.reader, self.writer):
+        if self._stream is not None:
+            self._stream.close()
+            await asyncio.to_thread(self._stream.join, 5.0)
+        apis = [self.reader, self.writer] + ([self.listening.api] if self.listening else [])
+        for api in apis:
             await asyncio.to_thread(api.session.close)
 
 
@@ -275,9 +360,11 @@ def _token(cfg: AccountConfig, base_dir: Path, env: Mapping[str, str]) -> str:
 
 
 def build(account: str, options: Mapping[str, Any], *, base_dir: Path,
-          env: Mapping[str, str] | None = None) -> MastodonConnector:
+          env: Mapping[str, str] | None = None,
+          reconnect_delay: Delay | None = None) -> MastodonConnector:
     """The connector for `[channels.mastodon.<account>]`; MastodonConfigError says what
-    is wrong."""
+    is wrong. `reconnect_delay` (the daemon's retry policy) lets it stream; without
+    one it polls."""
     if "access_token" in options:
         raise MastodonConfigError("access_token: never put the token in inbox.toml; name an "
                                   "environment variable (access_token_env) or a file "
@@ -293,4 +380,5 @@ def build(account: str, options: Mapping[str, Any], *, base_dir: Path,
         return Mastodon(access_token=token, api_base_url=cfg.api_base_url,
                         ratelimit_method="throw", request_timeout=30)
 
-    return MastodonConnector(account, client(), client(), cfg)
+    listening = Listening(client(), reconnect_delay) if reconnect_delay else None
+    return MastodonConnector(account, client(), client(), cfg, listening=listening)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -124,6 +124,30 @@ def inbound(status: Mapping[str, Any], *, account: str, me: Me, root: str,
         references=(str(parent),) if parent else (), thread_key=f"{CHANNEL}:{root}",
         headers=headers, language=str(status["language"]) if status.get("language") else None,
         attributes={"visibility": visibility}, backfill=backfill)
+
+
+def for_us(status: Mapping[str, Any], me: Me) -> bool:
+    """True for a status that mentions us and is not our own: an edit of any other
+    (a followed account's post in our home feed) is none of the desk's business."""
+    author: Mapping[str, Any] = status.get("account") or {}
+    mentioned = {str(m.get("id")) for m in status.get("mentions") or ()}
+    return me.id in mentioned and str(author.get("id")) != me.id
+
+
+def edit(status: Mapping[str, Any], *, account: str, me: Me, root: str,
+         now: datetime) -> Inbound:
+    """An edited status as the pipeline's edit of the stored one: one id per version
+    (its `edited_at`), so a version told twice is one edit."""
+    item = inbound(status, account=account, me=me, root=root, now=now)
+    edited = when(status.get("edited_at"), now)
+    return replace(item, external_id=f"{item.external_id}/edit/{edited.isoformat()}",
+                   edit_of=item.external_id, received_at=edited)
+
+
+def deletion(status_id: str, *, account: str, now: datetime) -> Inbound:
+    """A deleted status: its id is all Mastodon says (the pipeline knows the rest)."""
+    return Inbound(channel=CHANNEL, account=account, external_id=f"{status_id}/deleted",
+                   sender=Address(""), received_at=now, edit_of=status_id, deleted=True)
 
 
 def _robot(author: Mapping[str, Any], me: Me) -> str | None:

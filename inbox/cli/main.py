@@ -21,7 +21,7 @@ import typer
 
 from inbox.cli.agents import agent_cli, team_cli
 from inbox.cli.canned import canned_cli
-from inbox.cli.common import CliError, friendly, opened
+from inbox.cli.common import CliError, fail, friendly, opened
 from inbox.cli.rules import rules_cli
 from inbox.cli.sla import parse_when, report_cli, watch
 from inbox.cli.templates import templates_cli
@@ -263,6 +263,7 @@ def reply(conversation_id: int,
     """Answer on the conversation's channel (text from -m, -f FILE, or $EDITOR), as the
     agent --as NAME or $INBOX_AGENT names."""
     from inbox.desk import actions
+    from inbox.store.batch import text_limits
 
     app = _app()
     who = _author(app, author)  # before the editor opens: a refusal costs no writing
@@ -272,9 +273,11 @@ def reply(conversation_id: int,
 
     def send(seen: int | None) -> dict[str, object]:
         with _session(app, write=True) as s:
+            # the limits the daemon's connectors declared, as the desk counts with them
+            limits = text_limits(s.connection())
             msg = actions.reply(s, conversation_id, text, author=who, now=utcnow(),
                                 secret=app.secret, domain=app.settings.domain,
-                                seen_up_to=seen, cc=cc or ())
+                                seen_up_to=seen, cc=cc or (), limits=limits)
             return {"conversation_id": conversation_id, "message_id": msg.id,
                     "external_id": msg.external_id, "delivery": msg.delivery,
                     "cc": msg.recipients[1:]}
@@ -284,6 +287,8 @@ def reply(conversation_id: int,
         if not _send_anyway(exc, asking=not as_json):
             raise typer.Exit(COLLISION) from None
         out = send(None)
+    except actions.TooLong as exc:
+        fail(TOO_LONG, f"{exc}: shorten it (nothing was queued)")
     if as_json:
         _print_json(out)
     else:
@@ -291,6 +296,7 @@ def reply(conversation_id: int,
 
 
 COLLISION = 3  # `inbox reply --seen-up-to`: a colleague replied meanwhile, nothing sent
+TOO_LONG = 2  # `inbox reply`: longer than the channel takes in one message, nothing sent
 
 
 def _send_anyway(collision: Exception, asking: bool) -> bool:

@@ -36,6 +36,10 @@ class NoConversation(ActionError, NotFound):
     """The conversation named does not exist."""
 
 
+class TooLong(ActionError):
+    """A reply longer than its channel takes in one message (and it does not split)."""
+
+
 class ReplyCollision(Conflict):
     """Someone else replied after the newest message the agent had seen: sending now
     may answer the customer twice. `meanwhile` lists those replies (id, author, text,
@@ -144,7 +148,7 @@ def _within(text: str, conv: Conversation, limit: TextLimit | None) -> None:
         return
     length = limit.count(text.strip())
     if length > limit.max:
-        raise ActionError(f"the reply is {length} {UNIT_WORDS[limit.unit]} long; "
+        raise TooLong(f"the reply is {length} {UNIT_WORDS[limit.unit]} long; "
                           f"{conv.channel} takes at most {limit.max}")
 
 

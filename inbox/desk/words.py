@@ -237,6 +237,11 @@ def _edited(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     return f"the customer edited the message; it said: {isolate(short)}"
 
 
+def _deleted(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
+    at = f" at {when(d['deleted_at'], zone)}" if d.get("deleted_at") else ""
+    return f"{free(str(d.get('by')))} deleted the message{at} (its text is kept here)"
+
+
 def _escalated(d: JSON, zone: zoneinfo.ZoneInfo) -> str:
     by, why = free(str(d.get("by"))), free(str(d.get("reason") or ""))
     if d.get("added"):
@@ -296,6 +301,7 @@ _EVENTS: dict[str, Say] = {
     "repeat": lambda d, z: f"a re-send of message {free(str(d.get('of')))}",
     "linked": lambda d, z: f"linked with conversation #{d.get('conversation')}: {d.get('why')}",
     "edited": _edited,
+    "deleted": _deleted,
     "edit.unseen": lambda d, z: f"an edit of a message we never stored: {d.get('why')}",
     "bounce": lambda d, z: (f"mail to {free(str(d.get('recipient')))} bounced: "
                             f"{free(str(d.get('reason')))}"),

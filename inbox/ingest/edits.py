@@ -11,6 +11,12 @@ that was not for us then) is what the customer says now, so it is stored, under 
 id of the message it edits (a later edit then changes it), with an `edit.unseen` event
 (`note_unseen_edit`). It is not acknowledged: to the customer it is an old message
 corrected, not a new one written to us; their next message is acknowledged as usual.
+
+A deletion (`Inbound.deleted`, a Mastodon status its author deleted) keeps the stored
+text, because we never lose what a customer told us: the message is flagged "deleted by
+its author" (the desk and `inbox show` print a message's flags) and a `deleted` event
+says who and when. Nothing else changes; a deletion of a message we never stored is
+dropped, as there is nothing to mark.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ def apply_edit(w: Work) -> None:
     if i.edit_of is None:
         return
     original = store.find_message(w.conn, i.channel, i.account, i.edit_of)
+    if i.deleted:
+        _apply_delete(w, original)
+        return
     if original is None:  # kept as the message it edits; `edit_of` says how it came
         w.inbound = replace(i, external_id=i.edit_of)
         return
-    message_id, conversation_id, previous = original
+    message_id, conversation_id, previous = original[:3]
     w.message_id = message_id
     w.outcome, w.done = "duplicate", True
     if previous == i.text:
@@ -42,6 +51,26 @@ def apply_edit(w: Work) -> None:
                    previous=previous, edit=i.external_id,
                    edited_at=i.received_at.isoformat())
     w.outcome = "edited"
+
+
+def deleted_mark(channel: str) -> str:
+    """The flag a deleted message carries (the channel's name as people write it)."""
+    return f"deleted by its author on {channel.capitalize()}"
+
+
+def _apply_delete(w: Work, original: store.StoredText | None) -> None:
+    w.outcome, w.done = "duplicate", True
+    if original is None:
+        return
+    w.message_id = original.id
+    mark = deleted_mark(w.inbound.channel)
+    if mark in original.problems:
+        return  # the same deletion delivered again (a replayed batch, a reconnect)
+    store.flag_message(w.conn, original.id, [*original.problems, mark])
+    w.db.add_event("deleted", w.now, conversation_id=original.conversation_id,
+                   message_id=original.id, by=original.sender,
+                   deleted_at=w.inbound.received_at.isoformat())
+    w.outcome = "deleted"
 
 
 def note_unseen_edit(w: Work) -> None:

@@ -105,7 +105,7 @@ class Result:
     """What became of one message: what the caller reports or logs after the commit."""
 
     external_id: str
-    outcome: str  # "stored", "duplicate", "quarantined", "edited"
+    outcome: str  # "stored", "duplicate", "quarantined", "edited", "deleted"
     conversation_id: int | None
     message_id: int | None
     acked: bool = False

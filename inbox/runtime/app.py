@@ -8,7 +8,7 @@ them. The CLI and the daemon both start here.
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -50,12 +50,27 @@ class SecretMissing(Invalid):
     pass
 
 
-def text_limits(connectors: Mapping[AccountKey, Connector]) -> dict[AccountKey, TextLimit]:
-    """What one message may hold on each account whose connector declares a limit."""
-    from channels.base import Limited
+class TextLimits(Mapping["AccountKey", "TextLimit"]):
+    """What one message may hold on each account whose connector declares a limit, as
+    it declares it now: a connector learns its server's limit once it has started, after
+    the desk was built."""
 
-    return {key: c.text_limit for key, c in connectors.items()
-            if isinstance(c, Limited) and c.text_limit is not None}
+    def __init__(self, connectors: Mapping[AccountKey, Connector]) -> None:
+        from channels.base import Limited
+
+        self._limited = {key: c for key, c in connectors.items() if isinstance(c, Limited)}
+
+    def __getitem__(self, key: AccountKey) -> TextLimit:
+        limit = self._limited[key].text_limit
+        if limit is None:
+            raise KeyError(key)
+        return limit
+
+    def __iter__(self) -> Iterator[AccountKey]:
+        return (key for key, c in self._limited.items() if c.text_limit is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass
@@ -199,7 +214,7 @@ class App:
         try:
             return create_app(WebContext(name=self.settings.name, engine=self.engine,
                                          secret=self.secret, web=self.settings.web,
-                                         clock=utcnow, text_limits=text_limits(connectors),
+                                         clock=utcnow, text_limits=TextLimits(connectors),
                                          **self._desk_parts()), hooks)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None

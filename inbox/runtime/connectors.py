@@ -72,9 +72,15 @@ def _mastodon(account: str, options: dict[str, Any], settings: Settings,
               blobs: BlobStore) -> Connector:
     # Mastodon.py (requests underneath) loads only when a Mastodon account is configured
     from channels.mastodon import connector as mastodon
+    from inbox.runtime.daemon import FETCH_BACKOFF
+
+    def reconnect(failures: int, retry_after: float | None) -> float:
+        # a dropped stream waits as a failed fetch does: the project's one retry policy
+        return FETCH_BACKOFF.delay(failures, retry_after).total_seconds()
 
     try:
-        return mastodon.build(account, options, base_dir=settings.base_dir)
+        return mastodon.build(account, options, base_dir=settings.base_dir,
+                              reconnect_delay=reconnect)
     except mastodon.MastodonConfigError as exc:
         raise ConfigError(f"[channels.mastodon.{account}]: {exc}") from None
 

@@ -39,6 +39,9 @@ from channels.base import (
     Connector,
     FetchResult,
     Inbound,
+    Limited,
+    Starting,
+    TextLimit,
     TransientError,
 )
 from inbox.core import tokens
@@ -51,6 +54,7 @@ from inbox.rules import LiveRules
 from inbox.runtime import logs
 from inbox.runtime.app import App, utcnow
 from inbox.sla.sweep import sweep
+from inbox.store.batch import save_text_limit
 from inbox.store.db import check_schema
 from inbox.store.liveness import FileLock, acquire
 from inbox.store.models import Cursor
@@ -158,14 +162,19 @@ class Daemon:
         check_schema(self.app.engine)
         with self._alive():
             for key, c in self.connectors.items():
+                await self._start(key, c)
                 await self._fetch_and_ingest(key, c, wait=0)
             await asyncio.to_thread(self._sweep)  # first, so its notifications go out below
             await self.dispatcher.drain_once()
 
     async def _connector_loop(self, key: AccountKey, c: Connector, stop: asyncio.Event) -> None:
         away = _Away(key, self.fetch_backoff)
+        started = False
         while not stop.is_set():
             try:
+                if not started:
+                    await self._start(key, c)
+                    started = True
                 await self._fetch_and_ingest(key, c, wait=FETCH_WAIT_SECONDS, stop=stop)
                 away.back()
             except AuthError as exc:
@@ -174,6 +183,19 @@ class Daemon:
             except Exception as exc:  # down servers, network: back off, keep the work
                 await _sleep_or_stop(stop, away.failed(exc))
 
+
+    async def _start(self, key: AccountKey, c: Connector) -> None:
+        """What the connector must learn first (its server's limits); then its text
+        limit is recorded, for `inbox reply`, which runs no connector, to count with."""
+        if isinstance(c, Starting):
+            await c.start()
+        limit = c.text_limit if isinstance(c, Limited) else None
+        if limit is not None:
+            await asyncio.to_thread(self._save_limit, key, limit)
+
+    def _save_limit(self, key: AccountKey, limit: TextLimit) -> None:
+        with self.app.engine.begin() as conn:
+            save_text_limit(conn, *key, limit, now=utcnow())
 
     async def _fetch_and_ingest(self, key: AccountKey, c: Connector, wait: float,
                                 stop: asyncio.Event | None = None) -> int:

@@ -92,7 +92,8 @@ def _received(r: Result, where: str, facts: dict[str, Any]) -> None:
              "new_conversation": r.new_conversation, "team": r.team, "assignee": r.assignee}
     routed = "".join(f", {k} {v}" for k, v in (("team", r.team), ("assignee", r.assignee))
                      if v)
-    what = "an edit of a stored message, " if r.outcome == "edited" else ""
+    what = {"edited": "an edit of a stored message, ",
+            "deleted": "its author deleted a stored message, "}.get(r.outcome, "")
     said = (f"received {where}: {what}{'new' if r.new_conversation else 'in'} conversation "
             f"{facts['conversation']}{routed}")
     if r.outcome == "quarantined" or r.problems:

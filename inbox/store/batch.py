@@ -10,7 +10,9 @@ transaction.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -21,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from channels.base import InboundAttachment
+from channels.base import UNITS, InboundAttachment, TextLimit
 from inbox.core.routing import LEAST_LOADED
 from inbox.core.vocab import Direction, Kind, Status
 from inbox.store import models
@@ -138,10 +140,13 @@ _BY_THREAD_KEY = (
               conversation.c.id.desc()).limit(1))
 _STATUS_SINCE = sa.select(sa.func.max(event.c.created_at)).where(
     event.c.conversation_id == _p("cid"), event.c.kind == "status")
-_FIND_MESSAGE = sa.select(message.c.id, message.c.conversation_id, message.c.text).where(
+_FIND_MESSAGE = sa.select(message.c.id, message.c.conversation_id, message.c.text,
+                          message.c.sender, message.c.problems).where(
     message.c.channel == _p("channel"), message.c.account == _p("account"),
     message.c.external_id == _p("external_id"))
 _EDIT_MESSAGE = sa.update(message).where(message.c.id == _p("mid")).values(text=_p("text"))
+_FLAG_MESSAGE = sa.update(message).where(message.c.id == _p("mid")).values(
+    problems=_p("problems"))
 _REACHABLE = sa.update(identity).where(  # (an UPDATE reserves its columns' names)
     identity.c.channel == _p("b_channel"), identity.c.address == _p("b_address"),
     identity.c.unreachable.is_not(None)).values(unreachable=None)
@@ -289,17 +294,27 @@ class StoredText(NamedTuple):
     id: int
     conversation_id: int | None
     text: str
+    sender: str
+    problems: list[str]
 
 
 def find_message(conn: Connection, channel: str, account: str,
                  external_id: str) -> StoredText | None:
     params = {"channel": channel, "account": account, "external_id": external_id}
     row = conn.execute(_FIND_MESSAGE, params).first()
-    return StoredText(row.id, row.conversation_id, row.text) if row else None
+    if row is None:
+        return None
+    return StoredText(row.id, row.conversation_id, row.text, row.sender,
+                      list(row.problems or ()))
 
 
 def edit_message(conn: Connection, message_id: int, text: str) -> None:
     conn.execute(_EDIT_MESSAGE, {"mid": message_id, "text": text})
+
+
+def flag_message(conn: Connection, message_id: int, problems: list[str]) -> None:
+    """Replace a stored message's problems (what the desk shows flagged on it)."""
+    conn.execute(_FLAG_MESSAGE, {"mid": message_id, "problems": problems})
 
 
 def clear_unreachable(conn: Connection, channel: str, address: str) -> bool:
@@ -348,6 +363,31 @@ def pick_agent(conn: Connection, mode: str, team: str, pool: tuple[str, ...],
                   if (a := pool[(start + i) % len(pool)]) in available)
     save_cursor(conn, *_ROUND_ROBIN, chosen, now=now, key=team)
     return chosen
+
+
+# The `cursor` key under which the daemon keeps what one message of an account may hold
+# (its connector's TextLimit): `inbox reply`, which runs no connector, counts with it.
+TEXT_LIMIT = "text-limit"
+
+
+def save_text_limit(conn: Connection, channel: str, account: str, limit: TextLimit, *,
+                    now: datetime) -> None:
+    value = json.dumps({"max": limit.max, "unit": limit.unit, "splits": limit.splits})
+    save_cursor(conn, channel, account, value, now=now, key=TEXT_LIMIT)
+
+
+def text_limits(conn: Connection) -> dict[tuple[str, str], TextLimit]:
+    """The limits the daemon last recorded, by (channel, account)."""
+    found: dict[tuple[str, str], TextLimit] = {}
+    rows = conn.execute(sa.select(cursor.c.channel, cursor.c.account, cursor.c.value)
+                        .where(cursor.c.key == TEXT_LIMIT))
+    for row in rows:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            d = json.loads(row.value)
+            if d["unit"] in UNITS:
+                found[(row.channel, row.account)] = TextLimit(int(d["max"]), d["unit"],
+                                                              bool(d["splits"]))
+    return found
 
 
 def save_cursor(conn: Connection, channel: str, account: str, value: str, *,

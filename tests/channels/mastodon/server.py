@@ -9,8 +9,18 @@ answers the same status and posts nothing twice); `GET /api/v1/statuses/:id` and
 `/context`; 401 for a bad token, 429 with `X-RateLimit-Reset`, 422 for a reply to a
 deleted status, worded as Mastodon words them.
 
-Tests play the customers (`mention`), delete statuses, inject failures (`fail`) and wait
-for what our account posted (`posted`) on conditions, never by sleeping.
+The streaming API as Mastodon serves it over HTTP: `GET /api/v1/instance` names the
+streaming server (`urls.streaming_api`, a ws:// address Mastodon.py reads as http://),
+`GET /api/v1/streaming/health` answers `OK`, and `GET /api/v1/streaming/user` is a
+server-sent event stream: `notification` (a new notification, its JSON), `status.update`
+(an edited status, its JSON) and `delete` (a status id), with a `:thump` comment as
+heartbeat. Mastodon sends `status.update` and `delete` to the user streams whose home
+feed holds the status; here, to the streams of the accounts it mentions.
+
+Tests play the customers (`mention`, `edit`, `delete`), inject failures (`fail`), turn
+streaming off (`streaming = False`) or cut every stream (`drop_streams`), and wait for
+what our account posted (`posted`) and for streams (`streams_open`) on conditions, never
+by sleeping.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from inbox.web.server import Served, bind, serve
@@ -91,6 +101,9 @@ class MastodonServer:
     holds: list[tuple[str, asyncio.Event, asyncio.Event]] = field(default_factory=list)
     changed: Changes = field(default_factory=Changes)
     served: Served | None = None
+    streaming: bool = True  # False: the health check answers 404, as without a streamer
+    heartbeat_seconds: float = 15.0
+    streams: dict[str, list[asyncio.Queue[str | None]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ids = itertools.count(110_000_000_000_000_000)
@@ -100,6 +113,9 @@ class MastodonServer:
         app = Starlette(routes=[
             Route("/api/v1/notifications", self._notifications, methods=["GET"]),
             Route("/api/v2/instance", self._instance, methods=["GET"]),
+            Route("/api/v1/instance", self._instance_v1, methods=["GET"]),
+            Route("/api/v1/streaming/health", self._health, methods=["GET"]),
+            Route("/api/v1/streaming/user", self._user_stream, methods=["GET"]),
             Route("/api/v1/accounts/verify_credentials", self._me, methods=["GET"]),
             Route("/api/v1/statuses", self._post_status, methods=["POST"]),
             Route("/api/v1/statuses/{id}", self._status, methods=["GET"]),
@@ -116,6 +132,7 @@ class MastodonServer:
     async def stop(self) -> None:
         for _, _, release in self.holds:
             release.set()
+        self.drop_streams()
         if self.served is not None:
             await self.served.stop()
 
@@ -150,6 +167,23 @@ class MastodonServer:
         self._notify_mention(us, author, status)
         return status
 
+    def edit(self, status: JSON, text: str, *, interacted: JSON | None = None) -> JSON:
+        """The author edits `status` (its leading mention kept): `status.update` on the
+        streams of those it mentions; `interacted` (an account that boosted it, say) gets
+        an `update` notification, as Mastodon sends."""
+        handle = status["content"].split("</span></a></span> ", 1)[0] + "</span></a></span> "
+        status["content"] = f"{handle}{html.escape(text)}</p>"
+        status["edited_at"] = _now()
+        self._to_mentioned(status, "status.update", json.dumps(status))
+        if interacted is not None:
+            self.notifications.setdefault(interacted["acct"], []).append({
+                "id": str(next(self.ids)), "type": "update", "created_at": _now(),
+                "account": status["account"], "status": status})
+            self._push(interacted["acct"], "notification",
+                       json.dumps(self.notifications[interacted["acct"]][-1]))
+        self.changed.notify()
+        return status
+
     def _status_of(self, author: JSON, content: str, visibility: str, *,
                    in_reply_to: JSON | None, language: str | None,
                    mentions: list[JSON], media: tuple[JSON, ...] = ()) -> JSON:
@@ -171,9 +205,10 @@ class MastodonServer:
         return status
 
     def _notify_mention(self, us: JSON, author: JSON, status: JSON) -> None:
-        self.notifications.setdefault(us["acct"], []).append({
-            "id": str(next(self.ids)), "type": "mention", "created_at": status["created_at"],
-            "account": author, "status": status})
+        note = {"id": str(next(self.ids)), "type": "mention",
+                "created_at": status["created_at"], "account": author, "status": status}
+        self.notifications.setdefault(us["acct"], []).append(note)
+        self._push(us["acct"], "notification", json.dumps(note))
 
     def notify_other(self, us: JSON, author: JSON, kind: str = "favourite") -> None:
         self.notifications.setdefault(us["acct"], []).append({
@@ -181,6 +216,33 @@ class MastodonServer:
 
     def delete(self, status: JSON) -> None:
         self.deleted.add(status["id"])
+        self._to_mentioned(status, "delete", status["id"])
+
+    # ------------------------------------------------------------ streams
+    def _to_mentioned(self, status: JSON, event: str, data: str) -> None:
+        for mention in status.get("mentions") or ():
+            self._push(mention["acct"], event, data)
+
+    def _push(self, acct: str, event: str, data: str) -> None:
+        for queue in self.streams.get(acct, ()):
+            queue.put_nowait(f"event: {event}\ndata: {data}\n\n")
+
+    def drop_streams(self) -> None:
+        """Every open stream ends, as when the streaming server restarts."""
+        for queues in self.streams.values():
+            for queue in queues:
+                queue.put_nowait(None)
+
+    def streams_open(self, acct: str) -> int:
+        return len(self.streams.get(acct, ()))
+
+    async def stream_count(self, acct: str, count: int, timeout: float = WAIT) -> None:
+        """Wait until `count` streams of `acct` are open."""
+        await self.changed.wait_for(lambda: self.streams_open(acct) == count, timeout)
+
+    async def connects(self, count: int, timeout: float = WAIT) -> None:
+        """Wait until the user stream was asked for `count` times in all."""
+        await self.asked("GET /api/v1/streaming/user", count, timeout)
 
     def fail(self, route: str, code: int, error: str, times: int = 1,
              headers: dict[str, str] | None = None) -> None:
@@ -269,6 +331,51 @@ class MastodonServer:
                                                "characters_reserved_per_url": 23}},
                 "registrations": {"enabled": False, "approval_required": False},
                 "contact": {"email": "", "account": None}}
+
+    async def _instance_v1(self, request: Request) -> Response:
+        self.requests.append(f"GET {request.url.path}")
+        assert self.served is not None
+        return JSONResponse({"uri": HOST, "title": "Social Test", "version": "4.3.0",
+                             "urls": {"streaming_api": f"ws://127.0.0.1:{self.served.port}"},
+                             "configuration": {"statuses": {
+                                 "max_characters": self.max_characters}}})
+
+    async def _health(self, request: Request) -> Response:
+        self.requests.append(f"GET {request.url.path}")
+        self.changed.notify()
+        if not self.streaming:
+            return JSONResponse({"error": "Not found"}, status_code=404)
+        return PlainTextResponse("OK")
+
+    async def _user_stream(self, request: Request) -> Response:
+        await self._maybe_hold(f"GET {request.url.path}")
+        try:
+            me = self._auth(request)
+        except ApiError as exc:
+            return JSONResponse({"error": exc.error}, status_code=exc.code)
+        if not self.streaming:
+            return JSONResponse({"error": "Not found"}, status_code=404)
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.streams.setdefault(me["acct"], []).append(queue)
+        self.changed.notify()
+        return StreamingResponse(self._events(me["acct"], queue),
+                                 media_type="text/event-stream")
+
+    async def _events(self, acct: str, queue: asyncio.Queue[str | None]
+                      ) -> AsyncIterator[str]:
+        try:
+            yield ":)\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), self.heartbeat_seconds)
+                except TimeoutError:
+                    event = ":thump\n"
+                if event is None:
+                    return
+                yield event
+        finally:
+            self.streams[acct].remove(queue)
+            self.changed.notify()
 
     async def _me(self, request: Request) -> Response:
         return await _answer(lambda: JSONResponse(self._auth(request)))

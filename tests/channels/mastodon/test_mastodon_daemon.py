@@ -9,11 +9,18 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from inbox.runtime.app import App
-from tests.channels.mastodon.server import TOKEN, TOKEN_ENV, MastodonServer, configure
+from tests.channels.mastodon.server import (
+    TOKEN,
+    TOKEN_ENV,
+    MastodonServer,
+    configure,
+    options,
+)
 from tests.cli.test_cli import inbox, inbox_json
 
 START_SECONDS = 20.0
@@ -115,3 +122,62 @@ async def test_a_daemon_killed_mid_fetch_neither_loses_nor_repeats_a_mention(
     assert [m["text"] for m in shown["messages"] if m["direction"] == "in"] == [
         "Is it open on Sunday?"]
     assert len(mastodon.posted) == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_inbox_run_streams_mentions_edits_and_deletions(
+        app: App, mastodon: MastodonServer, started: Start) -> None:
+    us = mastodon.account("support", "Acme Support", token=TOKEN)
+    ana = mastodon.account("ana", "Ana", host="elsewhere.test")
+    configure(app.settings.base_dir, mastodon,
+              {"support": options(mastodon, poll_seconds=3600)})  # only the stream is quick
+    await started()
+    await mastodon.stream_count("support", 1, START_SECONDS)
+    question = mastodon.mention(ana, us, "Is the shop open on Sunday?")
+    [ack] = await mastodon.posts(1)  # acknowledged without waiting an hour
+    assert ack.in_reply_to_id == question["id"]
+    [conv] = await asyncio.to_thread(inbox_json, "queue")
+
+    async def shown() -> dict[str, Any]:
+        found: dict[str, Any] = await asyncio.to_thread(inbox_json, "show", str(conv["id"]))
+        return next(m for m in found["messages"] if m["direction"] == "in")
+
+    mastodon.edit(question, "Is the shop open on Saturday?")
+    async with asyncio.timeout(START_SECONDS):  # `inbox show` reads what was committed
+        while (await shown())["text"] != "Is the shop open on Saturday?":
+            await mastodon.asked(NOTIFICATIONS, _polls(mastodon) + 1)
+    mastodon.delete(question)
+    async with asyncio.timeout(START_SECONDS):
+        while not (await shown())["problems"]:
+            await mastodon.asked(NOTIFICATIONS, _polls(mastodon) + 1)
+    message = await shown()
+    assert message["problems"] == ["deleted by its author on Mastodon"]
+    assert message["text"] == "Is the shop open on Saturday?"
+    assert len(mastodon.posted) == 1  # neither the edit nor the deletion was answered
+
+
+def _polls(server: MastodonServer) -> int:
+    return sum(r.startswith(NOTIFICATIONS) for r in server.requests)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_inbox_reply_refuses_what_the_instance_would_not_take(
+        app: App, mastodon: MastodonServer, started: Start) -> None:
+    mastodon.max_characters = 200  # a small instance: 168 left after the mention
+    us = mastodon.account("support", "Acme Support", token=TOKEN)
+    ana = mastodon.account("ana", "Ana", host="elsewhere.test")
+    configure(app.settings.base_dir, mastodon, agents={"kim": {"email": "kim@helpdesk.test"}})
+    await started()
+    mastodon.mention(ana, us, "Hi?")
+    await mastodon.posts(1)
+    [conv] = await asyncio.to_thread(inbox_json, "queue")
+
+    long = "Zażółć gęślą jaźń " * 10  # 179 characters (code points) when trimmed
+    refused = await asyncio.to_thread(inbox, "reply", str(conv["id"]), "-m", long,
+                                      "--as", "kim", ok=False)
+    assert refused.exit_code == 2
+    assert "the reply is 179 characters long; mastodon takes at most 168" in refused.output
+    fits = "Zażółć gęślą jaźń " * 9
+    await asyncio.to_thread(inbox, "reply", str(conv["id"]), "-m", fits, "--as", "kim")
+    assert (await mastodon.posts(2))[1].text == f"@ana@elsewhere.test {fits.strip()}"
+    assert len(mastodon.posted) == 2  # the long one was never queued
