@@ -27,6 +27,8 @@ sends Content-Language):
     thai_mail()        TIS-620 8-bit body, TIS-620 base64 subject and name
     vietnamese_mail()  windows-1258 body (tone marks as combining characters)
     persian_mail(charset="utf-8" | "windows-1256")   Persian body, UTF-8 B subject/name
+    without_content_language(raw)   the same mail as most clients send it (no header);
+                       TAGALOG_* and ENGLISH_* are the other two languages we serve
 
 Helpers: new_message_id(), encoded_word(text, charset="utf-8", encoding="B"),
 cp1258_encode(text), assemble(headers, body). Parsed text has its trailing newlines
@@ -64,15 +66,18 @@ from email.utils import format_datetime
 from urllib.parse import quote
 
 __all__ = [
-    "DEFAULT_DATE", "PDF_BYTES", "PERSIAN_BODY", "PERSIAN_NAME", "PERSIAN_SUBJECT",
-    "PNG_BYTES", "POLISH_BODY", "POLISH_FILENAME", "POLISH_NAME", "POLISH_SUBJECT",
-    "SENDER", "SUPPORT", "THAI_BODY", "THAI_FILENAME", "THAI_NAME", "THAI_SUBJECT",
-    "VIETNAMESE_BODY", "VIETNAMESE_NAME", "VIETNAMESE_SUBJECT", "alternative_mail",
-    "assemble", "attachment_mail", "auto_reply_mail", "bad_base64_mail", "bounce_mail",
-    "cp1258_encode", "encoded_word", "html_mail", "large_mail", "list_post_mail",
-    "malformed_mail", "mislabelled_mail", "mixed_mail", "new_message_id",
-    "no_message_id_mail", "not_an_email", "persian_mail", "plain_mail", "polish_mail",
-    "raw_8bit_headers_mail", "reply_mail", "thai_mail", "truncated_mail", "vietnamese_mail",
+    "DEFAULT_DATE", "ENGLISH_BODY", "ENGLISH_NAME", "ENGLISH_SUBJECT", "PDF_BYTES",
+    "PERSIAN_BODY", "PERSIAN_NAME", "PERSIAN_SUBJECT", "PNG_BYTES", "POLISH_BODY",
+    "POLISH_FILENAME", "POLISH_NAME", "POLISH_SUBJECT", "SENDER", "SUPPORT",
+    "TAGALOG_BODY", "TAGALOG_NAME", "TAGALOG_SUBJECT", "THAI_BODY", "THAI_FILENAME",
+    "THAI_NAME", "THAI_SUBJECT", "VIETNAMESE_BODY", "VIETNAMESE_NAME",
+    "VIETNAMESE_SUBJECT", "alternative_mail", "assemble", "attachment_mail",
+    "auto_reply_mail", "bad_base64_mail", "bounce_mail", "cp1258_encode",
+    "encoded_word", "html_mail", "large_mail", "list_post_mail", "malformed_mail",
+    "mislabelled_mail", "mixed_mail", "new_message_id", "no_message_id_mail",
+    "not_an_email", "persian_mail", "plain_mail", "polish_mail",
+    "raw_8bit_headers_mail", "reply_mail", "thai_mail", "truncated_mail",
+    "vietnamese_mail", "without_content_language",
 ]
 
 Header = tuple[str, str | bytes]
@@ -721,3 +726,24 @@ def large_mail(
         _file_part(blob, "application/octet-stream", filename),
     ]
     return _join(headers, _multipart("mixed", parts, "big-mixed"))
+
+
+# Customers of the six languages we serve, as they write without a Content-Language
+# header (almost no mail client sends one): the display names in their own scripts.
+TAGALOG_NAME = "Maria Clara Santos"
+TAGALOG_SUBJECT = "Hindi pa dumarating ang order ko"
+TAGALOG_BODY = ("Magandang araw po,\nhindi pa po dumarating ang order ko na binayaran ko "
+                "noong isang linggo. Pakitingnan naman po kung nasaan na ito.\nSalamat po!\n")
+ENGLISH_NAME = "Mary O'Brien"
+ENGLISH_SUBJECT = "My order has not arrived"
+ENGLISH_BODY = ("Hello,\nI ordered a pair of shoes last week and they still have not "
+                "arrived. Could you check where they are?\nThanks,\nMary\n")
+
+
+def without_content_language(raw: bytes) -> bytes:
+    """`raw` with its Content-Language header taken out: the language builders above
+    send one, and a test of detection needs mail as customers' clients really send it."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    kept = [line for line in head.split(b"\r\n")
+            if not line.lower().startswith(b"content-language:")]
+    return b"\r\n".join(kept) + sep + body
