@@ -228,7 +228,8 @@ class App:
                 "directory": self.directory, "blobs": self.blobs, "parsers": raw_parsers(),
                 "channels": tuple(sorted(s.channels)), "feed": self.feed,
                 "our_addresses": self.our_addresses(),
-                "escalations": self.escalations, "mentions": self.mentions}
+                "escalations": self.escalations, "mentions": self.mentions,
+                "languages": tuple(s.languages.serve)}
 
     def our_addresses(self) -> frozenset[str]:
         """Our own e-mail addresses: `addresses` and every e-mail account's address."""

@@ -60,6 +60,7 @@ class WebContext:
     our_addresses: frozenset[str] = frozenset()
     escalations: Teller | None = None  # tells supervisors; None: nobody is told
     mentions: Mentioner | None = None  # tells colleagues a note mentions; None: nobody
+    languages: tuple[str, ...] = ()  # served ([languages] serve): what an agent may choose
 
 
 def text_direction(language: str) -> str:

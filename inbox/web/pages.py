@@ -9,7 +9,8 @@ hear of the change through the live feed (events.py) once it has committed.
 Who may do what is asked of `accounts.can` here, on every action: any agent works the
 queue, may take a conversation and escalate it; giving one to someone else, or to a
 team, is a supervisor's (Action.REASSIGN), and so is marking an escalation handled
-(Action.RECEIVE_ESCALATIONS).
+(Action.RECEIVE_ESCALATIONS). Any agent may choose the language a conversation is
+answered in, for it alone or as its contact's preference.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
+from babel import Locale, UnknownLocaleError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
@@ -39,11 +41,12 @@ from inbox.desk import actions, drafts, escalation, mentions, search, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.desk.words import delivery_words, event_words, trail, when
+from inbox.lang.choose import AGENT
 from inbox.lang.quoting import fold
 from inbox.sla.clock import duration
 from inbox.store.blobs import attachment_data
 from inbox.store.db import reader
-from inbox.store.models import Agent, Attachment, Conversation, Message
+from inbox.store.models import Agent, Attachment, Conversation, Event, Message
 from inbox.store.rawdb import reading
 from inbox.web.events import ChangeFeed, PollingFeed, stream
 from inbox.web.mailview import FRAME_SANDBOX, Endpoint
@@ -118,6 +121,43 @@ def left(seconds: float) -> str:
     return duration(timedelta(seconds=seconds))
 
 
+@lru_cache(maxsize=256)
+def language_name(code: str) -> str:
+    """A language's name in its own words, as its readers find it in a list ("Polski",
+    "فارسی", "Tagalog"); the code itself when Babel does not know it."""
+    try:
+        locale = Locale.parse(code, sep="-")
+    except (ValueError, TypeError, UnknownLocaleError):
+        return code
+    # The language's own entry first: Babel parses "tl" as Filipino (Philippines).
+    name = locale.languages.get(code.replace("-", "_")) or locale.get_display_name() or code
+    return name[:1].upper() + name[1:]
+
+
+# Where a conversation's language came from (inbox.lang.choose), in the page's words.
+LANGUAGE_SOURCES = {"contact": "contact's preference", "detected": "detected",
+                    "history": "from earlier messages", "channel": "from the channel",
+                    "default": "default"}
+
+
+def language_source(source: str | None, by: str | None) -> str:
+    """`by`: the agent who chose it, when the source is an agent's choice."""
+    if source == AGENT:
+        return f"set by {by}" if by else "set by an agent"
+    if source is None:  # handed back to detection ("auto")
+        return "chosen again at the customer's next message"
+    return LANGUAGE_SOURCES.get(source, source)
+
+
+def language_setter(s: Session, cid: int) -> str | None:
+    """Who chose the conversation's language: the newest `language` event names them."""
+    detail = s.scalar(sa.select(col(Event.detail)).where(
+        col(Event.conversation_id) == cid, col(Event.kind) == "language")
+        .order_by(col(Event.id).desc()).limit(1))
+    by = detail.get("by") if isinstance(detail, dict) else None
+    return by if isinstance(by, str) else None
+
+
 @dataclass
 class Desk:
     ctx: WebContext
@@ -128,7 +168,8 @@ class Desk:
         self.feed: ChangeFeed = self.ctx.feed or PollingFeed(partial(reading, url),
                                                               clock=self.ctx.clock)
         self.pages.templates.env.globals.update(left=left, when=when, kinds=KINDS, fold=fold,
-                                                frame_sandbox=FRAME_SANDBOX)
+                                                frame_sandbox=FRAME_SANDBOX,
+                                                language_name=language_name)
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]
@@ -145,6 +186,7 @@ class Desk:
                 Route("/c/{cid:int}/assign", seen(self.assign), methods=post),
                 Route("/c/{cid:int}/status", seen(self.status), methods=post),
                 Route("/c/{cid:int}/escalate", seen(self.escalate), methods=post),
+                Route("/c/{cid:int}/language", seen(self.language), methods=post),
                 Route("/c/{cid:int}/escalation/handled", seen(self.handled), methods=post)]
 
     async def scope(self, request: Request) -> Scope:
@@ -234,15 +276,16 @@ class Desk:
         (GET /c/ID/trail: "Why did this happen?" reads it when opened)."""
         now = self.ctx.clock()
 
-        def read(s: Session) -> tuple[JSON | None, str, list[str]]:
+        def read(s: Session) -> tuple[JSON | None, str, list[str], str | None]:
             conv = views.conversation(s, cid, now, self.ctx.secret, events=events)
             if conv is None:
-                return None, "", []
+                return None, "", [], None
+            by = language_setter(s, cid) if conv["language_source"] == AGENT else None
             return conv, actions.reply_subject(actions.get_conversation(s, cid),
                                                self.ctx.secret), \
-                actions.suggested_cc(s, cid, self._ours())
+                actions.suggested_cc(s, cid, self._ours()), by
 
-        conv, subject, cc = await self._db(read)
+        conv, subject, cc, chosen_by = await self._db(read)
         if conv is None:
             return None
         zone = self.zone
@@ -262,7 +305,9 @@ class Desk:
                 # the reply box (replybox.js): "reply all", and the channel's limit
                 "cc": ", ".join(cc), "cc_channel": conv["channel"] in actions.CC_CHANNELS,
                 "limit": self.ctx.text_limits.get((conv["channel"], conv["account"])),
-                "remote_images": remote_images(request)}
+                "remote_images": remote_images(request),
+                "languages": self.ctx.languages,
+                "language_source": language_source(conv["language_source"], chosen_by)}
 
     def _ours(self) -> frozenset[str]:
         """Addresses never offered as Cc: our accounts' and every agent's."""
@@ -422,6 +467,18 @@ class Desk:
             if not can(agent, Action.RECEIVE_ESCALATIONS):
                 raise Refused("only a supervisor marks an escalation handled")
             return escalation.handle_escalation(s, cid, by=agent.name, now=now)
+        return await self._act(request, work)
+
+    async def language(self, request: Request) -> Response:
+        """The language the conversation is answered in; `contact`: also the contact's
+        next conversations'. `auto` hands the choice back to detection."""
+        cid = request.path_params["cid"]
+
+        def work(s: Session, agent: Agent, form: FormData, now: datetime) -> object:
+            return actions.set_language(s, cid, _field(form, "language") or "",
+                                        served=self.ctx.languages,
+                                        for_contact=_field(form, "contact") == "1",
+                                        now=now, by=agent.name)
         return await self._act(request, work)
 
     def _knowing(self, agent: Agent) -> Directory:
