@@ -131,6 +131,10 @@ class Outbound:
     # Copied on an e-mail reply (Cc): a channel without copies never gets one (the
     # desk refuses a Cc there before anything is queued).
     cc: tuple[Address, ...] = ()
+    # When the send was queued (fixed, like message_ref): a channel that names its posts
+    # itself (Bluesky's record keys are times) derives the name from it, the same at
+    # every try and after a restart.
+    queued_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,11 @@ the root post's URI.
 Sending: a post in the customer's thread, `reply.parent` the customer's post and
 `reply.root` its thread's root (strong refs: URI + CID, read fresh, so a deleted post is
 a PermanentError), starting with a mention of the customer (a facet over UTF-8 byte
-offsets) when it fits in Bluesky's 300 graphemes. Its record key is fixed at the first
-try: a retry in the same process finds the post already there and does not post twice
-(a crash between Bluesky's answer and our commit may post it again: the outbox's
-at-least-once window, as on Telegram).
+offsets) when it fits in Bluesky's 300 graphemes. Its record key is computed from the
+outbox message itself (its queue time and message_ref), so every try of one message,
+also by a daemon restarted after a crash between Bluesky's answer and our commit, names
+the same record: a try that finds it already there posts nothing. This closes the
+outbox's at-least-once window for Bluesky.
 docs/bluesky.md is the operator's guide.
 """
 
@@ -26,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,21 +59,34 @@ CHANNEL = "bluesky"
 POST = "app.bsky.feed.post"
 REASONS = frozenset({"mention", "reply"})
 PAGE = 50
-KEYS_KEPT = 1000  # record keys remembered for retries, the newest
 # Bluesky's limit: 300 graphemes per post (Thai and Vietnamese marks are no graphemes of
 # their own); a longer reply is refused before it is queued, never split.
 TEXT_LIMIT = TextLimit(300, "graphemes", splits=False)
 _EXPIRED = frozenset({"ExpiredToken", "InvalidToken"})  # said with a 400 by the PDS
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-__all__ = ["TEXT_LIMIT", "BlueskyConfigError", "BlueskyConnector", "build"]
+__all__ = ["TEXT_LIMIT", "BlueskyConfigError", "BlueskyConnector", "build", "record_key"]
 
 
-def new_record_key(now_us: int | None = None) -> str:
-    """A TID for a new post: 53 bits of microseconds since 1970 and a 10-bit clock id,
-    in base32-sortable (the form Bluesky's own clients use)."""
-    micros = time.time_ns() // 1000 if now_us is None else now_us
-    number = (micros << 10) | (os.getpid() & 1023)
+def record_key(message: Outbound) -> str:
+    """The post's record key, the same at every try of `message`, in any process.
+
+    A TID (53 bits of microseconds since 1970, a 10-bit clock id, base32-sortable) whose
+    time is the millisecond the message was queued, as a client's own TID is the time it
+    posts: never in the future, and close to the post's `createdAt`. The microseconds
+    within that millisecond and the clock id come from its message_ref (random per
+    message), so two messages queued in the same millisecond still get different keys.
+    """
+    if message.queued_at is None:
+        raise PermanentError("a Bluesky post needs its queue time to name its record")
+    mixed = int.from_bytes(hashlib.sha256(message.message_ref.encode()).digest()[:4], "big")
+    millis = (message.queued_at - _EPOCH) // timedelta(milliseconds=1)
+    return tid(millis * 1000 + mixed % 1000, (mixed // 1000) & 1023)
+
+
+def tid(micros: int, clock: int) -> str:
+    number = (micros << 10) | clock
     return "".join(_TID_CHARS[(number >> (60 - 5 * i)) & 31] for i in range(13))
 
 
@@ -119,7 +134,6 @@ class BlueskyConnector:
         self._did: str | None = None
         self._seen: str | None = None  # the cursor Bluesky was last told about
         self._lock = asyncio.Lock()
-        self._keys: dict[str, str] = {}  # record keys of this process's sends
 
     @property
     def text_limit(self) -> TextLimit:
@@ -233,14 +247,12 @@ class BlueskyConnector:
         me = await self._me()
         if not message.in_reply_to:
             raise PermanentError("a Bluesky message can only answer a post")
-        parent = await self._post(message.in_reply_to)
-        # One key per outbox message: a retry finds the post an earlier try made.
-        rkey = self._keys.setdefault(message.message_ref, new_record_key())
-        while len(self._keys) > KEYS_KEPT:
-            del self._keys[next(iter(self._keys))]
+        rkey = record_key(message)
+        # Before reading the parent: a post made by an earlier try stays made even if
+        # the customer deleted theirs since.
         if (done := await self._existing(me, rkey)) is not None:
-            return SendResult(done)  # an earlier try posted it
-        record = self._record(message.text, parent)
+            return SendResult(done)
+        record = self._record(message.text, await self._post(message.in_reply_to))
         async with self._mapped():
             made = await self.client.com.atproto.repo.create_record(
                 models.ComAtprotoRepoCreateRecord.Data(repo=me, collection=POST, rkey=rkey,
@@ -259,8 +271,10 @@ class BlueskyConnector:
             async with self._mapped():
                 got = await self.client.com.atproto.repo.get_record(
                     params={"repo": me, "collection": POST, "rkey": rkey})
-        except PermanentError:  # 400 RecordNotFound: not posted yet
-            return None
+        except PermanentError as exc:
+            if "RecordNotFound" in str(exc):  # not posted yet
+                return None
+            raise
         return str(got.uri)
 
     def _record(self, text: str, parent: Any) -> models.AppBskyFeedPost.Record:

@@ -514,4 +514,5 @@ def to_outbound(s: Session, row: Outbox) -> Outbound:
                     references=tuple(msg.references), thread_key=conv.thread_key,
                     auto_reply=row.kind == "ack",
                     # an outgoing message's recipients: whom it goes to, then its Cc
-                    cc=tuple(Address(r) for r in msg.recipients if r != row.recipient))
+                    cc=tuple(Address(r) for r in msg.recipients if r != row.recipient),
+                    queued_at=row.created_at)

@@ -142,6 +142,14 @@ class Devnet:
             self.settle()
         return found
 
+    def notified(self, account: Account, count: int, timeout: float = 60.0) -> None:
+        """Wait until `account` has `count` notifications (the AppView writes them a
+        moment after it indexed the posts)."""
+        deadline = time.monotonic() + timeout
+        while len(account.client.app.bsky.notification.list_notifications().notifications) \
+                < count and time.monotonic() < deadline:
+            self.settle()
+
     def _replies(self, reader: Account, post: Post) -> list[Any]:
         got = reader.client.app.bsky.feed.get_post_thread({"uri": post.uri, "depth": 20})
         found: list[Any] = []

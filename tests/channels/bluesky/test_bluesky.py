@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,19 +15,30 @@ from channels.bluesky.connector import BlueskyConnector, build
 from tests.channels.bluesky.devnet import Account, Devnet, Post
 
 
+def connect(service: str, account: Account, password: str, base_dir: Path) -> BlueskyConnector:
+    return build("shop", {"service": service, "handle": account.handle,
+                          "app_password_env": "SHOP_APP_PASSWORD", "poll_seconds": 0.1},
+                 base_dir=base_dir, env={"SHOP_APP_PASSWORD": password})
+
+
 @dataclass
 class Shop:
     account: Account
     connector: BlueskyConnector
+    password: str
+    base_dir: Path
+
+    def restarted(self, service: str) -> BlueskyConnector:
+        """A new connector for the same account, as a restarted daemon builds it."""
+        return connect(service, self.account, self.password, self.base_dir)
 
 
 @pytest.fixture
 async def shop(bluesky: Devnet, tmp_path: Path) -> AsyncIterator[Shop]:
     account = bluesky.account("shop")
-    connector = build("shop", {"service": bluesky.pds, "handle": account.handle,
-                               "app_password_env": "SHOP_APP_PASSWORD", "poll_seconds": 0.1},
-                      base_dir=tmp_path, env={"SHOP_APP_PASSWORD": bluesky.app_password(account)})
-    yield Shop(account, connector)
+    password = bluesky.app_password(account)
+    connector = connect(bluesky.pds, account, password, tmp_path)
+    yield Shop(account, connector, password, tmp_path)
     await connector.close()
 
 
@@ -37,8 +49,9 @@ WAIT = 60.0
 
 def reply(post: Post | str, text: str, ref: str = "ref-1") -> Outbound:
     return Outbound(outbox_id=1, kind="reply", channel="bluesky", account="shop",
-                    recipient=Address("x"), text=text,
-                    message_ref=ref, in_reply_to=post if isinstance(post, str) else post.uri)
+                    recipient=Address("x"), text=text, message_ref=ref,
+                    in_reply_to=post if isinstance(post, str) else post.uri,
+                    queued_at=datetime.now(UTC))
 
 
 async def test_a_mention_comes_in_once_as_its_own_thread(bluesky: Devnet, shop: Shop) -> None:
@@ -110,11 +123,32 @@ async def test_a_send_tried_again_posts_once(bluesky: Devnet, shop: Shop) -> Non
     erin = bluesky.account("erin")
     root = bluesky.post(erin, f"@{shop.account.handle} hi", mention=shop.account)
 
-    first = await shop.connector.send(reply(root, "Hello!", ref="same-outbox-row"))
-    second = await shop.connector.send(reply(root, "Hello!", ref="same-outbox-row"))
+    message = reply(root, "Hello!", ref="same-outbox-row")
+    first = await shop.connector.send(message)
+    second = await shop.connector.send(message)
+    bluesky.settle()
 
     assert first == second
     assert [p.uri for p in bluesky.thread(erin, root)] == [first.external_id]
+
+
+async def test_a_send_repeated_after_a_crash_posts_once(bluesky: Devnet, shop: Shop) -> None:
+    # Bluesky took the post, and the daemon died before it recorded that: the restarted
+    # daemon (a new connector, nothing in memory) sends the same outbox row again.
+    hal = bluesky.account("hal")
+    root = bluesky.post(hal, f"@{shop.account.handle} where is it?", mention=shop.account)
+    message = reply(root, "We are on it", ref="4f1c@acme.example")
+
+    first = await shop.connector.send(message)
+    restarted = shop.restarted(bluesky.pds)
+    try:
+        second = await restarted.send(message)
+    finally:
+        await restarted.close()
+    bluesky.settle()
+
+    assert [p.uri for p in bluesky.thread(hal, root)] == [first.external_id]
+    assert second == first
 
 
 async def test_a_deleted_post_cannot_be_answered(bluesky: Devnet, shop: Shop) -> None:

@@ -1,6 +1,6 @@
 """A real `inbox run` with a Bluesky account on the dev network: a mention is in the
 queue and acknowledged in its thread, an agent's reply lands there too, and a restarted
-daemon repeats nothing."""
+daemon repeats nothing, also after a `kill -9` while it fetches or posts."""
 
 from __future__ import annotations
 
@@ -10,18 +10,21 @@ import os
 import signal
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from atproto import models
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from inbox.cli.main import cli
 from inbox.runtime.app import App
 from inbox.store.models import Message, Outbox
-from tests.channels.bluesky.devnet import Account, Devnet
+from tests.channels.bluesky.devnet import Account, Devnet, Post
+from tests.channels.bluesky.proxy import proxy
 from tests.peers import merged, toml
 
 START_SECONDS = 30.0  # a cold `inbox run` imports a lot, then signs in
@@ -51,6 +54,18 @@ async def inbox_run(deployment: Path) -> asyncio.subprocess.Process:
 async def stop(daemon: asyncio.subprocess.Process) -> None:
     daemon.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(daemon.wait(), START_SECONDS) == 0
+
+
+async def kill(daemon: asyncio.subprocess.Process) -> None:
+    daemon.send_signal(signal.SIGKILL)
+    assert await asyncio.wait_for(daemon.wait(), START_SECONDS) == -signal.SIGKILL
+
+
+async def recorded(condition: Callable[[], bool]) -> None:
+    """Poll the database until `condition` holds (the daemon is another process)."""
+    async with asyncio.timeout(NOTIFIED_SECONDS):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 def inbox(*args: str) -> Any:
@@ -120,3 +135,60 @@ async def test_public_ack_off_sends_none_and_the_clock_runs(
     [row] = inbox("queue")
     assert row["sla"]["due_at"] is not None
     assert rows(app, Outbox) == [] and bluesky.thread(cara, root, 0) == []
+
+
+def inbound(app: App) -> list[str]:
+    return sorted(m.external_id for m in rows(app, Message) if m.direction == "in")
+
+
+def ours(bluesky: Devnet, shop: Account, threads: list[tuple[Account, Post]]) -> list[int]:
+    """How many posts of ours each customer's thread holds, once the AppView has them all."""
+    bluesky.settle()
+    return [sum(p.author.did == shop.did for p in bluesky.thread(customer, post, 0))
+            for customer, post in threads]
+
+
+async def test_a_daemon_killed_mid_fetch_or_mid_post_stores_and_acks_each_mention_once(
+        bluesky: Devnet, app: App, deployment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shop = bluesky.account("shop")
+    monkeypatch.setenv("SHOP_BSKY_PASSWORD", bluesky.app_password(shop))
+    # A business that has used the app: an account that never marked anything seen has
+    # all but its newest notification shown as read (the AppView's rule), and the
+    # daemon's first start takes the unread ones.
+    shop.client.app.bsky.notification.update_seen(
+        models.AppBskyNotificationUpdateSeen.Data(seen_at=shop.client.get_current_time_iso()))
+    customers = [bluesky.account(name) for name in ("ann", "ben", "cy")]
+    threads = [(customer, bluesky.post(customer, f"@{shop.handle} order {n} is late",
+                                       mention=shop)) for n, customer in enumerate(customers)]
+    mentions = sorted(post.uri for _, post in threads)
+    bluesky.notified(shop, len(threads))  # one batch: all three are there at the first read
+
+    async with proxy(bluesky.pds) as pds:
+        configure(deployment, shop, service=pds.url)
+        # 1. Killed while the batch of mentions is being read: nothing is stored.
+        fetching = pds.hold("app.bsky.notification.listNotifications")
+        daemon = await inbox_run(deployment)
+        await asyncio.wait_for(fetching.reached.wait(), START_SECONDS)
+        await kill(daemon)
+        fetching.release.set()
+        assert inbound(app) == [] and rows(app, Outbox) == []
+
+        # 2. Started again, it stores the batch; killed once Bluesky has taken an ack but
+        # before the daemon heard so: the network holds a post the outbox did not record.
+        posting = pds.hold("com.atproto.repo.createRecord", answered=True)
+        daemon = await inbox_run(deployment)
+        await asyncio.wait_for(posting.reached.wait(), START_SECONDS)
+        await kill(daemon)
+        posting.release.set()
+        assert inbound(app) == mentions
+        unrecorded = sum(await asyncio.to_thread(ours, bluesky, shop, threads)) \
+            - sum(r.state == "sent" for r in rows(app, Outbox))
+        assert unrecorded == 1
+
+        # 3. Started again: every ack goes out, none twice; nothing is read twice.
+        daemon = await inbox_run(deployment)
+        await recorded(lambda: [r.state for r in rows(app, Outbox)] == ["sent"] * 3)
+        await stop(daemon)
+
+    assert await asyncio.to_thread(ours, bluesky, shop, threads) == [1, 1, 1]
+    assert inbound(app) == mentions

@@ -4,13 +4,14 @@ give on demand: rate limits)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from atproto_client import exceptions as atx
 from atproto_client.models.common import XrpcError
 from atproto_client.request import Response
 
-from channels.base import AuthError, PermanentError, TransientError
-from channels.bluesky.connector import new_record_key, translate
+from channels.base import Address, AuthError, Outbound, PermanentError, TransientError
+from channels.bluesky.connector import record_key, translate
 
 
 def answer(status: int, error: str, headers: dict[str, str] | None = None) -> Response:
@@ -33,6 +34,27 @@ def test_a_refused_password_stops_the_account_and_a_bad_request_is_dead_lettered
     assert isinstance(refused, PermanentError) and "InvalidRequest" in str(refused)
 
 
-def test_record_keys_are_valid_tids_in_time_order() -> None:
-    first, later = new_record_key(1_700_000_000_000_000), new_record_key(1_700_000_000_000_001)
-    assert len(first) == 13 and first[0] in "234567abcdefghij" and first < later
+def outbound(ref: str, queued_at: datetime) -> Outbound:
+    return Outbound(outbox_id=1, kind="ack", channel="bluesky", account="shop",
+                    recipient=Address("did:plc:x"), text="Hi", message_ref=ref,
+                    in_reply_to="at://x", queued_at=queued_at)
+
+
+def tid_time(key: str) -> datetime:
+    number = 0
+    for char in key:
+        number = number * 32 + "234567abcdefghijklmnopqrstuvwxyz".index(char)
+    return datetime.fromtimestamp((number >> 10) / 1e6, UTC)
+
+
+def test_a_record_key_is_a_tid_of_the_queue_time_and_the_same_at_every_try() -> None:
+    queued = datetime(2026, 12, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    key = record_key(outbound("a@acme.example", queued))
+    same_ms = record_key(outbound("b@acme.example", queued))
+    later = record_key(outbound("a@acme.example", queued + timedelta(milliseconds=1)))
+
+    assert key == record_key(outbound("a@acme.example", queued))  # any try, any process
+    assert len(key) == 13 and key[0] in "234567abcdefghij" and key < later
+    assert same_ms != key
+    assert timedelta(0) <= tid_time(key) - queued.replace(microsecond=123000) \
+        < timedelta(milliseconds=1)
