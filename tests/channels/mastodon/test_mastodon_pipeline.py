@@ -54,12 +54,12 @@ async def test_a_mention_becomes_a_conversation_acknowledged_in_its_thread(
     us, ana = people
     deployed = App(load_settings(configure(app.settings.base_dir, mastodon)))
     await burst(deployed)  # the first start: nothing yet, later mentions are new
-    question = mastodon.mention(ana, us, "Where is order 1234?", language="pl")
+    question = mastodon.mention(ana, us, "Gdzie jest moje zamówienie 1234?", language="pl")
     await burst(deployed)
 
     [conv] = rows(deployed, Conversation)
-    assert (conv.channel, conv.account, conv.subject) == ("mastodon", "support",
-                                                          "Where is order 1234?")
+    assert (conv.channel, conv.account, conv.subject) == (
+        "mastodon", "support", "Gdzie jest moje zamówienie 1234?")
     assert conv.attributes == {"visibility": "public"} and conv.sla_due_at is not None
     [ack] = mastodon.posted
     assert ack.in_reply_to_id == question["id"] and ack.visibility == "public"
