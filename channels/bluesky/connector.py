@@ -238,7 +238,8 @@ class BlueskyConnector:
             sender=Address(author.did, author.display_name or author.handle),
             received_at=_when(n.indexed_at), text=getattr(record, "text", "") or "",
             references=(reply.parent.uri,) if reply else (),
-            thread_key=reply.root.uri if reply else n.uri, headers=headers,
+            # One customer's thread, not everyone's: anyone may answer a public post.
+            thread_key=f"{reply.root.uri if reply else n.uri} {author.did}", headers=headers,
             language=langs[0].split("-")[0].lower() if langs else None, reachable=True)
 
     # ------------------------------------------------------------------ sending

@@ -100,7 +100,9 @@ def when(value: object, default: datetime) -> datetime:
 def inbound(status: Mapping[str, Any], *, account: str, me: Me, root: str,
             now: datetime, backfill: bool = False) -> Inbound:
     """One mention as the pipeline takes it; `root`: the id of its thread's first status,
-    so that one thread is one conversation."""
+    so that one customer's thread is one conversation. The author is part of the thread
+    key: anyone may answer a public thread, and another customer joining it gets a
+    conversation of their own (an agent answering one never writes to the other)."""
     author: Mapping[str, Any] = status.get("account") or {}
     acct = me.full(str(author.get("acct") or ""))
     text = without_our_mention(html_to_text(str(status.get("content") or "")), me)
@@ -121,7 +123,7 @@ def inbound(status: Mapping[str, Any], *, account: str, me: Me, root: str,
         channel=CHANNEL, account=account, external_id=str(status["id"]),
         sender=Address(acct, str(author.get("display_name") or author.get("username") or "")),
         received_at=when(status.get("created_at"), now), text=text, subject=preview(text),
-        references=(str(parent),) if parent else (), thread_key=f"{CHANNEL}:{root}",
+        references=(str(parent),) if parent else (), thread_key=f"{CHANNEL}:{root}:{acct}",
         headers=headers, language=str(status["language"]) if status.get("language") else None,
         attributes={"visibility": visibility}, backfill=backfill)
 

@@ -11,11 +11,13 @@ alone: two customers writing "Invoice" are two conversations. A closed conversat
 never continued; a resolved one is reopened, unless the message gives a reopen window
 (chats do) and the window has passed: then a new conversation starts.
 
-A Message-ID is no secret: anyone who saw a mail can cite it. So where ids are global
-(`inbox.ingest.doubles.GLOBAL_ID_CHANNELS`: e-mail) the reply chain (either way) joins a
-conversation only for someone who is part of it: its contact, an address that sent or
-was sent a message in it (To/Cc), or one of our agents. (A chat's reply can only be
-written inside the chat, so there it proves presence.) Anyone else who
+A Message-ID is no secret: anyone who saw a mail can cite it, and anyone may answer a
+public post. So where ids are global (`inbox.ingest.doubles.GLOBAL_ID_CHANNELS`: e-mail)
+and on public social accounts (`PipelineContext.public_accounts`: Mastodon, Bluesky) the
+reply chain (either way) joins a conversation only for someone who is part of it: its
+contact, an address that sent or was sent a message in it (To/Cc), or one of our agents.
+(A private chat's reply can only be written inside the chat, so there it proves
+presence.) Anyone else who
 cites it gets a conversation of their own, and both carry a `linked` event naming the
 other, so an agent can merge them when they do belong together.
 """
@@ -115,7 +117,9 @@ def _candidates(w: Work) -> Iterator[tuple[int, str]]:
 def _part_of(w: Work, conv: ConvState) -> bool:
     """Whether the sender is part of the conversation's thread (see the module's doc).
     The first answers need no query; they are the common case."""
-    if w.inbound.channel not in GLOBAL_ID_CHANNELS:
+    i = w.inbound
+    if i.channel not in GLOBAL_ID_CHANNELS and (i.channel, i.account) not in \
+            w.ctx.public_accounts:
         return True  # a chat's reply can only be written inside the chat: it proves presence
     if w.contact is not None and conv.contact_id == w.contact.id:
         return True

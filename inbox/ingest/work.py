@@ -49,7 +49,8 @@ class PipelineContext:
     # channel -> how to read its stored raw bytes again (bounce reports: their parts)
     parsers: Mapping[str, RawParser] = field(default_factory=dict)
     # (channel, account) of social-network accounts: acks there are posted in public,
-    # so they never carry the conversation's reference token (whose link is a secret).
+    # so they never carry the conversation's reference token (whose link is a secret),
+    # and anyone may answer a thread there, so threading asks who is part of it.
     public_accounts: frozenset[tuple[str, str]] = frozenset()
     # (channel, account) whose configuration says `public_ack = false`: no ack at all
     # (the SLA clock still runs), with an `ack.suppressed` event saying why.

@@ -76,6 +76,32 @@ async def test_a_mention_becomes_a_conversation_acknowledged_in_its_thread(
     deployed.close()
 
 
+async def test_two_customers_in_one_thread_are_two_conversations(
+        app: App, mastodon: MastodonServer, people: tuple[JSON, JSON]) -> None:
+    """Anyone may answer a public thread: Bob joining Ana's gets a conversation (and an
+    ack) of his own, so an agent answering Ana never writes to Bob; both are linked."""
+    us, ana = people
+    bob = mastodon.account("bob", "Bob Reyes", host="elsewhere.test")
+    deployed = App(load_settings(configure(app.settings.base_dir, mastodon)))
+    await burst(deployed)
+    question = mastodon.mention(ana, us, "Where is order 1234? It is late.")
+    await burst(deployed)
+    mastodon.mention(bob, us, "Same here, my order 99 is late too!", in_reply_to=question)
+    mastodon.mention(ana, us, "Any news on 1234?", in_reply_to=question)
+    await burst(deployed)
+    convs = {c.contact_id: c.id for c in rows(deployed, Conversation)}
+    assert len(convs) == 2
+    by_conv = {c: sorted(m.sender for m in rows(deployed, Message, direction="in",
+                                               conversation_id=c)) for c in convs.values()}
+    assert sorted(by_conv.values()) == [["ana@elsewhere.test", "ana@elsewhere.test"],
+                                        ["bob@elsewhere.test"]]
+    assert sorted(p.text.split()[0] for p in mastodon.posted) == [
+        "@ana@elsewhere.test", "@bob@elsewhere.test"]
+    assert {e.conversation_id for e in rows(deployed, Event, kind="linked")} == set(
+        convs.values())
+    deployed.close()
+
+
 async def test_public_ack_off_posts_nothing_and_the_clock_still_runs(
         app: App, mastodon: MastodonServer, people: tuple[JSON, JSON]) -> None:
     us, ana = people
