@@ -39,7 +39,9 @@ def test_an_agent_puts_the_polish_answer_in_with_slash_and_enter(
     app = deployment_app(desk)
     n = free_port()
     ingest(app, replace(mail(n, subject=f"Zwrot {n}", name="Anna Nowak",
-                             sender=f"c{n}@example.com"), language="pl"))
+                             sender=f"c{n}@example.com",
+                             text="Dzień dobry, kiedy dostanę zwrot pieniędzy?"),
+                        language="pl"))
     with Session(app.engine) as s:
         cid = s.scalar(sa.select(col(Conversation.id)).where(
             Conversation.subject == f"Zwrot {n}"))
