@@ -26,7 +26,13 @@ from inbox.runtime.app import App
 from inbox.store.models import Conversation, Identity
 from tests.channels.email.test_email_smtp import unflowed
 from tests.channels.telegram.test_telegram_crash import START_SECONDS
-from tests.lang.test_language_mail import CUSTOMERS, Customer, check_ack
+from tests.lang.test_language_mail import (
+    ACK_SUBJECTS,
+    CUSTOMERS,
+    THEIR_SUBJECTS,
+    Customer,
+    check_ack,
+)
 from tests.peers import Desk
 from tests.runtime.test_logs import DaemonLog
 
@@ -91,7 +97,9 @@ async def test_the_daemon_answers_each_customer_in_their_language(
         assert conv.sla_due_at is not None
         reference = tokens.reference(app.secret, conv.id or 0)
         check_ack(customer, text_of(ack), reference, conv.sla_due_at.replace(tzinfo=UTC))
-        assert reference in str(ack["Subject"])
+        # Every space kept, where the header was folded too ("wiadomość: Zażółć").
+        assert str(ack["Subject"]) == (f"{reference} {ACK_SUBJECTS[customer.language]}: "
+                                       f"{THEIR_SUBJECTS[customer.language]}")
         assert getaddresses([str(ack["To"])])[0][0] == customer.name
         assert ack["Auto-Submitted"] == "auto-replied"
         html = ack.get_body(("html",))

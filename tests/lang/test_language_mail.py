@@ -10,6 +10,8 @@ tests/lang/test_language_daemon.py holds the same customers up to a running daem
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -19,6 +21,8 @@ from typing import Any
 import pytest
 from babel.dates import format_date
 
+from channels.base import Address, Outbound
+from channels.email.smtp import build_message
 from tests import mailcorpus as mc
 from tests.cli.test_cli import inbox_json
 
@@ -137,3 +141,31 @@ def test_mail_in_six_languages_and_their_charsets_is_answered_in_each(
         check_ack(customer, ack["text"], row["reference"], parse_utc(row["sla"]["due_at"]))
         assert ack["subject"].startswith(row["reference"])
         assert ack["has_html"] == (customer.language == "fa")  # right to left
+
+
+# Our subject line in each language, before the customer's own subject.
+ACK_SUBJECTS = {
+    "th": "เราได้รับข้อความของคุณแล้ว", "fa": "پیام شما به دست ما رسید",
+    "pl": "Otrzymaliśmy Twoją wiadomość", "tl": "Natanggap na namin ang inyong mensahe",
+    "vi": "Chúng tôi đã nhận được email của bạn", "en": "We have your message"}
+THEIR_SUBJECTS = {
+    "th": mc.THAI_SUBJECT, "fa": mc.PERSIAN_SUBJECT, "pl": mc.POLISH_SUBJECT,
+    "tl": mc.TAGALOG_SUBJECT, "vi": mc.VIETNAMESE_SUBJECT, "en": mc.ENGLISH_SUBJECT}
+
+
+@pytest.mark.parametrize("language", sorted(ACK_SUBJECTS))
+def test_the_subject_a_mail_client_shows_keeps_every_space(language: str) -> None:
+    # Folded at 78 characters, a line may break where a space sits between two
+    # encoded-words; a client then shows "wiadomość:Zażółć" unless the space was kept
+    # inside one. Every reference length moves the fold.
+    for conversation in (1, 12, 123, 1234, 12345, 123456):
+        subject = (f"[#{conversation}-k7q2m] {ACK_SUBJECTS[language]}: "
+                   f"{THEIR_SUBJECTS[language]}")
+        out = Outbound(outbox_id=1, kind="ack", channel="email", account="support",
+                       recipient=Address("c@example.com", "C"), text="-",
+                       message_ref="a@helpdesk.test", subject=subject, auto_reply=True)
+        raw = build_message(out, Address("support@helpdesk.test", "Acme"),
+                            datetime.now(UTC)).as_bytes()
+        shown = email.message_from_bytes(raw, policy=email.policy.default)["Subject"]
+        assert str(shown) == subject
+        assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n"))
