@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses
+from itertools import pairwise
 
 import pytest
 import sqlalchemy as sa
@@ -72,6 +73,17 @@ def text_of(ack: EmailMessage) -> str:
     return unflowed(text) if part.get_param("format") == "flowed" else text
 
 
+def filled(ack: EmailMessage) -> None:
+    """Read without format=flowed (Outlook does not), each paragraph's lines are full:
+    no line breaks early, leaving a word or two alone above the rest."""
+    part = ack.get_body(("plain",))
+    assert isinstance(part, EmailMessage)
+    lines = part.get_content().replace("\r\n", "\n").split("\n")
+    for line, after in pairwise(lines):
+        if line.strip() and after.strip():
+            assert len(line) + len(after.split()[0]) > 70, (line, after)
+
+
 def conversation_of(app: App, customer: Customer) -> Conversation:
     with Session(app.engine) as s:
         identity = s.scalars(sa.select(Identity).filter_by(
@@ -101,6 +113,7 @@ async def test_the_daemon_answers_each_customer_in_their_language(
         assert str(ack["Subject"]) == (f"{reference} {ACK_SUBJECTS[customer.language]}: "
                                        f"{THEIR_SUBJECTS[customer.language]}")
         assert getaddresses([str(ack["To"])])[0][0] == customer.name
+        filled(ack)
         assert ack["Auto-Submitted"] == "auto-replied"
         html = ack.get_body(("html",))
         if customer.language == "fa":  # right to left, and says so
