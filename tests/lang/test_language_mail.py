@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,12 +121,29 @@ def parse_utc(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
 
 
+WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+SHIPPED_HOURS = ('days = ["mon", "tue", "wed", "thu", "fri"]\nhours = "09:00-17:00"\n'
+                 'holidays = []')
+
+
+def team_at_work(deployment: Path, now: datetime, *, working: bool) -> None:
+    """Whenever the test runs, the team is at work (the ack) or not (the after-hours
+    ack): every day all day, or today a holiday."""
+    config = deployment / "inbox.toml"
+    hours = (f'days = {json.dumps(WEEK)}\nhours = "00:00-23:59:59.999999"\nholidays = []'
+             if working else SHIPPED_HOURS.replace("[]", f"[{now.date().isoformat()}]"))
+    assert SHIPPED_HOURS in config.read_text()
+    config.write_text(config.read_text().replace(SHIPPED_HOURS, hours))
+
+
+@pytest.mark.parametrize("working", [True, False], ids=["ack", "after-hours"])
 @pytest.mark.usefixtures("app")
 def test_mail_in_six_languages_and_their_charsets_is_answered_in_each(
-        tmp_path: Path) -> None:
+        deployment: Path, tmp_path: Path, working: bool) -> None:
     mails = tmp_path / "mail"
     mails.mkdir()
     now = datetime.now(UTC)
+    team_at_work(deployment, now, working=working)
     for customer in CUSTOMERS:
         raw = customer.mail("support@shop.example", now)
         assert b"Content-Language" not in raw
@@ -146,6 +164,7 @@ def test_mail_in_six_languages_and_their_charsets_is_answered_in_each(
         check_ack(customer, ack["text"], row["reference"], parse_utc(row["sla"]["due_at"]))
         assert ack["subject"].startswith(row["reference"])
         assert ack["has_html"] == (customer.language == "fa")  # right to left
+        assert ("after-hours" in row["tags"]) == (not working)
 
 
 # Our subject line in each language, before the customer's own subject.
