@@ -52,7 +52,7 @@ class Customer:
 
 
 def _tagalog(*, sender_address: str, to: str, date: datetime) -> bytes:
-    # UTF-8 in base64, as Gmail's app sends a long line of non-ASCII-free text at times.
+    # UTF-8 in base64, as some webmail and phone clients send every text part.
     return mc.plain_mail(sender=f"{mc.TAGALOG_NAME} <{sender_address}>", to=to, date=date,
                          subject=mc.TAGALOG_SUBJECT, body=mc.TAGALOG_BODY, cte="base64")
 
