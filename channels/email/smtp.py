@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from email import policy
 from email.errors import MessageError
+from email.header import Header
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -70,7 +71,7 @@ def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage
     msg["To"] = _header_address(to)
     if out.cc:
         msg["Cc"] = [_header_address(a) for a in out.cc]
-    msg["Subject"] = _one_line(out.subject or "")[:MAX_SUBJECT]
+    _set_subject(msg, _one_line(out.subject or "")[:MAX_SUBJECT], utf8)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = f"<{out.message_ref}>"
     if out.in_reply_to and _is_message_id(out.in_reply_to):
@@ -90,6 +91,16 @@ def build_message(out: Outbound, sender: Address, now: datetime) -> EmailMessage
     if out.html:
         msg.add_alternative(out.html, subtype="html", charset="utf-8", cte=_cte(out.html))
     return msg
+
+
+def _set_subject(msg: EmailMessage, subject: str, utf8: bool) -> None:
+    if utf8 or subject.isascii():
+        msg["Subject"] = subject
+        return
+    # Python 3.11's folder drops a space that falls between two encoded-words where it
+    # folds ("wiadomość:Zażółć", "مارسید" in the customer's client); the older Header
+    # encoder keeps spaces inside the words it encodes, and a raw value is sent as is.
+    msg.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
 
 
 def envelope(out: Outbound) -> list[str]:

@@ -15,6 +15,7 @@ A display name that is no name (an e-mail address, a @handle, a user name such a
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # The family names most Vietnamese carry: with them a name's order can be told.
 # (Mai, Lâm, Hà are left out: they are given names as often.)
@@ -23,6 +24,9 @@ _VIETNAMESE_FAMILIES = frozenset({
     "do", "ho", "ngo", "duong", "ly", "dinh", "dao", "trinh", "truong", "luong"})
 _VIETNAMESE_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữự"
                                  "ỳỵỷỹ]", re.IGNORECASE)
+# Middle names that are never a given name: a name that ends with one is not in
+# Vietnamese order.
+_MIDDLE_ONLY = frozenset({"thi", "van"})
 _THAI = re.compile("[\u0e00-\u0e7f]")
 _HANDLE = re.compile(r"[@_0-9/:]|\.\w")  # ana_k93, user123, @ana, a.b.c, http://...
 _CUSTOM_EMOJI = re.compile(r":[\w+-]+:")  # Mastodon's :blobcat: in display names
@@ -38,7 +42,9 @@ _LATIN_ACCENTS = str.maketrans("àáảãạăằắẳẵặâầấẩẫậđ
 
 def given_name(display_name: str, language: str | None) -> str:
     """The form of `display_name` a greeting in `language` uses; "" when it is no name."""
-    words = _words(display_name)
+    # Composed: a name typed with combining tone marks (Unikey's "Unicode tổ hợp")
+    # must meet the family names and letters below as one typed precomposed does.
+    words = _words(unicodedata.normalize("NFC", display_name))
     if not words:
         return ""
     code = (language or "en").split("-")[0].split("_")[0].lower()
@@ -71,14 +77,20 @@ def _thai(first: str) -> str:
     return _THAI_TITLE + ("" if _THAI.match(first) else " ") + first
 
 
+def _plain(word: str) -> str:
+    return word.lower().translate(_LATIN_ACCENTS)
+
+
 def _vietnamese(words: list[str]) -> str:
     def family(word: str) -> bool:
-        return word.lower().translate(_LATIN_ACCENTS) in _VIETNAMESE_FAMILIES
+        return _plain(word) in _VIETNAMESE_FAMILIES
 
     if len(words) == 1 or family(words[0]):
         return words[-1]
-    if family(words[-1]):
-        return words[0]  # "An Nguyen": written in Western order
+    if family(words[-1]) or _plain(words[-1]) in _MIDDLE_ONLY:
+        # Western order, "An Nguyen"; or a profile's "last name" field holding the
+        # family and middle names after the given one ("Hương Nguyễn Thị").
+        return words[0]
     # Neither end is a Vietnamese family name: a Vietnamese spelling is still in
     # Vietnamese order; anything else is a foreign name, greeted by its first word.
     return words[-1] if _VIETNAMESE_LETTERS.search(" ".join(words)) else words[0]

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses
+from itertools import pairwise
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +27,13 @@ from inbox.runtime.app import App
 from inbox.store.models import Conversation, Identity
 from tests.channels.email.test_email_smtp import unflowed
 from tests.channels.telegram.test_telegram_crash import START_SECONDS
-from tests.lang.test_language_mail import CUSTOMERS, Customer, check_ack
+from tests.lang.test_language_mail import (
+    ACK_SUBJECTS,
+    CUSTOMERS,
+    THEIR_SUBJECTS,
+    Customer,
+    check_ack,
+)
 from tests.peers import Desk
 from tests.runtime.test_logs import DaemonLog
 
@@ -66,6 +73,17 @@ def text_of(ack: EmailMessage) -> str:
     return unflowed(text) if part.get_param("format") == "flowed" else text
 
 
+def filled(ack: EmailMessage) -> None:
+    """Read without format=flowed (Outlook does not), each paragraph's lines are full:
+    no line breaks early, leaving a word or two alone above the rest."""
+    part = ack.get_body(("plain",))
+    assert isinstance(part, EmailMessage)
+    lines = part.get_content().replace("\r\n", "\n").split("\n")
+    for line, after in pairwise(lines):
+        if line.strip() and after.strip():
+            assert len(line) + len(after.split()[0]) > 70, (line, after)
+
+
 def conversation_of(app: App, customer: Customer) -> Conversation:
     with Session(app.engine) as s:
         identity = s.scalars(sa.select(Identity).filter_by(
@@ -91,8 +109,11 @@ async def test_the_daemon_answers_each_customer_in_their_language(
         assert conv.sla_due_at is not None
         reference = tokens.reference(app.secret, conv.id or 0)
         check_ack(customer, text_of(ack), reference, conv.sla_due_at.replace(tzinfo=UTC))
-        assert reference in str(ack["Subject"])
+        # Every space kept, where the header was folded too ("wiadomość: Zażółć").
+        assert str(ack["Subject"]) == (f"{reference} {ACK_SUBJECTS[customer.language]}: "
+                                       f"{THEIR_SUBJECTS[customer.language]}")
         assert getaddresses([str(ack["To"])])[0][0] == customer.name
+        filled(ack)
         assert ack["Auto-Submitted"] == "auto-replied"
         html = ack.get_body(("html",))
         if customer.language == "fa":  # right to left, and says so

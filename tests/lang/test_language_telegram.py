@@ -6,6 +6,7 @@ server; what is checked is the text the server received for each chat.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC
 from typing import Any
 
@@ -24,6 +25,11 @@ from tests.peers import running
 # deployment (in place of the mail desk every test has).
 telegram, desk = bot_api.telegram, bot_api.desk
 ACK_SECONDS = 20.0  # three chats through a cold detector on a busy 2-CPU machine
+
+
+def conversations(app: App) -> list[Conversation]:
+    with Session(app.engine) as s:
+        return list(s.scalars(sa.select(Conversation)).all())
 
 
 def conversation_of(app: App, user: dict[str, Any]) -> Conversation:
@@ -69,3 +75,29 @@ async def test_chats_are_answered_in_the_language_written_or_else_the_apps(
             assert piece in text, (piece, text)
         assert tokens.reference(app.secret, conv.id or 0) in text
         assert "Hello" not in text and "Thank" not in text
+
+
+async def test_vietnamese_chats_greet_by_the_given_name_however_the_profile_is_filled(
+        desk: TelegramDesk) -> None:
+    app = desk.configure()
+    server = desk.server
+    customers = {  # chat -> (first name, last name, the name the ack greets)
+        # Telegram's "First name" and "Last name" fields, filled as they are labelled.
+        6701: ("Hương", "Nguyễn Thị", "Hương"),
+        # The whole name in the first field, typed with Unikey's "Unicode tổ hợp":
+        # tone marks as combining characters.
+        6702: (unicodedata.normalize("NFD", "Trần Văn An"), None, "An"),
+    }
+    daemon, _ = desk.daemon(app)
+    async with running(daemon):
+        for chat, (first, last, _) in customers.items():
+            user = server.user(chat, first, last, language_code="en")
+            server.send(desk.bot, user, unicodedata.normalize(
+                "NFD", "Chào shop, đơn hàng của mình giao chậm quá, khi nào mới nhận được?"))
+        sent = await server.sent_messages(2, timeout=ACK_SECONDS)
+
+    for ack in sent:
+        greeted = customers[ack.chat_id][2]
+        assert unicodedata.normalize("NFC", ack.text).startswith(
+            f"Chào bạn {greeted}!"), ack.text
+    assert {c.language for c in conversations(app)} == {"vi"}
