@@ -63,7 +63,7 @@ async def test_a_mention_comes_in_once_as_its_own_thread(bluesky: Devnet, shop: 
 
     [got] = first.items
     assert (got.external_id, got.thread_key, got.sender.address, got.headers["bluesky-handle"]) \
-        == (post.uri, post.uri, alice.did, "@" + alice.handle)
+        == (post.uri, f"{post.uri} {alice.did}", alice.did, "@" + alice.handle)
     assert got.text == f"@{shop.account.handle} my parcel never came"
     assert again.items == [] and again.cursor == first.cursor
 
@@ -112,8 +112,8 @@ async def test_a_reply_deeper_in_the_thread_stays_in_its_conversation(
     [got] = (await shop.connector.fetch(first.cursor, WAIT)).items
     sent_again = await shop.connector.send(reply(answer, "It ships today", ref="ref-2"))
 
-    assert (got.external_id, got.thread_key, got.references) == (answer.uri, root.uri,
-                                                                 (ours.uri,))
+    assert (got.external_id, got.thread_key, got.references) == (
+        answer.uri, f"{root.uri} {dana.did}", (ours.uri,))  # her thread: its root, her
     last = bluesky.thread(dana, root, replies=3)[-1]
     assert last.uri == sent_again.external_id
     assert (last.record.reply.root.uri, last.record.reply.parent.uri) == (root.uri, answer.uri)

@@ -82,13 +82,14 @@ async def test_what_an_agent_reads_of_a_mention(
                          "[image: the broken box] https://files.test/a.jpg")
     assert item.sender == Address("ana@elsewhere.test", "Ana Kowalska")
     assert item.subject == "Order <1234> & the box is broken."
-    assert item.language == "pl" and item.thread_key == f"mastodon:{status['id']}"
+    assert item.language == "pl"
+    assert item.thread_key == f"mastodon:{status['id']}:ana@elsewhere.test"
     assert item.attributes == {"visibility": "direct"}
     assert item.headers["mastodon-visibility"] == "direct"
     assert "auto-submitted" not in item.headers
 
 
-async def test_a_thread_is_one_key_and_bots_are_flagged(
+async def test_one_customers_thread_is_one_key_and_bots_are_flagged(
         mastodon: MastodonServer, connector: MastodonConnector) -> None:
     us, ana = people(mastodon)
     bob = mastodon.account("bob", "Bob")
@@ -98,7 +99,10 @@ async def test_a_thread_is_one_key_and_bots_are_flagged(
     deeper = mastodon.mention(ana, us, "Any news?", in_reply_to=answer)
     robot = mastodon.mention(bot, us, "Automated post")
     items = (await connector.fetch("0", 0)).items
-    assert [i.thread_key for i in items[:3]] == [f"mastodon:{root['id']}"] * 3
+    # Bob joins Ana's thread: his own key, so his own conversation (threads.py)
+    assert [i.thread_key for i in items[:3]] == [
+        f"mastodon:{root['id']}:{who}" for who in (
+            "ana@elsewhere.test", "bob@social.test", "ana@elsewhere.test")]
     assert items[2].references == (answer["id"],)
     assert items[1].sender.address == "bob@social.test"  # a local account gets its host
     assert items[3].external_id == robot["id"]
