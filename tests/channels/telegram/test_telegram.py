@@ -50,15 +50,16 @@ async def test_a_chat_is_acknowledged_at_once_and_the_agent_reply_arrives_as_a_r
     [watched] = connectors.values()
     server = desk.server
     async with running(daemon):
-        question = server.send(desk.bot, desk.anna, "Hi! Order <1234> & the box is broken :(")
+        question = server.send(desk.bot, desk.anna,
+                               "Dzień dobry! Zamówienie <1234> & pudełko jest zgniecione :(")
         [ack] = await server.sent_messages(1, timeout=ACK_SECONDS)
 
         queue = await asyncio.to_thread(inbox_json, "queue")
         assert sorted(c["channel"] for c in queue) == ["email", "telegram"]
         [chat] = [c for c in queue if c["channel"] == "telegram"]
         assert chat["contact"]["name"] == "Anna Nowak" and chat["contact"]["address"] == "5551"
-        assert chat["subject"] == "Hi! Order <1234> & the box is broken :("
-        assert chat["language"] == "pl"
+        assert chat["subject"] == "Dzień dobry! Zamówienie <1234> & pudełko jest zgniecione :("
+        assert chat["language"] == "pl"  # her words, and her app's setting agrees
 
         # The ack answers her message in her chat, in her language, with no subject line.
         assert (ack.chat_id, ack.reply_to) == (5551, question["message_id"])
