@@ -20,3 +20,8 @@ class Backoff:
         """How long to wait after the `failures`-th failure in a row (1 for the first)."""
         seconds = min(self.base_seconds * 2 ** max(failures - 1, 0), self.cap_seconds)
         return timedelta(seconds=max(seconds, retry_after or 0.0))
+
+
+# Between fetches of a channel account that is away, and between reconnects of a
+# connector's stream (Mastodon's): the daemon and the connector factories share it.
+FETCH_BACKOFF = Backoff(base_seconds=1.0, cap_seconds=300.0)

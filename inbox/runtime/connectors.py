@@ -12,6 +12,7 @@ from typing import Any
 
 from channels.base import Connector, RawParser
 from inbox.core.config import ConfigError, Settings
+from inbox.core.retry import FETCH_BACKOFF
 from inbox.outbox.dispatcher import AccountKey
 from inbox.store.blobs import BlobStore, offload
 
@@ -72,7 +73,6 @@ def _mastodon(account: str, options: dict[str, Any], settings: Settings,
               blobs: BlobStore) -> Connector:
     # Mastodon.py (requests underneath) loads only when a Mastodon account is configured
     from channels.mastodon import connector as mastodon
-    from inbox.runtime.daemon import FETCH_BACKOFF
 
     def reconnect(failures: int, retry_after: float | None) -> float:
         # a dropped stream waits as a failed fetch does: the project's one retry policy

@@ -46,7 +46,7 @@ from channels.base import (
 )
 from inbox.core import tokens
 from inbox.core.errors import Unavailable
-from inbox.core.retry import Backoff
+from inbox.core.retry import FETCH_BACKOFF, Backoff
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey
 from inbox.outbox.journal import SentJournal, journal_path
@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 500  # conversations per sweep transaction
 STOP_GRACE_SECONDS = 5.0
 FETCH_WAIT_SECONDS = 25.0
-FETCH_BACKOFF = Backoff(base_seconds=1.0, cap_seconds=300.0)
 # How often rule files are read even when no change was announced: a folder on NFS or
 # replaced by a deploy tool may send none. Reading a few small files costs nothing.
 RULES_CHECK_SECONDS = 2.0

@@ -16,6 +16,7 @@ from inbox.core.vocab import Role
 from inbox.desk import accounts, canned
 from inbox.runtime.app import App
 from inbox.store.models import CannedAnswer, Conversation
+from tests.desk.test_canned import WORDS
 from tests.web.desk_helpers import agent_client, ingest, mail
 
 POLISH = "Dzień dobry, {{ customer_first_name }}! Zwrot jest w drodze. {{ reference }}"
@@ -78,12 +79,6 @@ def test_no_change_without_the_csrf_token(app: App) -> None:
     refused = root.post("/admin/canned", data={"name": "hello", "body": "Hello!"})
     assert refused.status_code == 403
     assert stored(app) == []
-
-
-# What a customer writes in each language the tests use: the language is detected
-# from the words (docs/languages.md), the channel's hint only breaks a tie.
-WORDS = {"pl": "Dzień dobry, moja paczka nadal nie dotarła. Co się dzieje?",
-         "vi": "Chào shop, mình vẫn chưa nhận được hàng. Kiểm tra giúp mình nhé."}
 
 
 def conversation(app: App, n: int, team: str | None, language: str | None) -> int:
