@@ -107,21 +107,41 @@ def model_loads() -> int:
     return _Model.loads
 
 
+# The languages the pinned model knows (a test checks them against the model itself):
+# a deployment's setting is checked when the detector is built, without loading it.
+_KNOWN_CODES = """
+af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha
+he hi hr ht hu hy id ig is it ja jv ka kk km kn ko ku ky la lg ln lo lt lv mg mk ml mn mr
+ms my ne nl no om or pa pl ps pt qu ro ru sa si sk sl so sq sr sv sw ta te th tl tr ug uk
+ur uz vi xh yo zh zu zxx ace bcl dz ext gcf gom grc gug hbo kik nso pcm rw se sn st an ary
+crh fo fuv gcr guw kab lb lij ltg uzs wa sdh arz ba mt nn oc tg tk tt vec vo wuu yue
+"""
+KNOWN = frozenset(_KNOWN_CODES.split())
+
+
 class Detector:
     """Language detection restricted to `languages`, answering below `threshold` as
-    unknown. Cheap to build once the model is loaded; safe to share between threads."""
+    unknown. Safe to share between threads. The model is loaded at the first message,
+    not when the detector is built: a daemon or command that is never given a message
+    never pays for it (~0.6 s and ~90 MB)."""
 
     def __init__(self, languages: Sequence[str] = DEFAULT_LANGUAGES,
                  threshold: float = DEFAULT_THRESHOLD) -> None:
         self.languages = tuple(languages)
         self.threshold = threshold
-        self._identifier = _Model.get()
-        known = list(self._identifier.nb_classes)  # an alias's score sits at its first
-        unknown = sorted(set(self.languages) - set(known))
+        unknown = sorted(set(self.languages) - KNOWN)
         if unknown:
             raise ValueError(f"no detection for language codes {unknown}")
-        self._columns = [known.index(lang) for lang in self.languages]
         self._thai = "th" in self.languages
+        self._model: tuple[Any, list[int]] | None = None
+
+    def _loaded(self) -> tuple[Any, list[int]]:
+        """The model, and the columns of our languages among its scores."""
+        if self._model is None:
+            identifier = _Model.get()
+            known = list(identifier.nb_classes)  # an alias's score sits at its first
+            self._model = identifier, [known.index(lang) for lang in self.languages]
+        return self._model
 
     def detect(self, text: str, subject: str | None = None, *,
                subject_is_ours: bool = False) -> Detection:
@@ -142,13 +162,14 @@ class Detector:
     def _classify(self, words: str) -> Detection:
         # `_decide` is the one pass behind classify() and rank(): every language's
         # probability, aliases folded (the pin on py3langid keeps it there)
-        every = self._identifier._decide(words)
-        ours = every[self._columns]
+        identifier, columns = self._loaded()
+        every = identifier._decide(words)
+        ours = every[columns]
         share = float(ours.sum())
         best = int(every.argmax())
-        if share < _OURS and best not in self._columns:
+        if share < _OURS and best not in columns:
             return Detection(None, 0.0, f"not a served language "
-                                        f"({self._identifier.nb_classes[best]} "
+                                        f"({identifier.nb_classes[best]} "
                                         f"{float(every[best]):.2f})")
         i = int(ours.argmax())
         lang, confidence = self.languages[i], round(float(ours[i]) / share, 4)

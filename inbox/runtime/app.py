@@ -95,7 +95,8 @@ class App:
 
     @cached_property
     def detector(self) -> Detector:
-        """The language detector, its model loaded once per process (~1 s, ~90 MB)."""
+        """The language detector; its model is loaded at the first message, once per
+        process (~0.6 s, ~90 MB). A code it does not know is refused here, at start."""
         from inbox.lang.detect import Detector
 
         s = self.settings.languages

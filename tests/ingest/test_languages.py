@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
+from inbox.core.config import ConfigError, LanguageSettings
 from inbox.desk import actions
 from inbox.runtime.app import App
 from inbox.store.models import Contact, Conversation, Message
@@ -171,3 +173,10 @@ def test_rules_match_the_language_including_unknown(app: App, deployment: Path) 
     assert "language-unknown" not in tags[pl.conversation_id]
     assert "language-unknown" in tags[bare.conversation_id]
     app2.engine.dispose()
+
+
+def test_a_language_nobody_can_detect_is_refused_at_start(app: App) -> None:
+    settings = app.settings.model_copy(update={
+        "languages": LanguageSettings(serve=["pl", "xx"])})
+    with pytest.raises(ConfigError, match=r"languages.serve: .*\['xx'\]"):
+        App(settings).pipeline_context()
