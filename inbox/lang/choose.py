@@ -65,7 +65,8 @@ class Choice:
 
 
 def primary(tag: str) -> str:
-    """`pt-BR` -> `pt`, `fil` -> `tl`: the subtag our templates and detector use."""
+    """`pt-BR` -> `pt`, `fil` -> `tl`: the subtag our templates, detector and rules use
+    (rules name languages by it or by the full tag)."""
     first = tag.strip().lower().replace("_", "-").split("-", 1)[0]
     return "tl" if first == "fil" else first
 

@@ -19,6 +19,7 @@ import yaml
 from channels.base import Inbound
 from inbox.core.config import WEEKDAYS, BusinessHoursSettings, parse_span
 from inbox.core.routing import RouteFacts
+from inbox.lang.choose import primary
 from inbox.rules.backtrack import backtracks
 from inbox.rules.budget import Budget
 from inbox.rules.source import Node, Reader, suggest
@@ -30,7 +31,6 @@ from inbox.rules.text import (
     guess_language,
     lazy,
     nfc,
-    primary,
     required_literals,
     thai_letters,
     trim_quotes,

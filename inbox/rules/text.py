@@ -395,11 +395,6 @@ def guess_language(parts: Iterable[str]) -> str | None:
     return lang
 
 
-def primary(tag: str) -> str:
-    """`pt-BR` -> `pt`: rules name languages by their primary subtag or the full tag."""
-    return tag.lower().replace("_", "-").split("-", 1)[0]
-
-
 _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
 _ARGUMENT_ESCAPES = frozenset("xuUNpPgXo")
 
