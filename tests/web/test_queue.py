@@ -28,7 +28,7 @@ def test_every_channel_in_one_queue_most_urgent_first(app: App) -> None:
     fragment = desk.get("/queue/rows", params={"channel": "email"})
     assert fragment.text.lstrip().startswith('<tbody id="queue-rows"')
     assert rows(fragment.text) == ["Oldest mail", "Newest mail"]
-    assert 'hx-get="/queue/rows?channel=email"' in fragment.text
+    assert 'data-live="/queue/rows?channel=email"' in fragment.text
 
 
 def test_mine_and_unassigned(app: App) -> None:

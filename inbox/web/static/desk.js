@@ -98,6 +98,47 @@
     act();
   });
 
+  // ------------------------------------------------------------------ live regions
+  // The page's live region (#queue-rows or #conv-live; data-live, the URL that draws
+  // it) is drawn anew after each "changed" notice of the page's stream
+  // (inbox.web.events). A notice asks for one fetch that *starts after it*: a notice
+  // that comes while a fetch is under way asks for another when that one ends, and an
+  // action whose answer (drawn before a notice) was swapped in after it is fetched
+  // over. Before, htmx spent a notice on the region's fetch already under way, or on a
+  // region a swap had just replaced, and the screen stayed behind (a reply "queued"
+  // long after it was sent) until the next change.
+  var notices = 0, wanted = false, fetching = false;
+
+  function pump() {
+    var live = document.querySelector("[data-live]");
+    if (!live || fetching || !wanted) return;
+    wanted = false;
+    fetching = true;
+    // A failed fetch is not retried here: the stream reconnects with a notice of its own.
+    htmx.ajax("GET", live.dataset.live, {target: live, swap: "outerHTML"})
+      .catch(function () {})
+      .then(function () { fetching = false; pump(); });
+  }
+
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.detail.type !== "changed") return;
+    notices += 1;
+    wanted = true;
+    pump();
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    event.detail.xhr.noticesBefore = notices;
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var before = event.detail.xhr.noticesBefore;
+    if (typeof before === "number" && notices > before) {
+      wanted = true;
+      pump();
+    }
+  });
+
   // ------------------------------------------------------------------ remote images
   // Asked for per message ("Show remote images"), they stay shown while the page is
   // open: every refresh of the conversation (live, or after the agent's own action)
