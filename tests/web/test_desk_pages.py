@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import APIResponse, Page, Route, expect
+from sqlalchemy.orm import Session
 
 from inbox.core.config import load_settings
+from inbox.desk import actions
 from inbox.runtime.app import App
 from tests.peers import WAIT, free_port
 from tests.web.conftest import (
@@ -24,6 +27,7 @@ from tests.web.conftest import (
     Watched,
     add_agent,
     axe_violations,
+    opened_live,
     operator_env,
     peers_of,
     sign_in,
@@ -192,6 +196,46 @@ def test_the_trail_is_read_when_opened_and_it_and_quotes_stay_open_through_a_ref
     page.get_by_role("button", name="Add note").click()
     expect(page.locator(".message.kind-note")).to_have_count(2)
     expect(quoted).to_have_attribute("open", "")  # a quote opened stays open too
+
+
+def test_a_change_made_while_the_conversation_is_fetched_is_drawn_too(
+        desk: DeskProcess, queue_page: tuple[App, Page]) -> None:
+    """A bug: a reply stayed "queued" on screen after it was sent. The send's notice
+    came while the page was fetching the conversation for an earlier notice, and that
+    fetch's answer (drawn before the send) was the last the page drew."""
+    app, page = queue_page
+    text = subject(6)
+    ingest(app, mail(free_port(), subject=text, sender=f"f{free_port()}@example.com"))
+    page.goto(desk.url + "/")
+    opened_live(page, lambda: page.locator("#queue-rows a", has_text=text).click())
+    cid = int(page.url.rsplit("/", 1)[1])
+    page.evaluate("window.heard = 0; htmx.find('[sse-connect]')['htmx-internal-data']"
+                  ".sseEventSource.addEventListener('changed', () => { window.heard++ })")
+    held: list[tuple[Route, APIResponse]] = []  # the fetch, answered as it was drawn
+
+    def hold_the_first(route: Route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))
+    page.route("**/c/*/live", hold_the_first)
+    note(app, cid, "Asked the courier.")
+    deadline = time.monotonic() + WAIT
+    while not held and time.monotonic() < deadline:  # the page fetches for the notice
+        page.wait_for_timeout(20)  # lets Playwright run the route handler
+    assert held, "the page did not fetch the conversation after a change"
+    note(app, cid, "The courier found it.")
+    page.wait_for_function("() => window.heard >= 2")  # its notice came during the fetch
+    route, drawn_before = held[0]
+    route.fulfill(response=drawn_before)
+    expect(page.locator("#conv-live .message.kind-note")).to_have_count(2)
+    expect(page.locator("#conv-live")).to_contain_text("The courier found it.")
+
+
+def note(app: App, conv_id: int, text: str) -> None:
+    """A note written by another process (`inbox note` in a shell would)."""
+    with Session(app.engine) as s, s.begin():
+        actions.note(s, conv_id, text, author="ana", now=datetime.now(UTC))
 
 
 def test_queue_and_conversation_have_no_serious_accessibility_violation(
