@@ -343,7 +343,7 @@ def opened_live(page: Page, open_it: Callable[[], object]) -> None:
     with page.expect_response(lambda r: re.fullmatch(r"/c/\d+/live",
                                                      urlsplit(r.url).path) is not None):
         open_it()
-    page.wait_for_function("() => !document.querySelector('#conv-live.htmx-request, "
+    page.wait_for_function("() => !document.querySelector('#conv-box.htmx-request, "
                            ".htmx-swapping, .htmx-added, .htmx-settling')")
 
 

@@ -99,14 +99,16 @@
   });
 
   // ------------------------------------------------------------------ live regions
-  // The page's live region (#queue-rows or #conv-live; data-live, the URL that draws
-  // it) is drawn anew after each "changed" notice of the page's stream
-  // (inbox.web.events). A notice asks for one fetch that *starts after it*: a notice
-  // that comes while a fetch is under way asks for another when that one ends, and an
-  // action whose answer (drawn before a notice) was swapped in after it is fetched
-  // over. Before, htmx spent a notice on the region's fetch already under way, or on a
-  // region a swap had just replaced, and the screen stayed behind (a reply "queued"
-  // long after it was sent) until the next change.
+  // The page's live region (#queue-rows, or #conv-box which holds #conv-live;
+  // data-live, the URL that draws it) is drawn anew after each "changed" notice of the
+  // page's stream (inbox.web.events). A notice asks for one fetch that *starts after
+  // it*: a notice that comes while a fetch is under way asks for another when that one
+  // ends, and an action whose answer (drawn before a notice) was swapped in after it is
+  // fetched over. Before, htmx spent a notice on the region's fetch already under way,
+  // or on a region a swap had just replaced, and the screen stayed behind (a reply
+  // "queued" long after it was sent) until the next change. The conversation's box is
+  // never replaced, only what it holds: an action's answer resolved its target when
+  // sent, and a refusal's events (htmx:beforeSwap, below) must reach the document.
   var notices = 0, wanted = false, fetching = false;
 
   function pump() {
@@ -115,7 +117,8 @@
     wanted = false;
     fetching = true;
     // A failed fetch is not retried here: the stream reconnects with a notice of its own.
-    htmx.ajax("GET", live.dataset.live, {target: live, swap: "outerHTML"})
+    htmx.ajax("GET", live.dataset.live,
+              {target: live, swap: live.dataset.liveSwap || "outerHTML"})
       .catch(function () {})
       .then(function () { fetching = false; pump(); });
   }
@@ -177,7 +180,7 @@
 
   function isConversation(event) {
     var target = event.detail.target || event.detail.elt;
-    return target instanceof Element && target.id === "conv-live";
+    return target instanceof Element && target.id === "conv-box";
   }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
