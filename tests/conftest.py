@@ -41,6 +41,24 @@ pytest_plugins = ["tests.peers"]
 PG_ADMIN = os.environ.get("INBOX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# Tests that share one expensive peer run in one worker of the suite's pytest-xdist
+# processes (`--dist loadgroup`, pyproject.toml): the Bluesky dev network starts once.
+SHARED_PEERS = {"tests/channels/bluesky/": "bluesky-devnet"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One test file stays in one worker, so its module fixtures (a desk, a daemon, a
+    browser) start once; files that share a session peer stay together too."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = item.nodeid.split("::", 1)[0]
+        group = next((g for prefix, g in SHARED_PEERS.items() if path.startswith(prefix)),
+                     path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     name = f"inbox_test_{uuid.uuid4().hex[:10]}"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import pwd
@@ -95,11 +96,16 @@ def ensure_installed(binary: Path, package: str) -> None:
     if os.geteuid() != 0:
         pytest.fail(f"{binary} is needed: apt-get install {package} (or run tests as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"],
-                ["apt-get", "install", "-y", "--no-install-recommends", package]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
+    # The suite's workers (pytest-xdist) may want a package at once: apt takes turns.
+    with open("/tmp/inbox-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists():  # another worker installed it while we waited
+            return
+        for cmd in (["apt-get", "update"],
+                    ["apt-get", "install", "-y", "--no-install-recommends", package]):
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                pytest.fail(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
 
 
 def ensure_dovecot() -> None:
