@@ -25,6 +25,7 @@ from inbox.cli.common import CliError, fail, friendly, opened
 from inbox.cli.rules import rules_cli
 from inbox.cli.sla import parse_when, report_cli, watch
 from inbox.cli.templates import templates_cli
+from inbox.cli.tokens import token_cli
 from inbox.core.config import CONFIG_NAME, find_config, load_settings
 from inbox.core.vocab import Status
 from inbox.runtime.app import App, utcnow
@@ -47,6 +48,7 @@ cli.add_typer(team_cli, name="team")
 outbox_cli = typer.Typer(help="The outbox: what waits to be sent, and what was given up.")
 cli.add_typer(outbox_cli, name="outbox")
 cli.add_typer(canned_cli, name="canned")
+cli.add_typer(token_cli, name="token")
 
 _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]

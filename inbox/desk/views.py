@@ -8,7 +8,7 @@ rename or remove one without a deprecation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -54,17 +54,37 @@ class QueueFilter:
     # Only what this agent may see (inbox.desk.access): their teams', no team's, their own.
     scope: Scope | None = None
     escalated: bool = False  # only conversations with an open escalation
+    # Only those ranked after this place in the queue (a page's last `Rank`; the same
+    # `now` must be given for the ranks to compare: inbox.web.api's cursor keeps it).
+    after: Rank | None = None
+    # Ties broken by id in every read, so that pages neither repeat nor skip one (the
+    # desk, which shows one page, leaves them to the index).
+    paged: bool = False
+
+
+# Where a conversation stands in the queue: (0, seconds left, id) while someone waits,
+# (1, -updated_at as a timestamp, id) after; the queue is in ascending order of these.
+Rank = tuple[int, float, int]
 
 
 def queue(s: Session, f: QueueFilter, now: datetime, secret: str) -> list[JSON]:
     """Conversations by urgency: the least time left first, then those nobody waits on
     (the latest first). A paused clock counts the time it will have when it resumes."""
-    found = _most_urgent(s, f, now)
+    return queue_page(s, f, now, secret)[0]
+
+
+def queue_page(s: Session, f: QueueFilter, now: datetime,
+               secret: str) -> tuple[list[JSON], Rank | None]:
+    """`queue`, and the rank of its last conversation when the page is full (more may
+    follow: give it as `f.after` for the next page)."""
+    ranked = _ranked(s, f, now)
+    found = [row for _, row in ranked]
     raised = open_escalations(s, [c.id for c, _, _ in found if c.id is not None])
-    return [conversation_summary(c, {"id": c.contact_id, "name": name,
+    rows = [conversation_summary(c, {"id": c.contact_id, "name": name,
                                      "addresses": {c.channel: address}}, now, secret,
                                  raised.get(c.id or 0))
             for c, name, address in found]
+    return rows, (ranked[-1][0] if ranked and len(ranked) >= f.limit else None)
 
 
 _OPEN = col(Escalation.handled_at).is_(None)
@@ -100,6 +120,10 @@ _ADDRESS = (sa.select(col(Identity.address))
 
 
 def _most_urgent(s: Session, f: QueueFilter, now: datetime) -> list[Found]:
+    return [row for _, row in _ranked(s, f, now)]
+
+
+def _ranked(s: Session, f: QueueFilter, now: datetime) -> list[tuple[Rank, Found]]:
     """The top `f.limit` by time left, merged from index-ordered reads per status.
 
     Time left is `sla_due_at - now` for a running clock but a stored amount for a paused
@@ -107,42 +131,80 @@ def _most_urgent(s: Session, f: QueueFilter, now: datetime) -> list[Found]:
     (status, sla_due_at) or (status, sla_left_seconds) and stops at the limit. The
     contact comes in the same query: this runs for every look at the queue.
     """
-    ranked: list[tuple[tuple[int, float, int], Found]] = []
+    ranked: list[tuple[Rank, Found]] = []
     found = (None if not f.phrases
              else search.conversations(s.get_bind().dialect.name, f.phrases))
     if f.escalated:
         return _escalated(s, f, found, now)
-    for status in f.statuses:
-        running = _filtered(f, status, found).where(col(Conversation.sla_due_at).is_not(None))
-        for row in _read(s, running.order_by(col(Conversation.sla_due_at)), f.limit):
+    waiting = f.after is None or f.after[0] == 0
+    for status in f.statuses if waiting else ():
+        running = _filtered(f, status, found).where(col(Conversation.sla_due_at).is_not(None),
+                                                    _after_due(f.after, now))
+        for row in _read(s, running.order_by(col(Conversation.sla_due_at), *_ties(f)),
+                         f.limit):
             assert row[0].sla_due_at is not None and row[0].id is not None
             ranked.append(((0, (row[0].sla_due_at - now).total_seconds(), row[0].id), row))
         if status in sla.PAUSING:
             paused = _filtered(f, status, found).where(
-                col(Conversation.sla_left_seconds).is_not(None))
-            for row in _read(s, paused.order_by(col(Conversation.sla_left_seconds)), f.limit):
+                col(Conversation.sla_left_seconds).is_not(None), _after_left(f.after))
+            for row in _read(s, paused.order_by(col(Conversation.sla_left_seconds),
+                                                *_ties(f)), f.limit):
                 assert row[0].sla_left_seconds is not None and row[0].id is not None
                 ranked.append(((0, row[0].sla_left_seconds, row[0].id), row))
     if len(ranked) < f.limit:  # room left for conversations nobody is waiting on
         for status in f.statuses:
             idle = _filtered(f, status, found).where(col(Conversation.sla_due_at).is_(None),
-                                              col(Conversation.sla_left_seconds).is_(None))
-            for row in _read(s, idle.order_by(col(Conversation.updated_at).desc()),
-                             f.limit - len(ranked)):
+                                              col(Conversation.sla_left_seconds).is_(None),
+                                              _after_update(f.after))
+            for row in _read(s, idle.order_by(col(Conversation.updated_at).desc(),
+                                              *_ties(f)), f.limit - len(ranked)):
                 assert row[0].id is not None
                 ranked.append(((1, -row[0].updated_at.timestamp(), row[0].id), row))
     ranked.sort(key=lambda pair: pair[0])
-    return [row for _, row in ranked[:f.limit]]
+    return ranked[:f.limit]
+
+
+_BY_ID: sa.ColumnElement[Any] = col(Conversation.id).asc()
+
+
+def _ties(f: QueueFilter) -> tuple[sa.ColumnElement[Any], ...]:
+    return (_BY_ID,) if f.paged else ()
+
+
+# The places after a rank, as conditions each read's index serves: (value, id) after
+# the rank's, in that read's own column. A rank of the other group lets all through
+# (or, for the waiting reads after an idle rank, none: the caller skips them).
+def _after_due(after: Rank | None, now: datetime) -> sa.ColumnElement[bool]:
+    if after is None or after[0] != 0:
+        return sa.true()
+    edge = now + timedelta(seconds=after[1])
+    due = col(Conversation.sla_due_at)
+    return sa.or_(due > edge, sa.and_(due == edge, col(Conversation.id) > after[2]))
+
+
+def _after_left(after: Rank | None) -> sa.ColumnElement[bool]:
+    if after is None or after[0] != 0:
+        return sa.true()
+    left = col(Conversation.sla_left_seconds)
+    return sa.or_(left > after[1], sa.and_(left == after[1], col(Conversation.id) > after[2]))
+
+
+def _after_update(after: Rank | None) -> sa.ColumnElement[bool]:
+    if after is None or after[0] != 1:
+        return sa.true()
+    edge = datetime.fromtimestamp(-after[1], UTC)
+    updated = col(Conversation.updated_at)
+    return sa.or_(updated < edge, sa.and_(updated == edge, col(Conversation.id) > after[2]))
 
 
 def _escalated(s: Session, f: QueueFilter, found: sa.Select[tuple[int]] | None,
-               now: datetime) -> list[Found]:
+               now: datetime) -> list[tuple[Rank, Found]]:
     """The queue of escalated conversations: the few open escalations first (a partial
     index), then their conversations by id, ranked here. Asked for in one query ordered
     by due time, SQLite walked every open conversation looking for them (0.3-0.4 s at a
     million; docs/desk.md)."""
     ids = list(s.scalars(sa.select(col(Escalation.conversation_id)).where(_OPEN)))
-    ranked: list[tuple[tuple[int, float, int], Found]] = []
+    ranked: list[tuple[Rank, Found]] = []
     for status in f.statuses if ids else ():
         q = _filtered(f, status, found, by_id=True).where(col(Conversation.id).in_(ids))
         for row in _read(s, q, len(ids)):
@@ -155,7 +217,7 @@ def _escalated(s: Session, f: QueueFilter, found: sa.Select[tuple[int]] | None,
             elif c.sla_left_seconds is None:
                 ranked.append(((1, -c.updated_at.timestamp(), c.id), row))
     ranked.sort(key=lambda pair: pair[0])
-    return [row for _, row in ranked[:f.limit]]
+    return [pair for pair in ranked if f.after is None or pair[0] > f.after][:f.limit]
 
 
 def _read(s: Session, q: sa.Select[Conversation, str, str | None],

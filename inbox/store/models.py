@@ -272,6 +272,38 @@ class Agent(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class ApiToken(SQLModel, table=True):
+    """A program acting as an agent over the HTTP API (docs/api.md), with that agent's
+    role. Only a SHA-256 of the token is kept: it is 256 random bits, so a slow hash
+    (argon2, for passwords people choose) would buy nothing and cost every request."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)  # the token's start, for lists and logs
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    name: str = Field(default="", max_length=200)
+    created_at: datetime = _time()
+    expires_at: datetime | None = _time(nullable=True)  # None: until revoked
+    last_used_at: datetime | None = _time(nullable=True)  # noted at most once a minute
+    revoked_at: datetime | None = _time(nullable=True)
+
+
+class ApiRequest(SQLModel, table=True):
+    """An API call made with an Idempotency-Key, and its answer: the same key again
+    gets the same answer, and the reply behind it is never sent twice."""
+
+    __tablename__ = "api_request"
+    __table_args__ = (sa.UniqueConstraint("agent_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id")
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)  # SHA-256 of method, path and body
+    status: int
+    body: dict[str, Any] = _json(dict)
+    created_at: datetime = _time(index=True)
+
+
 class TeamMember(SQLModel, table=True):
     """An agent in a team, at a place in its round-robin order."""
 

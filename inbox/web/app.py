@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inbox.web.api import Api
 from inbox.web.assets import Assets
 from inbox.web.auth import SignedIn, SignIn
 from inbox.web.canned import Canned
@@ -27,6 +28,8 @@ from inbox.web.pages import Desk
 from inbox.web.presence import Collab
 from inbox.web.security import SecurityHeaders
 from inbox.web.sends import Sends
+
+API = "/api/v1"
 
 
 async def healthz(request: Request) -> Response:
@@ -56,6 +59,7 @@ def create_app(ctx: WebContext, webhooks: Mapping[str, ASGIApp] | None = None) -
             raise ValueError(f"the webhook path {path} is the desk's own; give the webhook "
                              "URL another path, e.g. /telegram/<bot>")
         outer.append(Route(path, _Asgi(endpoint)))
+    outer.append(Mount(API, app=Api(ctx).app()))  # its own sign-in: a bearer token
     return Starlette(routes=[*outer, Mount("", app=desk)],
                      middleware=[Middleware(SecurityHeaders)])
 

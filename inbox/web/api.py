@@ -1,0 +1,372 @@
+"""The HTTP API under /api/v1 (docs/api.md): what an agent does in the desk, as JSON.
+
+A program sends `Authorization: Bearer <token>` (`inbox token create`) and acts as that
+agent, with the agent's role and the teams it may see, through the same inbox.desk
+functions as the desk and the CLI; the JSON has the shapes of the CLI's `--json`
+(inbox.desk.views). Errors are `{"error": {"code": ..., "message": ...}}`, mapped once
+from the core's error families (`_ERRORS`). A POST that makes something accepts an
+`Idempotency-Key` header: the same key again gets the first answer, and nothing is done
+twice (`ApiRequest`).
+
+The API lives beside the desk, not inside it: no session cookie, no CSRF token (a
+bearer token is not sent by a browser on its own), never a redirect to /login.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlmodel import col
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
+from inbox.core.vocab import Status
+from inbox.desk import actions, apitokens, mentions, views
+from inbox.desk.access import Scope, scope_of
+from inbox.desk.accounts import Action, can
+from inbox.store.db import reader
+from inbox.store.models import Agent, ApiRequest, Conversation
+from inbox.web.context import WebContext
+
+JSON = dict[str, Any]
+T = TypeVar("T")
+MAX_BODY = 1_000_000  # bytes of one request's JSON
+MAX_PAGE = 200  # conversations in one page of the queue
+MAX_KEY = 255  # characters of an Idempotency-Key
+
+
+class Unauthorized(InboxError):
+    """No token, or one that does not (or no longer) work: 401."""
+
+
+class Forbidden(InboxError):
+    """The token's agent may not do this: 403."""
+
+
+_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (Unauthorized, 401, "unauthorized"), (Forbidden, 403, "forbidden"),
+    (NotFound, 404, "not_found"), (actions.ReplyCollision, 409, "collision"),
+    (Conflict, 409, "conflict"), (actions.TooLong, 422, "too_long"),
+    (Invalid, 422, "invalid"), (Unavailable, 503, "unavailable"))
+
+
+def error(exc: Exception) -> JSONResponse:
+    """The JSON answer for a refusal: a stable code, a message a person can act on."""
+    status, code = next(((s, c) for kind, s, c in _ERRORS if isinstance(exc, kind)),
+                        (500, "internal"))
+    body: JSON = {"code": code, "message": str(exc) if status < 500 else
+                  "the server failed: its log says why"}
+    if isinstance(exc, actions.ReplyCollision):
+        body["meanwhile"] = [{k: v.isoformat() if isinstance(v, datetime) else v
+                              for k, v in m.items()} for m in exc.meanwhile]
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": body}, status, headers=headers)
+
+
+class Api:
+    """The endpoints, each run as the token's agent (`_as_agent`)."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+
+    def app(self) -> Starlette:
+        call = self._as_agent
+        return Starlette(routes=[
+            Route("/conversations", call(self.conversations)),
+            Route("/conversations/{cid:int}", call(self.conversation)),
+            Route("/conversations/{cid:int}", call(self.change, Action.WORK_QUEUE),
+                  methods=["PATCH"]),
+            Route("/conversations/{cid:int}/replies", call(self.reply, Action.WORK_QUEUE),
+                  methods=["POST"]),
+            Route("/conversations/{cid:int}/notes", call(self.note, Action.WORK_QUEUE),
+                  methods=["POST"]),
+        ])
+
+    # ---------------------------------------------------------------- the frame
+
+    def _as_agent(self, endpoint: Callable[[Request, Agent], Awaitable[Response]],
+                  action: Action | None = None) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            try:
+                agent = await self._db(lambda s: self._token_agent(s, request), write=True)
+                if action is not None and not can(agent, action):
+                    raise Forbidden(f"{agent.name}'s role ({agent.role}) may not do this")
+                return await endpoint(request, agent)
+            except InboxError as exc:
+                return error(exc)
+        return run
+
+    def _token_agent(self, s: Session, request: Request) -> Agent:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("send Authorization: Bearer <token> (inbox token create)")
+        found = apitokens.token_agent(s, token.strip(), self.ctx.clock())
+        if found is None:
+            raise Unauthorized("this token does not work: unknown, revoked, expired, "
+                               "or its agent is disabled")
+        return found[0]
+
+    async def _db(self, work: Callable[[Session], T], write: bool = False) -> T:
+        def run() -> T:
+            if not write:
+                with Session(reader(self.ctx.engine), expire_on_commit=False) as s:
+                    return work(s)
+            with Session(self.ctx.engine, expire_on_commit=False) as s, s.begin():
+                return work(s)
+        return await run_in_threadpool(run)
+
+    async def _visible(self, agent: Agent, cid: int) -> Scope:
+        """The agent's scope, after making sure it covers conversation `cid` (else 404,
+        as for one that does not exist: nothing tells an agent what another team has)."""
+        def read(s: Session) -> tuple[Scope, tuple[str | None, str | None] | None]:
+            found = s.execute(sa.select(col(Conversation.team), col(Conversation.assignee))
+                              .where(col(Conversation.id) == cid)).first()
+            return scope_of(s, agent), (found[0], found[1]) if found else None
+        scope, found = await self._db(read)
+        if found is None or not scope.sees(*found):
+            raise NotFound(f"no conversation {cid}")
+        return scope
+
+    # ---------------------------------------------------------------- reading
+
+    async def conversations(self, request: Request, agent: Agent) -> Response:
+        """The queue, most urgent first, a page at a time (`next_cursor`)."""
+        q = request.query_params
+        now, after = self.ctx.clock(), None
+        if q.get("cursor"):
+            now, after = _cursor_read(q["cursor"])
+        f = _queue_filter(q, agent.name)
+
+        def read(s: Session) -> tuple[list[JSON], views.Rank | None]:
+            wanted = replace(f, scope=scope_of(s, agent), after=after, paged=True)
+            return views.queue_page(s, wanted, now, self.ctx.secret)
+        rows, last = await self._db(read)
+        return JSONResponse({"conversations": rows,
+                             "next_cursor": _cursor(now, last) if last else None})
+
+    async def conversation(self, request: Request, agent: Agent) -> Response:
+        cid = request.path_params["cid"]
+        await self._visible(agent, cid)
+        found = await self._db(lambda s: views.conversation(s, cid, self.ctx.clock(),
+                                                            self.ctx.secret))
+        if found is None:
+            raise NotFound(f"no conversation {cid}")
+        return JSONResponse(found)
+
+    # ---------------------------------------------------------------- acting
+
+    async def reply(self, request: Request, agent: Agent) -> Response:
+        """Queue a reply on the customer's channel: 201 with the queued message."""
+        cid = request.path_params["cid"]
+        await self._visible(agent, cid)
+        body = await _body(request)
+        text, cc = _text(body), body.get("cc") or []
+        seen = body.get("seen_up_to")
+        if not isinstance(cc, list) or not all(isinstance(a, str) for a in cc):
+            raise Invalid("cc: a list of addresses")
+        if seen is not None and (not isinstance(seen, int) or isinstance(seen, bool)):
+            raise Invalid("seen_up_to: the id of the newest message the caller read")
+
+        def work(s: Session) -> JSON:
+            msg = actions.reply(s, cid, text, author=agent.name, now=self.ctx.clock(),
+                                secret=self.ctx.secret, domain=self.ctx.domain,
+                                seen_up_to=seen, cc=cc, limits=self.ctx.text_limits)
+            s.flush()
+            return {"conversation_id": cid, "message_id": msg.id,
+                    "external_id": msg.external_id, "delivery": msg.delivery,
+                    "cc": msg.recipients[1:]}
+        return await self._once(request, agent, body, work)
+
+    async def note(self, request: Request, agent: Agent) -> Response:
+        """An internal note (never sent); colleagues it @mentions are told."""
+        cid = request.path_params["cid"]
+        await self._visible(agent, cid)
+        body = await _body(request)
+        text = _text(body)
+
+        def work(s: Session) -> JSON:
+            msg = mentions.note(s, cid, text, author=agent.name, now=self.ctx.clock(),
+                                tell=self.ctx.mentions)
+            s.flush()
+            return {"conversation_id": cid, "message_id": msg.id, "kind": msg.kind}
+        return await self._once(request, agent, body, work)
+
+    async def change(self, request: Request, agent: Agent) -> Response:
+        """PATCH: status (with `snoozed_until`), assignee and team, language; the
+        conversation as it is after."""
+        cid = request.path_params["cid"]
+        await self._visible(agent, cid)
+        body = await _body(request)
+        unknown = set(body) - {"status", "snoozed_until", "assignee", "team", "language"}
+        if unknown:
+            raise Invalid(f"cannot change {', '.join(sorted(unknown))} here")
+        if ("assignee" in body or "team" in body) and not _may_assign(agent, body):
+            raise Forbidden("an agent may only take a conversation (assignee: themself)")
+
+        def work(s: Session) -> None:
+            now = self.ctx.clock()
+            if "assignee" in body or "team" in body:
+                actions.assign(s, cid, assignee=_name(body, "assignee"),
+                               team=_name(body, "team"), now=now, by=agent.name,
+                               directory=self.ctx.directory)
+            if "status" in body:
+                actions.set_status(s, cid, _status(body["status"]), now=now, by=agent.name,
+                                   policies=self.ctx.policies,
+                                   until=_when(body.get("snoozed_until")))
+            if "language" in body:
+                actions.set_language(s, cid, str(body["language"]),
+                                     served=self.ctx.languages, for_contact=False, now=now,
+                                     by=agent.name)
+        await self._db(work, write=True)
+        return await self.conversation(request, agent)
+
+    async def _once(self, request: Request, agent: Agent, body: JSON,
+                    work: Callable[[Session], JSON]) -> Response:
+        """Do `work` and answer 201, once per Idempotency-Key: the answer is stored in
+        the same transaction as what `work` did, so a retry finds either both or
+        neither."""
+        key = request.headers.get("idempotency-key", "").strip()
+        if len(key) > MAX_KEY:
+            raise Invalid(f"Idempotency-Key: at most {MAX_KEY} characters")
+        fingerprint = hashlib.sha256(json.dumps(
+            [request.method, request.url.path, body], sort_keys=True).encode()).hexdigest()
+
+        def run(s: Session) -> tuple[int, JSON, bool]:
+            if key:
+                earlier = _earlier(s, agent, key, fingerprint)
+                if earlier is not None:
+                    return earlier.status, earlier.body, True
+            made = work(s)
+            if key:
+                s.add(ApiRequest(agent_id=agent.id or 0, key=key, fingerprint=fingerprint,
+                                 status=201, body=made, created_at=self.ctx.clock()))
+            return 201, made, False
+        try:
+            status, made, replayed = await self._db(run, write=True)
+        except IntegrityError:  # the same key, at the same moment: the other one won
+            if not key:
+                raise
+            status, made, replayed = await self._db(
+                lambda s: _replayed(s, agent, key, fingerprint))
+        headers = {"Idempotent-Replayed": "true"} if replayed else None
+        return JSONResponse(made, status, headers=headers)
+
+
+# -------------------------------------------------------------------- helpers
+
+def _earlier(s: Session, agent: Agent, key: str, fingerprint: str) -> ApiRequest | None:
+    found = s.scalars(sa.select(ApiRequest).where(col(ApiRequest.agent_id) == agent.id,
+                                                  col(ApiRequest.key) == key)).first()
+    if found is not None and found.fingerprint != fingerprint:
+        raise Invalid("this Idempotency-Key was used for another request: use a new key "
+                      "for each new reply or note")
+    return found
+
+
+def _replayed(s: Session, agent: Agent, key: str, fingerprint: str) -> tuple[int, JSON, bool]:
+    found = _earlier(s, agent, key, fingerprint)
+    if found is None:
+        raise Unavailable("the request could not be recorded: try again")
+    return found.status, found.body, True
+
+
+async def _body(request: Request) -> JSON:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise Invalid(f"the body is over {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object")
+    return body
+
+
+def _text(body: JSON) -> str:
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid("text: the words to send, not empty")
+    return text
+
+
+def _name(body: JSON, field: str) -> str | None:
+    """A name to set ("" or null takes it away), or None when not given."""
+    if field not in body:
+        return None
+    value = body[field]
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"{field}: a name, or null")
+    return value or ""
+
+
+def _may_assign(agent: Agent, body: JSON) -> bool:
+    return can(agent, Action.REASSIGN) or (
+        body.get("assignee") == agent.name and "team" not in body)
+
+
+def _status(value: object) -> Status:
+    try:
+        return Status(str(value))
+    except ValueError:
+        raise Invalid(f"status: one of {', '.join(s.value for s in Status)}") from None
+
+
+def _when(value: object) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid("snoozed_until: an ISO 8601 time with its offset") from None
+    if at.tzinfo is None:
+        raise Invalid("snoozed_until: give the offset (Z, +07:00...)")
+    return at
+
+
+def _queue_filter(q: Any, me: str) -> views.QueueFilter:
+    statuses = tuple(q.getlist("status")) or (Status.OPEN.value,)
+    if "all" in statuses:
+        statuses = tuple(s.value for s in Status)
+    for given in statuses:
+        _status(given)
+    limit = q.get("limit", "50")
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+        raise Invalid(f"limit: 1 to {MAX_PAGE}")
+    flag = {k: q.get(k) in ("1", "true", "yes") for k in ("mine", "unassigned",
+                                                          "automated", "escalated")}
+    return views.QueueFilter(
+        statuses=statuses, team=q.get("team") or None,
+        assignee=me if flag["mine"] else (q.get("assignee") or None),
+        channel=q.get("channel") or None, tag=q.get("tag") or None,
+        language=q.get("language") or None, limit=int(limit), automated=flag["automated"],
+        unassigned=flag["unassigned"], escalated=flag["escalated"])
+
+
+def _cursor(now: datetime, last: views.Rank) -> str:
+    """Where the next page starts, opaque to the caller: the first page's time (the
+    ranks compare only at one `now`) and the last rank given."""
+    data = json.dumps([now.isoformat(), *last]).encode()
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _cursor_read(text: str) -> tuple[datetime, views.Rank]:
+    try:
+        at, group, value, cid = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return datetime.fromisoformat(at), (int(group), float(value), int(cid))
+    except (ValueError, TypeError, binascii.Error):
+        raise Invalid("cursor: give back a next_cursor as it came") from None

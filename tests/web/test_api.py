@@ -1,0 +1,177 @@
+"""The HTTP API (/api/v1, docs/api.md) over real HTTP against a real `inbox run` on each
+database: tokens made in a shell, the queue a page at a time, a conversation, a reply
+that reaches the customer once however often it is retried, notes, changes, and every
+refusal as JSON a program can act on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from inbox.runtime.app import App
+from tests.peers import WAIT, free_port
+from tests.web.conftest import INBOX, DeskProcess, add_agent, operator_env, peers_of
+from tests.web.desk_helpers import ingest, mail
+from tests.web.test_desk_pages import deployment_app
+
+
+def inbox(desk: DeskProcess, *args: str) -> str:
+    """`inbox ARGS` in the deployment, as an admin types it; its standard output."""
+    done = subprocess.run([*INBOX, *args], cwd=desk.directory, env=operator_env(),
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def token_for(desk: DeskProcess, role: str = "agent",
+              teams: tuple[str, ...] = ("support", "billing", "tech")) -> tuple[str, str]:
+    """A new agent and a token made for it with `inbox token create`: (name, token)."""
+    name = f"Bot{free_port()}"
+    email, _ = add_agent(desk, name, role, teams)
+    return name, inbox(desk, "token", "create", email, "--name", "the shop").strip()
+
+
+def client(desk: DeskProcess, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=f"{desk.url}/api/v1", headers=headers, timeout=WAIT)
+
+
+@pytest.fixture
+def app(desk: DeskProcess) -> Iterator[App]:
+    """The deployment as another process writes to it (customers' messages)."""
+    made = deployment_app(desk)
+    yield made
+    made.close()
+
+
+def new_conversation(app: App, api: httpx.Client, *, ago: timedelta = timedelta()) -> int:
+    n = free_port()
+    subject = f"Parcel {n} missing"
+    ingest(app, mail(n, subject=subject, sender=f"c{n}@example.com",
+                     at=datetime.now(UTC) - ago))
+    found = api.get("/conversations", params={"limit": 200}).json()["conversations"]
+    return int(next(c["id"] for c in found if c["subject"] == subject))
+
+
+def test_a_token_made_in_a_shell_works_until_revoked(desk: DeskProcess, app: App) -> None:
+    name, token = token_for(desk)
+    assert token.startswith("inbox_")
+    with client(desk, token) as api:
+        cid = new_conversation(app, api)
+        conv = api.get(f"/conversations/{cid}").json()
+        assert conv["id"] == cid and conv["messages"][0]["text"] == "Hello, it did not come."
+        assert "ack.queued" in [e["kind"] for e in conv["events"]]
+    listed = json.loads(inbox(desk, "token", "list", "--json"))
+    mine = next(t for t in listed if t["agent"] == name)
+    assert mine["state"] == "active" and mine["last_used_at"] is not None
+    assert token.startswith(mine["prefix"]) and token not in json.dumps(listed)
+    inbox(desk, "token", "revoke", str(mine["id"]))
+    with client(desk, token) as api:
+        refused = api.get("/conversations")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert refused.json()["error"]["code"] == "unauthorized"
+    for wrong in (None, "inbox_not-a-token", token + "x"):
+        with client(desk, wrong) as api:
+            assert api.get(f"/conversations/{cid}").status_code == 401
+
+
+def test_the_queue_comes_a_page_at_a_time_without_repeats_or_gaps(
+        desk: DeskProcess, app: App) -> None:
+    _, token = token_for(desk)
+    with client(desk, token) as api:
+        made = [new_conversation(app, api, ago=timedelta(hours=h)) for h in (1, 5, 3, 2, 4)]
+        for cid in made[:2]:  # answered: nobody waits on these any more
+            assert api.post(f"/conversations/{cid}/replies",
+                            json={"text": "On its way."}).status_code == 201
+        whole = [c["id"] for c in api.get("/conversations", params={"limit": 200})
+                 .json()["conversations"]]
+        pages, cursor = [], None
+        while True:
+            page = api.get("/conversations", params={"limit": 2, **(
+                {"cursor": cursor} if cursor else {})}).json()
+            pages.append([c["id"] for c in page["conversations"]])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    assert [cid for p in pages for cid in p] == whole
+    assert all(len(p) == 2 for p in pages[:-1])
+    waiting = [cid for cid in whole if cid in made[2:]]
+    assert waiting == [made[2 + i] for i in (2, 0, 1)]  # 4 h, 3 h, 2 h old: by time left
+    assert whole.index(made[0]) > whole.index(waiting[-1])  # answered ones after
+
+
+def sent_to(desk: DeskProcess, text: str) -> int:
+    """How many mails the mail server accepted holding `text`, once one came."""
+    peers = peers_of(desk)
+    peers.mail_where(lambda m: text in m.as_string())
+    return sum(text.encode() in r.data for r in peers.sink.handler.received)
+
+
+def test_a_retried_reply_reaches_the_customer_once(desk: DeskProcess, app: App) -> None:
+    _, token = token_for(desk)
+    text = f"Your parcel {free_port()} left today."
+    with client(desk, token) as api:
+        cid = new_conversation(app, api)
+        key = {"Idempotency-Key": f"shop-{free_port()}"}
+        first = api.post(f"/conversations/{cid}/replies", json={"text": text}, headers=key)
+        again = api.post(f"/conversations/{cid}/replies", json={"text": text}, headers=key)
+        assert first.status_code == again.status_code == 201
+        assert first.json() == again.json() and first.json()["delivery"] == "queued"
+        assert again.headers["Idempotent-Replayed"] == "true"
+        other = api.post(f"/conversations/{cid}/replies", json={"text": "Other words"},
+                         headers=key)
+        assert other.status_code == 422 and "another request" in other.json()["error"][
+            "message"]
+        replies = [m for m in api.get(f"/conversations/{cid}").json()["messages"]
+                   if m["kind"] == "agent"]
+    assert [m["text"] for m in replies] == [text]
+    assert sent_to(desk, text) == 1
+
+
+def test_notes_and_changes_as_the_role_allows(desk: DeskProcess, app: App) -> None:
+    name, token = token_for(desk)
+    _, boss = token_for(desk, role="supervisor")
+    with client(desk, token) as api, client(desk, boss) as sup:
+        cid = new_conversation(app, api)
+        note = api.post(f"/conversations/{cid}/notes", json={"text": "Asked the courier."})
+        assert note.status_code == 201 and note.json()["kind"] == "note"
+        taken = api.patch(f"/conversations/{cid}", json={"assignee": name,
+                                                          "status": "pending"})
+        assert taken.status_code == 200
+        assert (taken.json()["assignee"], taken.json()["status"]) == (name, "pending")
+        refused = api.patch(f"/conversations/{cid}", json={"team": "billing"})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+        moved = sup.patch(f"/conversations/{cid}", json={"team": "billing"})
+        assert moved.status_code == 200 and moved.json()["team"] == "billing"
+        conv = api.get(f"/conversations/{cid}").json()
+        assert any(m["kind"] == "note" and m["text"] == "Asked the courier."
+                   for m in conv["messages"])
+        for path, body, status, code in (
+                (f"/conversations/{cid + 10_000}/notes", {"text": "x"}, 404, "not_found"),
+                (f"/conversations/{cid}/notes", {"text": "  "}, 422, "invalid"),
+                (f"/conversations/{cid}/replies", {"text": "x", "cc": "a@b.c"}, 422,
+                 "invalid")):
+            answer = api.post(path, json=body)
+            assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+        broken = api.post(f"/conversations/{cid}/notes", content=b"{not json")
+        assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid"
+        assert api.patch(f"/conversations/{cid}", json={"status": "gone"}).status_code == 422
+
+
+def test_a_reply_after_a_colleagues_is_a_question(desk: DeskProcess, app: App) -> None:
+    _, token = token_for(desk)
+    _, other = token_for(desk)
+    with client(desk, token) as api, client(desk, other) as colleague:
+        cid = new_conversation(app, api)
+        seen = max(m["id"] for m in api.get(f"/conversations/{cid}").json()["messages"])
+        assert colleague.post(f"/conversations/{cid}/replies",
+                              json={"text": "Sent it."}).status_code == 201
+        late = api.post(f"/conversations/{cid}/replies",
+                        json={"text": "Sending it.", "seen_up_to": seen})
+    assert late.status_code == 409
+    assert late.json()["error"]["code"] == "collision"
+    assert [m["text"] for m in late.json()["error"]["meanwhile"]] == ["Sent it."]
