@@ -432,10 +432,10 @@ def outbox(s: Session, states: tuple[str, ...], limit: int = 200,
     stored = {OutboxState.PENDING if st == "failed" else OutboxState(st) for st in states}
     rows = s.scalars(sa.select(Outbox).where(col(Outbox.state).in_(stored))
                      .order_by(col(Outbox.id)).limit(limit)).all()
-    return [_outbox_row(r, served) for r in rows if _outbox_state(r) in states]
+    return [outbox_row(r, served) for r in rows if _outbox_state(r) in states]
 
 
-def _outbox_row(r: Outbox, served: frozenset[tuple[str, str]] | None = None) -> JSON:
+def outbox_row(r: Outbox, served: frozenset[tuple[str, str]] | None = None) -> JSON:
     waiting = r.state in (OutboxState.PENDING, OutboxState.SENDING)
     blocked = (f"no channel serves {r.channel}/{r.account}"
                if waiting and served is not None and (r.channel, r.account) not in served

@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
 from inbox.core.vocab import Status
-from inbox.desk import actions, apitokens, mentions, views
+from inbox.desk import actions, apitokens, mentions, sends, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.store.db import reader
@@ -93,6 +93,9 @@ class Api:
             Route("/conversations/{cid:int}/replies", call(self.reply, Action.WORK_QUEUE),
                   methods=["POST"]),
             Route("/conversations/{cid:int}/notes", call(self.note, Action.WORK_QUEUE),
+                  methods=["POST"]),
+            Route("/outbox", call(self.outbox, Action.RETRY_DEAD_SENDS)),
+            Route("/outbox/{oid:int}/retry", call(self.retry, Action.RETRY_DEAD_SENDS),
                   methods=["POST"]),
         ])
 
@@ -233,6 +236,33 @@ class Api:
                                      by=agent.name)
         await self._db(work, write=True)
         return await self.conversation(request, agent)
+
+    # ---------------------------------------------------------------- the outbox
+
+    async def outbox(self, request: Request, agent: Agent) -> Response:
+        """Sends by state (`state`, repeatable: pending, failed, sending, sent, dead or
+        all; default all but sent), as `inbox outbox --json`. An admin's."""
+        wanted = tuple(request.query_params.getlist("state")) or tuple(
+            st for st in views.OUTBOX_STATES if st != "sent")
+        states = views.OUTBOX_STATES if "all" in wanted else wanted
+        unknown = set(states) - set(views.OUTBOX_STATES)
+        if unknown:
+            raise Invalid(f"state: {', '.join(views.OUTBOX_STATES)} or all")
+        limit = request.query_params.get("limit", "200")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise Invalid("limit: 1 to 1000")
+        rows = await self._db(lambda s: views.outbox(s, states, int(limit)))
+        return JSONResponse({"sends": rows})
+
+    async def retry(self, request: Request, agent: Agent) -> Response:
+        """Send a dead send again (attempts from zero, due now); 409 if it is not dead."""
+        oid = request.path_params["oid"]
+
+        def work(s: Session) -> JSON:
+            row = sends.retry(s, oid, by=agent.name, now=self.ctx.clock())
+            s.flush()
+            return views.outbox_row(row)
+        return JSONResponse(await self._db(work, write=True))
 
     async def _once(self, request: Request, agent: Agent, body: JSON,
                     work: Callable[[Session], JSON]) -> Response:

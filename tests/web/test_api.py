@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -18,6 +20,8 @@ from tests.peers import WAIT, free_port
 from tests.web.conftest import INBOX, DeskProcess, add_agent, operator_env, peers_of
 from tests.web.desk_helpers import ingest, mail
 from tests.web.test_desk_pages import deployment_app
+
+T = TypeVar("T")
 
 
 def inbox(desk: DeskProcess, *args: str) -> str:
@@ -175,3 +179,39 @@ def test_a_reply_after_a_colleagues_is_a_question(desk: DeskProcess, app: App) -
     assert late.status_code == 409
     assert late.json()["error"]["code"] == "collision"
     assert [m["text"] for m in late.json()["error"]["meanwhile"]] == ["Sent it."]
+
+
+def until(check: Callable[[], T | None], what: str) -> T:
+    """`check()`'s first answer that is not None, asked until WAIT seconds passed."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        found = check()
+        if found is not None:
+            return found
+        time.sleep(0.05)  # polling a condition with a deadline, not waiting for time
+    pytest.fail(f"{what}: not within {WAIT} s")
+
+
+def test_an_admin_sends_a_dead_send_again_and_an_agent_may_not(
+        desk: DeskProcess, app: App) -> None:
+    _, admin = token_for(desk, role="admin")
+    _, token = token_for(desk)
+    n = free_port()
+    address = f"gone{n}@example.com"
+    sink = peers_of(desk).sink.handler
+    sink.reject[address] = "550 5.1.1 no such mailbox"
+    ingest(app, mail(n, subject=f"Refund {n}", sender=address))
+    with client(desk, admin) as api, client(desk, token) as agent:
+        def dead() -> dict[str, Any] | None:
+            rows = api.get("/outbox", params={"state": "dead"}).json()["sends"]
+            return next((r for r in rows if r["recipient"] == address), None)
+        send = until(dead, "the ack to a refused address dead-lettered")
+        assert "550" in send["last_error"]
+        refused = agent.post(f"/outbox/{send['id']}/retry")
+        assert refused.status_code == 403
+        assert agent.get("/outbox").status_code == 403
+        del sink.reject[address]
+        again = api.post(f"/outbox/{send['id']}/retry")
+        assert again.status_code == 200 and again.json()["state"] == "pending"
+        assert api.post(f"/outbox/{send['id']}/retry").json()["error"]["code"] == "conflict"
+    peers_of(desk).mail_where(lambda m: address in str(m["To"]))
