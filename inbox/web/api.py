@@ -14,11 +14,15 @@ bearer token is not sent by a browser on its own), never a redirect to /login.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,7 +34,7 @@ from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
@@ -38,8 +42,10 @@ from inbox.core.vocab import Status
 from inbox.desk import actions, apitokens, mentions, sends, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
+from inbox.store import changes
 from inbox.store.db import reader
 from inbox.store.models import Agent, ApiRequest, Conversation
+from inbox.store.rawdb import Reader, reading
 from inbox.web.context import WebContext
 
 JSON = dict[str, Any]
@@ -94,6 +100,7 @@ class Api:
                   methods=["POST"]),
             Route("/conversations/{cid:int}/notes", call(self.note, Action.WORK_QUEUE),
                   methods=["POST"]),
+            Route("/events", call(self.events)),
             Route("/outbox", call(self.outbox, Action.RETRY_DEAD_SENDS)),
             Route("/outbox/{oid:int}/retry", call(self.retry, Action.RETRY_DEAD_SENDS),
                   methods=["POST"]),
@@ -237,6 +244,30 @@ class Api:
         await self._db(work, write=True)
         return await self.conversation(request, agent)
 
+    # ---------------------------------------------------------------- the event stream
+
+    async def events(self, request: Request, agent: Agent) -> Response:
+        """Server-sent events: each new event and message of the conversations the agent
+        may see, as it commits. Each carries its position as the SSE `id`; a client
+        that reconnects with `Last-Event-ID` (or `?after=`) misses nothing."""
+        given = request.headers.get("last-event-id") or request.query_params.get("after")
+        at = changes.Position.parse(given) if given else None
+        if given and at is None:
+            raise Invalid("Last-Event-ID: give back an id of this stream as it came")
+        url = self.ctx.engine.url.render_as_string(hide_password=False)
+
+        def look(reader: Reader, where: changes.Position,
+                 now: float) -> tuple[list[changes.Row], Scope]:
+            return changes.new_rows(reader, where, now), self._scope(agent)
+        return StreamingResponse(_stream(url, at, look), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store",
+                                          "X-Accel-Buffering": "no"})
+
+    def _scope(self, agent: Agent) -> Scope:
+        """Read again at each look: a team change holds at once."""
+        with Session(reader(self.ctx.engine)) as s:
+            return scope_of(s, agent)
+
     # ---------------------------------------------------------------- the outbox
 
     async def outbox(self, request: Request, agent: Agent) -> Response:
@@ -297,6 +328,51 @@ class Api:
 
 
 # -------------------------------------------------------------------- helpers
+
+STREAM_POLL_SECONDS = 0.5
+KEEP_ALIVE_SECONDS = 15.0
+Look = Callable[[Reader, changes.Position, float], tuple[list[changes.Row], Scope]]
+
+
+async def _stream(url: str, at: changes.Position | None, look: Look) -> AsyncIterator[str]:
+    """The stream's lines: one thread and one connection of its own (sqlite3
+    connections belong to their thread), a look every STREAM_POLL_SECONDS."""
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-events")
+    loop = asyncio.get_running_loop()
+    stack = contextlib.ExitStack()
+    try:
+        db = await loop.run_in_executor(thread, stack.enter_context, reading(url))
+        if at is None:  # from now on
+            at = await loop.run_in_executor(thread, changes.position_now, db)
+        yield f"retry: 2000\nid: {at.text()}\n\n"
+        quiet = 0.0
+        while True:
+            rows, scope = await loop.run_in_executor(thread, look, db, at, time.monotonic())
+            said = [_sse(r, at) for r in rows if scope.sees(r.team, r.assignee)]
+            for line in said:
+                yield line
+            quiet = 0.0 if said else quiet + STREAM_POLL_SECONDS
+            if quiet >= KEEP_ALIVE_SECONDS:
+                quiet = 0.0
+                yield f": keep-alive\nid: {at.text()}\n\n"
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+    finally:
+        thread.submit(stack.close)
+        thread.shutdown(wait=False)
+
+
+def _sse(row: changes.Row, at: changes.Position) -> str:
+    """One row as an SSE message. Its id is the stream's position after the whole look
+    (rows of one look are given together), which is where a reconnect resumes."""
+    if row.table == "message":
+        data: JSON = {"type": "message.created", "conversation_id": row.conversation_id,
+                      "message_id": row.id, "kind": row.kind, "direction": row.detail}
+    else:
+        data = {"type": row.kind, "conversation_id": row.conversation_id,
+                "message_id": row.message_id, "detail": row.detail}
+    data["at"] = row.at.isoformat() if row.at else None
+    return f"id: {at.text()}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
 
 def _earlier(s: Session, agent: Agent, key: str, fingerprint: str) -> ApiRequest | None:
     found = s.scalars(sa.select(ApiRequest).where(col(ApiRequest.agent_id) == agent.id,

@@ -215,3 +215,53 @@ def test_an_admin_sends_a_dead_send_again_and_an_agent_may_not(
         assert again.status_code == 200 and again.json()["state"] == "pending"
         assert api.post(f"/outbox/{send['id']}/retry").json()["error"]["code"] == "conflict"
     peers_of(desk).mail_where(lambda m: address in str(m["To"]))
+
+
+class Stream:
+    """An open /api/v1/events: its messages as (id, data), each waited for."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines, self.last_id = lines, ""
+
+    def next(self) -> dict[str, Any]:
+        data: list[str] = []
+        for line in self.lines:  # the client's read timeout bounds each wait
+            if line.startswith("id:"):
+                self.last_id = line[3:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+            elif not line and data:
+                found: dict[str, Any] = json.loads("\n".join(data))
+                return found
+        pytest.fail("the stream ended")
+
+    def until(self, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        while not check(found := self.next()):
+            pass
+        return found
+
+
+def test_the_event_stream_resumes_where_it_left_off(desk: DeskProcess, app: App) -> None:
+    name, token = token_for(desk)
+    with client(desk, token) as api:
+        with api.stream("GET", "/events") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = Stream(response.iter_lines())
+            cid = new_conversation(app, api)
+            came = events.until(lambda e: e["conversation_id"] == cid
+                                and e["type"] == "message.created")
+            assert came["kind"] == "customer" and came["direction"] == "in"
+            events.until(lambda e: e["type"] == "ack.queued" and e["conversation_id"] == cid)
+            left_at = events.last_id
+        # while the client is away: a note and a status change
+        api.post(f"/conversations/{cid}/notes", json={"text": "While you were away."})
+        api.patch(f"/conversations/{cid}", json={"status": "pending"})
+        with api.stream("GET", "/events", headers={"Last-Event-ID": left_at}) as response:
+            events, missed = Stream(response.iter_lines()), list[dict[str, Any]]()
+            while not missed or missed[-1]["type"] != "status":
+                missed += [e for e in [events.next()] if e["conversation_id"] == cid]
+    # each once, none of what came before `left_at` again (the ack's send may fall on
+    # either side of it)
+    mine = [(e["type"], e.get("kind")) for e in missed if e["type"] != "ack.sent"]
+    assert mine == [("message.created", "note"), ("status", None)]
+    assert missed[-1]["detail"]["to"] == "pending" and missed[-1]["detail"]["by"] == name
