@@ -97,3 +97,36 @@ async def closing(app: App) -> None:
     async with feed.subscribe() as sub:
         await feed.close()
         assert await sub.next(WAIT) is None and sub.closed
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_api_stream_waits_for_an_id_that_commits_after_a_higher_one(app: App) -> None:
+    """A client resuming from a position must not have missed a row that committed
+    after it: the stream gives id 11 only once 10 is in, or HOLD_SECONDS passed."""
+    ingest(app, mail(1), mail(2, sender="bo@example.com"))
+    now = datetime.now(UTC)
+    with reading(app.settings.resolved_database_url) as reader:
+        at = changes.position_now(reader)
+        with Session(app.engine) as slow:
+            slow.begin()
+            slow.add(Event(conversation_id=1, kind="slow", created_at=now))
+            slow.flush()  # takes the lower id, commits later
+            with Session(app.engine) as fast, fast.begin():
+                fast.add(Event(conversation_id=2, kind="fast", created_at=now))
+            start = time.monotonic()
+            assert changes.new_rows(reader, at, start) == []
+            slow.commit()
+        given = changes.new_rows(reader, at, start + 1)
+        assert [r.kind for r in given] == ["slow", "fast"]
+        resumed = changes.Position.parse(at.text())
+        assert resumed is not None and changes.new_rows(reader, resumed, start + 2) == []
+        with Session(app.engine) as gone:  # a rolled-back id holds back only a while
+            gone.begin()
+            gone.add(Event(conversation_id=1, kind="rolled back", created_at=now))
+            gone.flush()
+            gone.rollback()
+        with Session(app.engine) as s, s.begin():
+            s.add(Event(conversation_id=2, kind="after", created_at=now))
+        assert changes.new_rows(reader, at, start + 3) == []
+        later = start + 3 + changes.HOLD_SECONDS
+        assert [r.kind for r in changes.new_rows(reader, at, later)] == ["after"]
