@@ -291,6 +291,31 @@ def history(s: Session, contact_id: int, exclude: int, scope: Scope | None) -> l
              "first_line": lines.get(r.id, "")} for r in reversed(seen)]
 
 
+def contact(s: Session, contact_id: int, scope: Scope | None) -> JSON | None:
+    """A contact with its identities (one person, many channels) and the conversations
+    `scope` may see, newest first; None when it may see none of them (or none exists)."""
+    found = s.get(Contact, contact_id)
+    if found is None:
+        return None
+    convs = s.execute(sa.select(
+        col(Conversation.id), col(Conversation.channel), col(Conversation.subject),
+        col(Conversation.status), col(Conversation.team), col(Conversation.assignee),
+        col(Conversation.created_at)).where(col(Conversation.contact_id) == contact_id)
+        .order_by(col(Conversation.created_at).desc(), col(Conversation.id).desc())).all()
+    seen = [c for c in convs if scope is None or scope.sees(c.team, c.assignee)]
+    if not seen:
+        return None
+    identities = s.scalars(sa.select(Identity).where(
+        col(Identity.contact_id) == contact_id).order_by(col(Identity.id)))
+    return {"id": found.id, "name": found.name, "language": found.language,
+            "language_source": found.language_source,
+            "identities": [{"channel": i.channel, "address": i.address,
+                            "unreachable": i.unreachable} for i in identities],
+            "conversations": [{"id": c.id, "channel": c.channel, "subject": c.subject,
+                               "status": c.status, "team": c.team, "assignee": c.assignee,
+                               "created_at": iso(c.created_at)} for c in seen]}
+
+
 def _contacts(s: Session, convs: Any) -> dict[int, JSON]:
     """Name and first address per channel of each conversation's contact: one query
     (it runs for every page of the queue)."""

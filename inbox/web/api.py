@@ -39,7 +39,7 @@ from starlette.routing import Route
 
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
 from inbox.core.vocab import Status
-from inbox.desk import actions, apitokens, mentions, sends, views
+from inbox.desk import accounts, actions, apitokens, canned, mentions, sends, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.store import changes
@@ -101,6 +101,17 @@ class Api:
             Route("/conversations/{cid:int}/notes", call(self.note, Action.WORK_QUEUE),
                   methods=["POST"]),
             Route("/events", call(self.events)),
+            Route("/contacts/{contact:int}", call(self.contact)),
+            Route("/agents", call(self.agents)),
+            Route("/teams", call(self.teams)),
+            Route("/canned-answers", call(self.canned)),
+            Route("/canned-answers", call(self.canned_add, Action.MANAGE_CANNED_ANSWERS),
+                  methods=["POST"]),
+            Route("/canned-answers/{aid:int}", call(self.canned_one)),
+            Route("/canned-answers/{aid:int}",
+                  call(self.canned_change, Action.MANAGE_CANNED_ANSWERS), methods=["PATCH"]),
+            Route("/canned-answers/{aid:int}",
+                  call(self.canned_remove, Action.MANAGE_CANNED_ANSWERS), methods=["DELETE"]),
             Route("/outbox", call(self.outbox, Action.RETRY_DEAD_SENDS)),
             Route("/outbox/{oid:int}/retry", call(self.retry, Action.RETRY_DEAD_SENDS),
                   methods=["POST"]),
@@ -243,6 +254,66 @@ class Api:
                                      by=agent.name)
         await self._db(work, write=True)
         return await self.conversation(request, agent)
+
+    # ---------------------------------------------------------------- who
+
+    async def contact(self, request: Request, agent: Agent) -> Response:
+        """The contact, its identities on every channel, and its conversations the agent
+        may see; 404 when it sees none of them (nothing tells who writes to others)."""
+        found = await self._db(lambda s: views.contact(s, request.path_params["contact"],
+                                                       scope_of(s, agent)))
+        if found is None:
+            raise NotFound(f"no contact {request.path_params['contact']}")
+        return JSONResponse(found)
+
+    async def agents(self, request: Request, agent: Agent) -> Response:
+        """Who answers (as `inbox agent list --json`): names to assign and mention."""
+        return JSONResponse({"agents": await self._db(accounts.agent_rows)})
+
+    async def teams(self, request: Request, agent: Agent) -> Response:
+        return JSONResponse({"teams": await self._db(accounts.team_rows)})
+
+    # ---------------------------------------------------------------- canned answers
+
+    async def canned(self, request: Request, agent: Agent) -> Response:
+        """Every version (`?team=`: that team's and every team's), as `inbox canned list
+        --json`."""
+        team = request.query_params.get("team") or None
+        rows = await self._db(lambda s: [canned.as_json(a) for a in canned.listing(s, team)])
+        return JSONResponse({"canned_answers": rows})
+
+    async def canned_one(self, request: Request, agent: Agent) -> Response:
+        aid = request.path_params["aid"]
+        return JSONResponse(await self._db(lambda s: canned.as_json(canned.get(s, aid))))
+
+    async def canned_add(self, request: Request, agent: Agent) -> Response:
+        """`{"name", "team"?, "language"?, "body"}`: 201; a body that cannot be filled is
+        refused with its line, as in the desk."""
+        body = await _body(request)
+
+        def work(s: Session) -> JSON:
+            made = canned.add(s, _version(body), _field(body, "body"), by=agent.name,
+                              now=self.ctx.clock(), directory=self.ctx.directory)
+            s.flush()
+            return canned.as_json(made)
+        return JSONResponse(await self._db(work, write=True), 201)
+
+    async def canned_change(self, request: Request, agent: Agent) -> Response:
+        aid, body = request.path_params["aid"], await _body(request)
+
+        def work(s: Session) -> JSON:
+            was = canned.as_json(canned.get(s, aid))
+            given = {**was, **{k: v for k, v in body.items() if k in was}}
+            changed = canned.update(s, aid, _version(given), _field(given, "body"),
+                                    by=agent.name, now=self.ctx.clock(),
+                                    directory=self.ctx.directory)
+            return canned.as_json(changed)
+        return JSONResponse(await self._db(work, write=True))
+
+    async def canned_remove(self, request: Request, agent: Agent) -> Response:
+        aid = request.path_params["aid"]
+        await self._db(lambda s: canned.remove(s, canned.get(s, aid)), write=True)
+        return Response(status_code=204)
 
     # ---------------------------------------------------------------- the event stream
 
@@ -401,6 +472,20 @@ async def _body(request: Request) -> JSON:
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object")
     return body
+
+
+def _field(body: JSON, name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise Invalid(f"{name}: text")
+    return value
+
+
+def _version(body: JSON) -> canned.Version:
+    for name in ("team", "language"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise Invalid(f"{name}: text, or null")
+    return canned.version(_field(body, "name"), body.get("team"), body.get("language"))
 
 
 def _text(body: JSON) -> str:

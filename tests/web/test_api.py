@@ -265,3 +265,40 @@ def test_the_event_stream_resumes_where_it_left_off(desk: DeskProcess, app: App)
     mine = [(e["type"], e.get("kind")) for e in missed if e["type"] != "ack.sent"]
     assert mine == [("message.created", "note"), ("status", None)]
     assert missed[-1]["detail"]["to"] == "pending" and missed[-1]["detail"]["by"] == name
+
+
+def test_contacts_agents_teams_and_canned_answers(desk: DeskProcess, app: App) -> None:
+    name, token = token_for(desk)
+    _, admin = token_for(desk, role="admin")
+    _, outsider = token_for(desk, teams=())
+    with client(desk, token) as api, client(desk, admin) as boss, \
+            client(desk, outsider) as stranger:
+        cid = new_conversation(app, api)
+        assert api.patch(f"/conversations/{cid}", json={"assignee": name}).status_code == 200
+        boss.patch(f"/conversations/{cid}", json={"team": "billing"})
+        contact_id = api.get(f"/conversations/{cid}").json()["contact"]["id"]
+        person = api.get(f"/contacts/{contact_id}").json()
+        assert [c["id"] for c in person["conversations"]] == [cid]
+        assert person["identities"][0]["channel"] == "email"
+        hidden = stranger.get(f"/contacts/{contact_id}")  # no team of theirs, not theirs
+        assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found"
+        assert name in [a["name"] for a in api.get("/agents").json()["agents"]]
+        assert "billing" in [t["name"] for t in api.get("/teams").json()["teams"]]
+
+        answer = {"name": f"late{free_port()}", "language": "pl",
+                  "body": "Dzień dobry {{ customer_first_name }}, paczka jest w drodze."}
+        refused = api.post("/canned-answers", json=answer)
+        assert refused.status_code == 403
+        made = boss.post("/canned-answers", json=answer)
+        assert made.status_code == 201 and made.json()["language"] == "pl"
+        aid = made.json()["id"]
+        assert boss.post("/canned-answers", json=answer).json()["error"]["code"] == "conflict"
+        broken = boss.patch(f"/canned-answers/{aid}", json={"body": "{{ nobody_gives_this }}"})
+        assert broken.status_code == 422 and "(pl):1: unknown variable" in broken.json()[
+            "error"]["message"]
+        changed = boss.patch(f"/canned-answers/{aid}", json={"body": "Paczka wyszła."})
+        assert changed.json()["body"] == "Paczka wyszła." and changed.json()["name"] == \
+            answer["name"]
+        assert any(a["id"] == aid for a in api.get("/canned-answers").json()["canned_answers"])
+        assert boss.delete(f"/canned-answers/{aid}").status_code == 204
+        assert api.get(f"/canned-answers/{aid}").status_code == 404
