@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +57,7 @@ from bench.common import pg_database
 from channels.base import Address, Inbound
 from inbox.core.config import load_settings
 from inbox.core.vocab import Role
-from inbox.desk import accounts, actions
+from inbox.desk import accounts, actions, apitokens
 from inbox.ingest.pipeline import ingest_batch
 from inbox.runtime.app import App
 from inbox.store.db import upgrade
@@ -83,6 +83,8 @@ class Deployment:
     port: int
     token: str = ""
     long_id: int = 0
+    api_token: str = ""  # the HTTP API's (inbox token create), acting as Bench
+    reply_id: int = 0  # the conversation the API's replies go to
 
     @property
     def url(self) -> str:
@@ -153,12 +155,14 @@ def long_conversation(d: Deployment, now: datetime) -> int:
 
 
 def sign_in(d: Deployment, now: datetime) -> str:
-    """The agent Bench and a session, as /login would open it."""
+    """The agent Bench and a session, as /login would open it; an API token for Bench
+    too (d.api_token)."""
     with Session(d.app.engine, expire_on_commit=False) as s, s.begin():
         agent = accounts.add_agent(s, email="bench@helpdesk.test", name="Bench",
                                    role=Role.AGENT, password=None, now=now)
         token, _ = accounts.open_session(s, agent, "127.0.0.1", "bench", now,
                                          secret=d.app.secret, web=d.app.settings.web)
+        d.api_token = apitokens.create(s, agent, "bench", None, now)[1]
     return token
 
 
@@ -202,6 +206,37 @@ async def server_times(d: Deployment, runs: int) -> dict[str, Any]:
         out["queue_rows_shown"] = rows_in((await client.get("/")).text)
         out["conversation_messages_shown"] = (await client.get(
             f"/c/{d.long_id}")).text.count('<li class="message ')
+    async with httpx.AsyncClient(transport=transport, base_url="http://desk/api/v1",
+                                 headers={"Authorization": f"Bearer {d.api_token}"}) as api:
+        out |= await api_times(api, d, runs)
+    return out
+
+
+async def api_times(api: httpx.AsyncClient, d: Deployment, runs: int) -> dict[str, Any]:
+    """The HTTP API's queue (a page of 50) and a reply with an Idempotency-Key, each as
+    a program calls them (docs/api.md)."""
+    out: dict[str, Any] = {}
+    def queue(n: int) -> Awaitable[httpx.Response]:
+        return api.get("/conversations", params={"limit": 50})
+
+    def reply(n: int) -> Awaitable[httpx.Response]:
+        return api.post(f"/conversations/{d.reply_id}/replies",
+                        json={"text": f"Reply {n}: it is on its way."},
+                        headers={"Idempotency-Key": f"bench-{n}"})
+
+    calls = {"api_queue": queue, "api_reply": reply}
+    for name, call in calls.items():
+        first = await call(-1)
+        assert first.status_code in (200, 201), (name, first.status_code, first.text[:300])
+        samples, cpu = [], []
+        for n in range(runs):
+            start, used = time.perf_counter(), time.process_time()
+            response = await call(n)
+            samples.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - used) * 1000)
+            assert response.status_code in (200, 201)
+        out[name], out[f"{name}_cpu"] = summary(samples), summary(cpu)
+    out["api_queue_rows"] = len((await calls["api_queue"](0)).json()["conversations"])
     return out
 
 
@@ -345,6 +380,8 @@ def measure(name: str, url: str, workdir: Path, args: argparse.Namespace) -> dic
     result: dict[str, Any] = {"load_seconds": fill(url, args.count, now)}
     d.token = sign_in(d, now)
     d.long_id = long_conversation(d, now)
+    d.reply_id = ingest(d.app, customer_mail("api-reply", now, "api@example.com",
+                                             subject="Where is my parcel?"), now)
     print(f"{name}: pages in process ...", flush=True)
     result |= asyncio.run(server_times(d, args.runs))
     print(f"{name}: inbox run, commit to screen ...", flush=True)
@@ -381,10 +418,14 @@ def main() -> None:
 ROWS = [("queue_page", "p95_ms", "queue page `GET /`, server time", "p95 < 50 ms"),
         ("conversation_page", "p95_ms", f"conversation of {LONG} messages `GET /c/ID`",
          "p95 < 50 ms"),
+        ("api_queue", "p95_ms", "API queue `GET /api/v1/conversations` (50)", "p95 < 50 ms"),
+        ("api_reply", "p95_ms", "API reply `POST .../replies` with Idempotency-Key",
+         "p95 < 50 ms"),
         ("commit_to_event", "p99_ms", "commit to `changed` on /events", ""),
         ("commit_to_screen", "p99_ms", "commit to the new row in the fetched queue",
          "p50 < 300 ms, p99 < 1 s")]
 LIMITS = {"queue_page": {"p95_ms": 50.0}, "conversation_page": {"p95_ms": 50.0},
+          "api_queue": {"p95_ms": 50.0}, "api_reply": {"p95_ms": 50.0},
           "commit_to_screen": {"p50_ms": 300.0, "p99_ms": 1000.0}}
 RSS_LIMIT_MB = 200.0
 

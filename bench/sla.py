@@ -111,6 +111,9 @@ def defaults(table: sa.Table) -> dict[str, Any]:
     for c in table.columns:
         if isinstance(c.type, sa.JSON):
             out[c.name] = "[]" if c.name == "tags" else "{}"
+        elif not c.nullable and isinstance(c.default, sa.ColumnDefault) and \
+                c.default.is_scalar:  # a counter's 0, a flag's False
+            out[c.name] = c.default.arg
         else:
             out[c.name] = None
     return out
