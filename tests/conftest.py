@@ -42,10 +42,10 @@ PG_ADMIN = os.environ.get("INBOX_TEST_PG", "postgresql://postgres@127.0.0.1:5432
 
 
 # Tests that share one expensive peer run in one worker of the suite's pytest-xdist
-# processes (`--dist loadgroup`, pyproject.toml): the Bluesky dev network starts once,
-# and so does the browser folder's `inbox run` per database (a package fixture, which a
-# worker would start again each time it came back to the folder from another).
-SHARED_PEERS = {"tests/channels/bluesky/": "bluesky-devnet", "tests/web/": "web-desk"}
+# processes (`--dist loadgroup`, pyproject.toml): the Bluesky dev network starts once.
+# (The browser folder as one group ran its in-process async tests while Playwright's
+# loop held the worker's main thread; file by file it does not.)
+SHARED_PEERS = {"tests/channels/bluesky/": "bluesky-devnet"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
