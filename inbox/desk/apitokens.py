@@ -84,22 +84,26 @@ def revoke(s: Session, token_id: int, now: datetime) -> ApiToken:
     return row
 
 
-def token_agent(s: Session, token: str, now: datetime) -> tuple[Agent, ApiToken] | None:
-    """The enabled agent a live token acts as, else None. Notes the use when due (the
-    caller commits)."""
+def token_agent(s: Session, token: str, now: datetime) -> tuple[Agent, int, bool] | None:
+    """The enabled agent a live token acts as, the token's id, and whether its use is
+    due to be noted (then `note_use` in a write transaction); else None. Only reads:
+    a call that reads never waits for the write lock."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     row = s.scalars(sa.select(ApiToken).where(
         col(ApiToken.token_sha256) == digest(token))).first()
-    if row is None or state(row, now) != "active":
+    if row is None or row.id is None or state(row, now) != "active":
         return None
     agent = s.get(Agent, row.agent_id)
     if agent is None or not agent.enabled:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= _NOTE_EVERY:
-        row.last_used_at = now
-        s.add(row)
-    return agent, row
+    due = row.last_used_at is None or now - row.last_used_at >= _NOTE_EVERY
+    return agent, row.id, due
+
+
+def note_use(s: Session, token_id: int, now: datetime) -> None:
+    s.execute(sa.update(ApiToken).where(col(ApiToken.id) == token_id)
+              .values(last_used_at=now))
 
 
 def _iso(at: datetime | None) -> str | None:

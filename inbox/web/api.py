@@ -123,7 +123,7 @@ class Api:
                   action: Action | None = None) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             try:
-                agent = await self._db(lambda s: self._token_agent(s, request), write=True)
+                agent = await self._agent(request)
                 if action is not None and not can(agent, action):
                     raise Forbidden(f"{agent.name}'s role ({agent.role}) may not do this")
                 return await endpoint(request, agent)
@@ -131,15 +131,21 @@ class Api:
                 return error(exc)
         return run
 
-    def _token_agent(self, s: Session, request: Request) -> Agent:
+    async def _agent(self, request: Request) -> Agent:
+        """The agent the request's bearer token acts as; its use noted when due."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send Authorization: Bearer <token> (inbox token create)")
-        found = apitokens.token_agent(s, token.strip(), self.ctx.clock())
+        now = self.ctx.clock()
+        found = await self._db(lambda s: apitokens.token_agent(s, token.strip(), now))
         if found is None:
             raise Unauthorized("this token does not work: unknown, revoked, expired, "
                                "or its agent is disabled")
-        return found[0]
+        agent, token_id, due = found
+        if due:
+            await self._db(lambda s: apitokens.note_use(s, token_id, now), write=True)
+        request.state.api_token = token.strip()
+        return agent
 
     async def _db(self, work: Callable[[Session], T], write: bool = False) -> T:
         def run() -> T:
@@ -327,17 +333,21 @@ class Api:
             raise Invalid("Last-Event-ID: give back an id of this stream as it came")
         url = self.ctx.engine.url.render_as_string(hide_password=False)
 
+        token: str = request.state.api_token
+        reader_engine = reader(self.ctx.engine)
+
         def look(reader: Reader, where: changes.Position,
-                 now: float) -> tuple[list[changes.Row], Scope]:
-            return changes.new_rows(reader, where, now), self._scope(agent)
+                 now: float) -> tuple[list[changes.Row], Scope] | None:
+            """The next rows, and what the agent may see of them now; None once the
+            token stopped working (revoked, expired, the agent disabled)."""
+            with Session(reader_engine) as s:
+                if apitokens.token_agent(s, token, self.ctx.clock()) is None:
+                    return None
+                scope = scope_of(s, agent)
+            return changes.new_rows(reader, where, now), scope
         return StreamingResponse(_stream(url, at, look), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
-
-    def _scope(self, agent: Agent) -> Scope:
-        """Read again at each look: a team change holds at once."""
-        with Session(reader(self.ctx.engine)) as s:
-            return scope_of(s, agent)
 
     # ---------------------------------------------------------------- the outbox
 
@@ -402,7 +412,8 @@ class Api:
 
 STREAM_POLL_SECONDS = 0.5
 KEEP_ALIVE_SECONDS = 15.0
-Look = Callable[[Reader, changes.Position, float], tuple[list[changes.Row], Scope]]
+# A look: the rows after a position, and the scope to show them in; None ends the stream.
+Look = Callable[[Reader, changes.Position, float], tuple[list[changes.Row], Scope] | None]
 
 
 async def _stream(url: str, at: changes.Position | None, look: Look) -> AsyncIterator[str]:
@@ -418,7 +429,11 @@ async def _stream(url: str, at: changes.Position | None, look: Look) -> AsyncIte
         yield f"retry: 2000\nid: {at.text()}\n\n"
         quiet = 0.0
         while True:
-            rows, scope = await loop.run_in_executor(thread, look, db, at, time.monotonic())
+            seen = await loop.run_in_executor(thread, look, db, at, time.monotonic())
+            if seen is None:
+                yield "event: revoked\ndata: the token no longer works\n\n"
+                return
+            rows, scope = seen
             said = [_sse(r, at) for r in rows if scope.sees(r.team, r.assignee)]
             for line in said:
                 yield line

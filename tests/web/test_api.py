@@ -302,3 +302,15 @@ def test_contacts_agents_teams_and_canned_answers(desk: DeskProcess, app: App) -
         assert any(a["id"] == aid for a in api.get("/canned-answers").json()["canned_answers"])
         assert boss.delete(f"/canned-answers/{aid}").status_code == 204
         assert api.get(f"/canned-answers/{aid}").status_code == 404
+
+
+def test_a_stream_ends_when_its_token_is_revoked(desk: DeskProcess) -> None:
+    _, token = token_for(desk)
+    token_id = next(t["id"] for t in json.loads(inbox(desk, "token", "list", "--json"))
+                    if token.startswith(t["prefix"]))
+    with client(desk, token) as api, api.stream("GET", "/events") as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("retry:")
+        inbox(desk, "token", "revoke", str(token_id))
+        rest = list(lines)  # the server ends the stream: no read timeout here
+    assert "event: revoked" in rest
