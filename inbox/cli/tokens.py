@@ -41,10 +41,11 @@ def token_create(ctx: typer.Context, who: Who,
     if as_json:
         _print_json(made)
         return
-    typer.echo(token)
-    typer.echo(f"token {made['id']} acts as {agent.name} ({agent.role}), "
-               f"{'until ' + until if until else 'until revoked'}. It is shown only now: "
-               "keep it where the program reads its secrets.", err=True)
+    typer.echo(token)  # alone on standard output: `TOKEN=$(inbox token create ...)`
+    ends = (f"until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at
+            else "until revoked")
+    typer.echo(f"token {made['id']} acts as {agent.name} ({agent.role}), {ends}. It is "
+               "shown only now: keep it where the program reads its secrets.", err=True)
 
 
 @token_cli.command("list")
