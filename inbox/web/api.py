@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
-from inbox.core.vocab import Status
+from inbox.core.vocab import Role, Status
 from inbox.desk import accounts, actions, apitokens, canned, mentions, sends, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
@@ -103,7 +103,15 @@ class Api:
             Route("/events", call(self.events)),
             Route("/contacts/{contact:int}", call(self.contact)),
             Route("/agents", call(self.agents)),
+            Route("/agents", call(self.agent_add, Action.MANAGE_AGENTS), methods=["POST"]),
+            Route("/agents/{who}", call(self.agent_change, Action.MANAGE_AGENTS),
+                  methods=["PATCH"]),
+            Route("/agents/{who}", call(self.agent_disable, Action.MANAGE_AGENTS),
+                  methods=["DELETE"]),
             Route("/teams", call(self.teams)),
+            Route("/teams", call(self.team_add, Action.MANAGE_TEAMS), methods=["POST"]),
+            Route("/teams/{team}", call(self.team_change, Action.MANAGE_TEAMS),
+                  methods=["PATCH"]),
             Route("/canned-answers", call(self.canned)),
             Route("/canned-answers", call(self.canned_add, Action.MANAGE_CANNED_ANSWERS),
                   methods=["POST"]),
@@ -278,6 +286,78 @@ class Api:
 
     async def teams(self, request: Request, agent: Agent) -> Response:
         return JSONResponse({"teams": await self._db(accounts.team_rows)})
+
+    async def agent_add(self, request: Request, agent: Agent) -> Response:
+        """`{"email", "name", "role"?, "teams"?}` (admins): 201. No password travels
+        through the API: the new agent signs in once `inbox agent passwd` set one."""
+        body = await _body(request)
+        role = _role(body.get("role", Role.AGENT))
+        teams = _names(body, "teams")
+
+        def work(s: Session) -> JSON:
+            made = accounts.add_agent(s, email=_field(body, "email"),
+                                      name=_field(body, "name"), role=role, password=None,
+                                      now=self.ctx.clock(), teams=teams)
+            return _agent_row(s, made.name)
+        return JSONResponse(await self._db(work, write=True), 201)
+
+    async def agent_change(self, request: Request, agent: Agent) -> Response:
+        """`{"enabled"?, "language"?}` (admins): disabling ends the agent's sessions
+        and stops its tokens."""
+        body, who = await _body(request), request.path_params["who"]
+        unknown = set(body) - {"enabled", "language"}
+        if unknown:
+            raise Invalid(f"cannot change {', '.join(sorted(unknown))} here")
+        if "enabled" in body and not isinstance(body["enabled"], bool):
+            raise Invalid("enabled: true or false")
+        if body.get("language") is not None and not isinstance(body["language"], str):
+            raise Invalid("language: a served code, or null for the default")
+
+        def work(s: Session) -> JSON:
+            found = accounts.find_agent(s, who)
+            if "enabled" in body:
+                accounts.set_enabled(s, found, body["enabled"], self.ctx.clock())
+            if "language" in body:
+                accounts.set_language(s, found, body["language"], self.ctx.languages)
+            s.flush()
+            return _agent_row(s, found.name)
+        return JSONResponse(await self._db(work, write=True))
+
+    async def agent_disable(self, request: Request, agent: Agent) -> Response:
+        """An agent is never deleted (their name stays on what they wrote): disabled."""
+        who = request.path_params["who"]
+
+        def work(s: Session) -> None:
+            accounts.set_enabled(s, accounts.find_agent(s, who), False, self.ctx.clock())
+        await self._db(work, write=True)
+        return Response(status_code=204)
+
+    async def team_add(self, request: Request, agent: Agent) -> Response:
+        """`{"name", "agents"?}` (admins): 201, its agents in that round-robin order."""
+        body = await _body(request)
+        members = _names(body, "agents")
+
+        def work(s: Session) -> JSON:
+            team = accounts.add_team(s, _field(body, "name"), self.ctx.clock())
+            for who in members:
+                accounts.add_member(s, team, accounts.find_agent(s, who))
+            return _team_row(s, team.name)
+        return JSONResponse(await self._db(work, write=True), 201)
+
+    async def team_change(self, request: Request, agent: Agent) -> Response:
+        """`{"add"?: [agents], "remove"?: [agents]}` (admins): added ones go last in the
+        round-robin order."""
+        body, name = await _body(request), request.path_params["team"]
+        adding, removing = _names(body, "add"), _names(body, "remove")
+
+        def work(s: Session) -> JSON:
+            team = accounts.find_team(s, name)
+            for who in adding:
+                accounts.add_member(s, team, accounts.find_agent(s, who))
+            for who in removing:
+                accounts.remove_member(s, team, accounts.find_agent(s, who))
+            return _team_row(s, team.name)
+        return JSONResponse(await self._db(work, write=True))
 
     # ---------------------------------------------------------------- canned answers
 
@@ -494,6 +574,28 @@ def _field(body: JSON, name: str) -> str:
     if not isinstance(value, str):
         raise Invalid(f"{name}: text")
     return value
+
+
+def _names(body: JSON, field: str) -> list[str]:
+    value = body.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid(f"{field}: a list of names")
+    return value
+
+
+def _role(value: object) -> Role:
+    try:
+        return Role(str(value))
+    except ValueError:
+        raise Invalid(f"role: one of {', '.join(r.value for r in Role)}") from None
+
+
+def _agent_row(s: Session, name: str) -> JSON:
+    return next(r for r in accounts.agent_rows(s) if r["name"] == name)
+
+
+def _team_row(s: Session, name: str) -> JSON:
+    return next(r for r in accounts.team_rows(s) if r["name"] == name)
 
 
 def _version(body: JSON) -> canned.Version:

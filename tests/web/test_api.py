@@ -314,3 +314,31 @@ def test_a_stream_ends_when_its_token_is_revoked(desk: DeskProcess) -> None:
         inbox(desk, "token", "revoke", str(token_id))
         rest = list(lines)  # the server ends the stream: no read timeout here
     assert "event: revoked" in rest
+
+
+def test_an_admin_keeps_agents_and_teams_and_a_disabled_agents_token_stops(
+        desk: DeskProcess) -> None:
+    name, token = token_for(desk)
+    _, admin = token_for(desk, role="admin")
+    n = free_port()
+    with client(desk, admin) as boss, client(desk, token) as api:
+        new = {"email": f"Mai{n}@helpdesk.test", "name": f"Mai{n}", "role": "supervisor",
+               "teams": ["billing"]}
+        assert api.post("/agents", json=new).status_code == 403
+        made = boss.post("/agents", json=new)
+        assert made.status_code == 201
+        assert (made.json()["email"], made.json()["teams"], made.json()["can_sign_in"]) == \
+            (f"mai{n}@helpdesk.test", ["billing"], False)  # no password over HTTP
+        assert boss.post("/agents", json=new).json()["error"]["code"] == "conflict"
+        assert boss.post("/agents", json={**new, "role": "boss"}).status_code == 422
+        team = boss.post("/teams", json={"name": f"vip{n}", "agents": [new["name"], name]})
+        assert team.status_code == 201 and team.json()["agents"] == [new["name"], name]
+        moved = boss.patch(f"/teams/vip{n}", json={"remove": [new["name"]]})
+        assert moved.json()["agents"] == [name]
+        assert api.patch(f"/teams/vip{n}", json={"add": [new["name"]]}).status_code == 403
+        off = boss.patch(f"/agents/{name}", json={"enabled": False})
+        assert off.status_code == 200 and off.json()["enabled"] is False
+        assert api.get("/conversations").status_code == 401  # its token stopped with it
+        assert boss.delete(f"/agents/{new['name']}").status_code == 204
+        listed = {a["name"]: a for a in boss.get("/agents").json()["agents"]}
+        assert listed[new["name"]]["enabled"] is False  # kept, disabled: its name stays
