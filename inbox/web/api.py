@@ -19,6 +19,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import html
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,8 +34,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
@@ -46,6 +48,7 @@ from inbox.store import changes
 from inbox.store.db import reader
 from inbox.store.models import Agent, ApiRequest, Conversation
 from inbox.store.rawdb import Reader, reading
+from inbox.web import openapi
 from inbox.web.context import WebContext
 
 JSON = dict[str, Any]
@@ -92,38 +95,56 @@ class Api:
     def app(self) -> Starlette:
         call = self._as_agent
         return Starlette(routes=[
-            Route("/conversations", call(self.conversations)),
-            Route("/conversations/{cid:int}", call(self.conversation)),
-            Route("/conversations/{cid:int}", call(self.change, Action.WORK_QUEUE),
-                  methods=["PATCH"]),
-            Route("/conversations/{cid:int}/replies", call(self.reply, Action.WORK_QUEUE),
-                  methods=["POST"]),
-            Route("/conversations/{cid:int}/notes", call(self.note, Action.WORK_QUEUE),
-                  methods=["POST"]),
-            Route("/events", call(self.events)),
-            Route("/contacts/{contact:int}", call(self.contact)),
-            Route("/agents", call(self.agents)),
-            Route("/agents", call(self.agent_add, Action.MANAGE_AGENTS), methods=["POST"]),
-            Route("/agents/{who}", call(self.agent_change, Action.MANAGE_AGENTS),
-                  methods=["PATCH"]),
-            Route("/agents/{who}", call(self.agent_disable, Action.MANAGE_AGENTS),
-                  methods=["DELETE"]),
-            Route("/teams", call(self.teams)),
-            Route("/teams", call(self.team_add, Action.MANAGE_TEAMS), methods=["POST"]),
-            Route("/teams/{team}", call(self.team_change, Action.MANAGE_TEAMS),
-                  methods=["PATCH"]),
-            Route("/canned-answers", call(self.canned)),
-            Route("/canned-answers", call(self.canned_add, Action.MANAGE_CANNED_ANSWERS),
-                  methods=["POST"]),
-            Route("/canned-answers/{aid:int}", call(self.canned_one)),
-            Route("/canned-answers/{aid:int}",
-                  call(self.canned_change, Action.MANAGE_CANNED_ANSWERS), methods=["PATCH"]),
-            Route("/canned-answers/{aid:int}",
-                  call(self.canned_remove, Action.MANAGE_CANNED_ANSWERS), methods=["DELETE"]),
-            Route("/outbox", call(self.outbox, Action.RETRY_DEAD_SENDS)),
-            Route("/outbox/{oid:int}/retry", call(self.retry, Action.RETRY_DEAD_SENDS),
-                  methods=["POST"]),
-        ])
+            Route("/openapi.json", self.openapi),
+            _path("/conversations", GET=call(self.conversations)),
+            _path("/conversations/{cid:int}", GET=call(self.conversation),
+                  PATCH=call(self.change, Action.WORK_QUEUE)),
+            _path("/conversations/{cid:int}/replies",
+                  POST=call(self.reply, Action.WORK_QUEUE)),
+            _path("/conversations/{cid:int}/notes", POST=call(self.note, Action.WORK_QUEUE)),
+            _path("/events", GET=call(self.events)),
+            _path("/contacts/{contact:int}", GET=call(self.contact)),
+            _path("/agents", GET=call(self.agents),
+                  POST=call(self.agent_add, Action.MANAGE_AGENTS)),
+            _path("/agents/{who}", PATCH=call(self.agent_change, Action.MANAGE_AGENTS),
+                  DELETE=call(self.agent_disable, Action.MANAGE_AGENTS)),
+            _path("/teams", GET=call(self.teams), POST=call(self.team_add, Action.MANAGE_TEAMS)),
+            _path("/teams/{team}", PATCH=call(self.team_change, Action.MANAGE_TEAMS)),
+            _path("/canned-answers", GET=call(self.canned),
+                  POST=call(self.canned_add, Action.MANAGE_CANNED_ANSWERS)),
+            _path("/canned-answers/{aid:int}", GET=call(self.canned_one),
+                  PATCH=call(self.canned_change, Action.MANAGE_CANNED_ANSWERS),
+                  DELETE=call(self.canned_remove, Action.MANAGE_CANNED_ANSWERS)),
+            _path("/outbox", GET=call(self.outbox, Action.RETRY_DEAD_SENDS)),
+            _path("/outbox/{oid:int}/retry", POST=call(self.retry, Action.RETRY_DEAD_SENDS)),
+        ], exception_handlers={HTTPException: _http_error})
+
+    # ---------------------------------------------------------------- the document
+
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI document (inbox.web.openapi): no token needed to read it."""
+        return JSONResponse(openapi.document(request.scope.get("root_path", "") or "/api/v1"))
+
+    async def docs(self, request: Request) -> Response:
+        """/api/docs: the document as a page to read, drawn on the server (no script)."""
+        doc = openapi.document()
+        rows = []
+        for path, item in doc["paths"].items():
+            for method, op in item.items():
+                if method == "parameters":
+                    continue
+                codes = ", ".join(op.get("responses", {}))
+                rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>"
+                            f"/api/v1{html.escape(path)}</code></td><td>"
+                            f"{html.escape(op.get('summary', ''))}</td><td>{codes}</td></tr>")
+        page = ("<!doctype html><html lang=en><meta charset=utf-8><title>inbox API</title>"
+                "<h1>inbox API</h1><p>Send <code>Authorization: Bearer &lt;token&gt;</code> "
+                "(<code>inbox token create</code>). The whole document: <a href="
+                "\"/api/v1/openapi.json\">/api/v1/openapi.json</a>; the guide: docs/api.md."
+                "</p><table><thead><tr><th>method</th><th>path</th><th>what</th>"
+                "<th>answers</th></tr></thead><tbody>" + "".join(rows) +
+                "</tbody></table></html>")
+        return HTMLResponse(page)
 
     # ---------------------------------------------------------------- the frame
 
@@ -131,6 +152,9 @@ class Api:
                   action: Action | None = None) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             try:
+                if any(isinstance(v, int) and v > openapi.ID_MAX
+                       for v in request.path_params.values()):
+                    raise NotFound("no such id: ids fit in 31 bits")
                 agent = await self._agent(request)
                 if action is not None and not can(agent, action):
                     raise Forbidden(f"{agent.name}'s role ({agent.role}) may not do this")
@@ -490,6 +514,28 @@ class Api:
 
 # -------------------------------------------------------------------- helpers
 
+Handler = Callable[[Request], Awaitable[Response]]
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """The router's own refusals (no such path: /conversations/abc; a method the path
+    does not take) in the API's JSON, with their headers (a 405's Allow)."""
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "invalid")
+    message = "no such path in this API (see /api/v1/openapi.json)" \
+        if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse({"error": {"code": code, "message": message}}, exc.status_code,
+                        headers=dict(exc.headers or {}))
+
+
+def _path(path: str, **by_method: Handler) -> Route:
+    """One route per path, whatever its methods: a 405 then names them all (`Allow`)."""
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await by_method[method](request)
+    return Route(path, endpoint, methods=list(by_method))
+
 STREAM_POLL_SECONDS = 0.5
 KEEP_ALIVE_SECONDS = 15.0
 # A look: the rows after a position, and the scope to show them in; None ends the stream.
@@ -655,14 +701,20 @@ def _queue_filter(q: Any, me: str) -> views.QueueFilter:
     limit = q.get("limit", "50")
     if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
         raise Invalid(f"limit: 1 to {MAX_PAGE}")
-    flag = {k: q.get(k) in ("1", "true", "yes") for k in ("mine", "unassigned",
-                                                          "automated", "escalated")}
+    flag = {k: _flag(q, k) for k in ("mine", "unassigned", "automated", "escalated")}
     return views.QueueFilter(
         statuses=statuses, team=q.get("team") or None,
         assignee=me if flag["mine"] else (q.get("assignee") or None),
         channel=q.get("channel") or None, tag=q.get("tag") or None,
         language=q.get("language") or None, limit=int(limit), automated=flag["automated"],
         unassigned=flag["unassigned"], escalated=flag["escalated"])
+
+
+def _flag(q: Any, name: str) -> bool:
+    value = q.get(name)
+    if value not in (None, "0", "1", "true", "false"):
+        raise Invalid(f"{name}: 1 or true, 0 or false")
+    return value in ("1", "true")
 
 
 def _cursor(now: datetime, last: views.Rank) -> str:

@@ -59,7 +59,9 @@ def create_app(ctx: WebContext, webhooks: Mapping[str, ASGIApp] | None = None) -
             raise ValueError(f"the webhook path {path} is the desk's own; give the webhook "
                              "URL another path, e.g. /telegram/<bot>")
         outer.append(Route(path, _Asgi(endpoint)))
-    outer.append(Mount(API, app=Api(ctx).app()))  # its own sign-in: a bearer token
+    api = Api(ctx)
+    outer.append(Mount(API, app=api.app()))  # its own sign-in: a bearer token
+    outer.append(Route("/api/docs", api.docs))
     return Starlette(routes=[*outer, Mount("", app=desk)],
                      middleware=[Middleware(SecurityHeaders)])
 

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from inbox.web.app import create_app
 from inbox.web.context import WebContext
 from inbox.web.security import CSP
+from tests.web.desk_helpers import in_own_loop
 
 # No request below reaches the database (nobody signs in): an empty one will do.
 CTX = WebContext(name="Acme Support", engine=sa.create_engine("sqlite://"), secret="s" * 32)
@@ -28,7 +29,11 @@ async def hook(scope: Scope, receive: Receive, send: Send) -> None:
     await PlainTextResponse(f"hook {request.method}")(scope, receive, send)
 
 
-async def test_every_response_carries_the_security_headers() -> None:
+def test_every_response_carries_the_security_headers() -> None:
+    in_own_loop(_every_response_carries_the_security_headers())
+
+
+async def _every_response_carries_the_security_headers() -> None:
     desk = client(create_app(CTX, {"/telegram/support": hook}))
     for method, path in [("GET", "/login"), ("GET", "/no-such-page"), ("GET", "/healthz"),
                          ("POST", "/telegram/support"), ("POST", "/logout")]:
@@ -40,7 +45,11 @@ async def test_every_response_carries_the_security_headers() -> None:
     assert "frame-ancestors 'none'" in CSP and "script-src 'self'" in CSP
 
 
-async def test_the_queue_sends_a_stranger_to_sign_in_and_refuses_a_cross_site_form() -> None:
+def test_the_queue_sends_a_stranger_to_sign_in_and_refuses_a_cross_site_form() -> None:
+    in_own_loop(_the_queue_sends_a_stranger_to_sign_in_and_refuses_a_cross_site_form())
+
+
+async def _the_queue_sends_a_stranger_to_sign_in_and_refuses_a_cross_site_form() -> None:
     desk = client(create_app(CTX))
     answer = await desk.get("/", follow_redirects=False)
     assert (answer.status_code, answer.headers["location"]) == (303, "/login?next=/")
@@ -53,7 +62,11 @@ async def test_the_queue_sends_a_stranger_to_sign_in_and_refuses_a_cross_site_fo
     assert (await desk.post("/logout", headers=foreign)).status_code == 401  # no session
 
 
-async def test_static_files_have_versioned_names_and_a_long_cache() -> None:
+def test_static_files_have_versioned_names_and_a_long_cache() -> None:
+    in_own_loop(_static_files_have_versioned_names_and_a_long_cache())
+
+
+async def _static_files_have_versioned_names_and_a_long_cache() -> None:
     desk = client(create_app(CTX))
     page = (await desk.get("/login")).text
     [css] = re.findall(r'href="(/static/desk\.[0-9a-f]{12}\.css)"', page)
@@ -64,7 +77,11 @@ async def test_static_files_have_versioned_names_and_a_long_cache() -> None:
     assert (await desk.get(css.replace(css[-16:-4], "0" * 12))).status_code == 404
 
 
-async def test_a_webhook_is_served_at_its_path_unless_the_desk_uses_it() -> None:
+def test_a_webhook_is_served_at_its_path_unless_the_desk_uses_it() -> None:
+    in_own_loop(_a_webhook_is_served_at_its_path_unless_the_desk_uses_it())
+
+
+async def _a_webhook_is_served_at_its_path_unless_the_desk_uses_it() -> None:
     desk = client(create_app(CTX, {"/telegram/support": hook}))
     assert (await desk.post("/telegram/support")).text == "hook POST"
     for taken in ("/login", "/healthz", "/static/x.js", "/"):

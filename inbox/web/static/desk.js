@@ -162,6 +162,10 @@
   // ------------------------------------------------------------------ open sections
   // A refresh of the conversation draws it anew, folded; a section the agent opened
   // (data-keep-open: "Why did this happen?", a quoted part, a text version) opens again.
+  // Which ones are open is kept from the agent's own toggles, not read off the page
+  // before a swap: two swaps can follow each other before the first has settled (an
+  // action's answer, then the refresh a notice asked for), and the second would read
+  // the page the first drew, folded.
   // A section with data-load (the trail) reads its list when open and not yet read:
   // when the agent opens it, and again when a refresh has drawn it anew.
   var keptOpen = new Set();
@@ -175,7 +179,12 @@
 
   document.addEventListener("toggle", function (event) {  // toggle does not bubble
     var details = event.target;
-    if (details instanceof HTMLDetailsElement && details.dataset.load) load(details);
+    // (the section may have been drawn anew since the click: the agent's wish counts)
+    if (!(details instanceof HTMLDetailsElement)) return;
+    var key = details.dataset.keepOpen;
+    if (key && details.open) keptOpen.add(key);
+    if (key && !details.open) keptOpen.delete(key);
+    if (details.dataset.load) load(details);
   }, true);
 
   function isConversation(event) {
@@ -183,20 +192,12 @@
     return target instanceof Element && target.id === "conv-box";
   }
 
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    if (!isConversation(event)) return;
-    keptOpen = new Set(Array.from(
-      event.detail.target.querySelectorAll("details[data-keep-open][open]"),
-      function (d) { return d.dataset.keepOpen; }));
-  });
-
   document.addEventListener("htmx:afterSettle", function (event) {
     if (!isConversation(event)) return;
     document.querySelectorAll("#conv-live details[data-keep-open]").forEach(function (d) {
       if (keptOpen.has(d.dataset.keepOpen)) d.open = true;
       if (d.dataset.load) load(d);
     });
-    keptOpen = new Set();
   });
 
   // ------------------------------------------------------------------ htmx helpers

@@ -1,0 +1,219 @@
+"""The API's OpenAPI 3.1 document, served at /api/v1/openapi.json (docs/api.md).
+
+Written out here rather than inferred: the shapes are the read models' (inbox.desk.views,
+docs/cli-json.md) and the error families' (inbox.web.api `_ERRORS`), and
+tests/web/test_api_schema.py has schemathesis call every operation with what this
+document allows and check each answer against it, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inbox.core.vocab import Role, Status
+
+JSON = dict[str, Any]
+ID_MAX = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
+
+
+def _ref(name: str) -> JSON:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: JSON, description: str) -> JSON:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, JSON]:
+    words = {401: "no token, or one that does not work", 403: "the agent's role may not",
+             405: "the path does not take this method (Allow says which)",
+             404: "no such thing, or one the agent may not see", 409: "a conflict",
+             422: "the request cannot be done as asked", 503: "the database is away"}
+    return {str(c): _json(_ref("Error"), words[c]) for c in (401, *codes, 405, 503)}
+
+
+def _body(schema: JSON) -> JSON:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _id(name: str) -> JSON:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX}}
+
+
+def _name(name: str) -> JSON:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}}
+
+
+def _query(name: str, schema: JSON) -> JSON:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+_TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
+_NAMES = {"type": "array", "items": {"type": "string"}}
+_OPEN: JSON = {"type": "object", "additionalProperties": True}
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "maxLength": 255, "pattern": "^[!-~]+$"}}
+_FLAG = {"type": "string", "enum": ["0", "1", "true", "false"]}
+
+
+def _schemas() -> JSON:
+    conversation = {**_OPEN, "required": ["id", "status", "channel", "contact"],
+                    "properties": {"id": {"type": "integer"},
+                                   "status": {"enum": [s.value for s in Status]},
+                                   "channel": {"type": "string"},
+                                   "contact": {**_OPEN, "required": ["id"]}}}
+    return {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "meanwhile": {"type": "array", "items": _OPEN}}}}},
+        "Conversation": conversation,
+        "QueuePage": {"type": "object", "required": ["conversations", "next_cursor"],
+                      "properties": {"conversations": {"type": "array", "items": conversation},
+                                     "next_cursor": {"type": ["string", "null"]}}},
+        "ConversationChange": {"type": "object", "additionalProperties": False,
+                               "properties": {
+                                   "status": {"enum": [s.value for s in Status]},
+                                   "snoozed_until": {"type": ["string", "null"],
+                                                     "format": "date-time"},
+                                   "assignee": {"type": ["string", "null"]},
+                                   "team": {"type": ["string", "null"]},
+                                   "language": {"type": "string"}}},
+        "Reply": {"type": "object", "required": ["text"], "properties": {
+            "text": _TEXT, "cc": {"type": "array", "items": {"type": "string"}},
+            "seen_up_to": {"type": "integer", "minimum": 0, "maximum": ID_MAX}}},
+        "Note": {"type": "object", "required": ["text"], "properties": {"text": _TEXT}},
+        "Queued": {**_OPEN, "required": ["conversation_id", "message_id"]},
+        "Contact": {**_OPEN, "required": ["id", "identities", "conversations"]},
+        "Agent": {**_OPEN, "required": ["name", "role", "enabled", "teams"]},
+        "NewAgent": {"type": "object", "required": ["email", "name"], "properties": {
+            "email": {"type": "string"}, "name": {"type": "string"},
+            "role": {"enum": [r.value for r in Role]}, "teams": _NAMES}},
+        "AgentChange": {"type": "object", "additionalProperties": False, "properties": {
+            "enabled": {"type": "boolean"}, "language": {"type": ["string", "null"]}}},
+        "Team": {**_OPEN, "required": ["name", "agents"]},
+        "NewTeam": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "agents": _NAMES}},
+        "TeamChange": {"type": "object", "properties": {"add": _NAMES, "remove": _NAMES}},
+        "CannedAnswer": {**_OPEN, "required": ["id", "name", "body"]},
+        "NewCannedAnswer": {"type": "object", "required": ["name", "body"], "properties": {
+            "name": {"type": "string"}, "team": {"type": ["string", "null"]},
+            "language": {"type": ["string", "null"]}, "body": {"type": "string"}}},
+        "CannedChange": {"type": "object", "properties": {
+            "name": {"type": "string"}, "team": {"type": ["string", "null"]},
+            "language": {"type": ["string", "null"]}, "body": {"type": "string"}}},
+        "Send": {**_OPEN, "required": ["id", "state", "attempts"]},
+    }
+
+
+def _list(key: str, item: str) -> JSON:
+    return {"type": "object", "required": [key],
+            "properties": {key: {"type": "array", "items": _ref(item)}}}
+
+
+def _paths() -> JSON:
+    cid, ok = _id("cid"), "200"
+    queue_params = [
+        _query("status", {"type": "array", "items": {
+            "enum": [*(s.value for s in Status), "all"]}}),
+        *(_query(k, {"type": "string"}) for k in ("team", "assignee", "channel", "tag",
+                                                   "language")),
+        *(_query(k, _FLAG) for k in ("mine", "unassigned", "automated", "escalated")),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+        _query("cursor", {"type": "string"})]
+    return {
+        "/conversations": {"get": {
+            "summary": "The queue, most urgent first, a page at a time",
+            "parameters": queue_params,
+            "responses": {ok: _json(_ref("QueuePage"), "a page"), **_errors(422)}}},
+        "/conversations/{cid}": {
+            "parameters": [cid],
+            "get": {"summary": "A conversation with its messages and events",
+                    "responses": {ok: _json(_ref("Conversation"), "it"), **_errors(404)}},
+            "patch": {"summary": "Status, assignee, team, language",
+                      "requestBody": _body(_ref("ConversationChange")),
+                      "responses": {ok: _json(_ref("Conversation"), "as after"),
+                                    **_errors(403, 404, 409, 422)}}},
+        "/conversations/{cid}/replies": {"parameters": [cid], "post": {
+            "summary": "Queue a reply on the customer's channel",
+            "parameters": [_IDEMPOTENCY], "requestBody": _body(_ref("Reply")),
+            "responses": {"201": _json(_ref("Queued"), "queued"),
+                          **_errors(403, 404, 409, 422)}}},
+        "/conversations/{cid}/notes": {"parameters": [cid], "post": {
+            "summary": "An internal note", "parameters": [_IDEMPOTENCY],
+            "requestBody": _body(_ref("Note")),
+            "responses": {"201": _json(_ref("Queued"), "written"),
+                          **_errors(403, 404, 409, 422)}}},
+        "/events": {"get": {
+            "summary": "Server-sent events of new messages and events (Last-Event-ID)",
+            "responses": {ok: {"description": "the stream", "content": {
+                "text/event-stream": {"schema": {"type": "string"}}}}, **_errors(422)}}},
+        "/contacts/{contact}": {"parameters": [_id("contact")], "get": {
+            "summary": "A contact, its identities and visible conversations",
+            "responses": {ok: _json(_ref("Contact"), "them"), **_errors(404)}}},
+        "/agents": {
+            "get": {"summary": "Agents", "responses": {
+                ok: _json(_list("agents", "Agent"), "all"), **_errors()}},
+            "post": {"summary": "Add an agent (admins)", "requestBody": _body(_ref("NewAgent")),
+                     "responses": {"201": _json(_ref("Agent"), "added"),
+                                   **_errors(403, 404, 409, 422)}}},
+        "/agents/{who}": {
+            "parameters": [_name("who")],
+            "patch": {"summary": "Enable, disable, language (admins)",
+                      "requestBody": _body(_ref("AgentChange")),
+                      "responses": {ok: _json(_ref("Agent"), "as after"),
+                                    **_errors(403, 404, 422)}},
+            "delete": {"summary": "Disable (admins)", "responses": {
+                "204": {"description": "disabled"}, **_errors(403, 404)}}},
+        "/teams": {
+            "get": {"summary": "Teams", "responses": {
+                ok: _json(_list("teams", "Team"), "all"), **_errors()}},
+            "post": {"summary": "Add a team (admins)", "requestBody": _body(_ref("NewTeam")),
+                     "responses": {"201": _json(_ref("Team"), "added"),
+                                   **_errors(403, 404, 409, 422)}}},
+        "/teams/{team}": {"parameters": [_name("team")], "patch": {
+            "summary": "Add or remove members (admins)", "requestBody": _body(_ref("TeamChange")),
+            "responses": {ok: _json(_ref("Team"), "as after"), **_errors(403, 404, 422)}}},
+        "/canned-answers": {
+            "get": {"summary": "Canned answers", "parameters": [
+                _query("team", {"type": "string"})],
+                "responses": {ok: _json(_list("canned_answers", "CannedAnswer"), "all"),
+                              **_errors()}},
+            "post": {"summary": "Add one (admins)",
+                     "requestBody": _body(_ref("NewCannedAnswer")),
+                     "responses": {"201": _json(_ref("CannedAnswer"), "added"),
+                                   **_errors(403, 404, 409, 422)}}},
+        "/canned-answers/{aid}": {
+            "parameters": [_id("aid")],
+            "get": {"summary": "One", "responses": {
+                ok: _json(_ref("CannedAnswer"), "it"), **_errors(404)}},
+            "patch": {"summary": "Change one (admins)",
+                      "requestBody": _body(_ref("CannedChange")),
+                      "responses": {ok: _json(_ref("CannedAnswer"), "as after"),
+                                    **_errors(403, 404, 409, 422)}},
+            "delete": {"summary": "Remove one (admins)", "responses": {
+                "204": {"description": "removed"}, **_errors(403, 404)}}},
+        "/outbox": {"get": {
+            "summary": "Sends by state (admins)", "parameters": [
+                _query("state", {"type": "array", "items": {"enum": [
+                    "pending", "failed", "sending", "sent", "dead", "all"]}}),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})],
+            "responses": {ok: _json(_list("sends", "Send"), "them"), **_errors(403, 422)}}},
+        "/outbox/{oid}/retry": {"parameters": [_id("oid")], "post": {
+            "summary": "Send a dead send again (admins)",
+            "responses": {ok: _json(_ref("Send"), "pending again"),
+                          **_errors(403, 404, 409)}}},
+    }
+
+
+def document(server: str = "/api/v1") -> JSON:
+    return {"openapi": "3.1.0",
+            "info": {"title": "inbox API", "version": "1",
+                     "description": "What an agent does in the desk, over HTTP (docs/api.md)."},
+            "servers": [{"url": server}],
+            "security": [{"bearer": []}],
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                           "schemas": _schemas()},
+            "paths": _paths()}
