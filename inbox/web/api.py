@@ -96,13 +96,13 @@ class Api:
         call = self._as_agent
         return Starlette(routes=[
             Route("/openapi.json", self.openapi),
-            _path("/conversations", GET=call(self.conversations)),
+            _path("/conversations", QUEUE_QUERY, GET=call(self.conversations)),
             _path("/conversations/{cid:int}", GET=call(self.conversation),
                   PATCH=call(self.change, Action.WORK_QUEUE)),
             _path("/conversations/{cid:int}/replies",
                   POST=call(self.reply, Action.WORK_QUEUE)),
             _path("/conversations/{cid:int}/notes", POST=call(self.note, Action.WORK_QUEUE)),
-            _path("/events", GET=call(self.events)),
+            _path("/events", ("after",), GET=call(self.events)),
             _path("/contacts/{contact:int}", GET=call(self.contact)),
             _path("/agents", GET=call(self.agents),
                   POST=call(self.agent_add, Action.MANAGE_AGENTS)),
@@ -110,12 +110,12 @@ class Api:
                   DELETE=call(self.agent_disable, Action.MANAGE_AGENTS)),
             _path("/teams", GET=call(self.teams), POST=call(self.team_add, Action.MANAGE_TEAMS)),
             _path("/teams/{team}", PATCH=call(self.team_change, Action.MANAGE_TEAMS)),
-            _path("/canned-answers", GET=call(self.canned),
+            _path("/canned-answers", ("team",), GET=call(self.canned),
                   POST=call(self.canned_add, Action.MANAGE_CANNED_ANSWERS)),
             _path("/canned-answers/{aid:int}", GET=call(self.canned_one),
                   PATCH=call(self.canned_change, Action.MANAGE_CANNED_ANSWERS),
                   DELETE=call(self.canned_remove, Action.MANAGE_CANNED_ANSWERS)),
-            _path("/outbox", GET=call(self.outbox, Action.RETRY_DEAD_SENDS)),
+            _path("/outbox", ("state", "limit"), GET=call(self.outbox, Action.RETRY_DEAD_SENDS)),
             _path("/outbox/{oid:int}/retry", POST=call(self.retry, Action.RETRY_DEAD_SENDS)),
         ], exception_handlers={HTTPException: _http_error})
 
@@ -529,9 +529,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                         headers=dict(exc.headers or {}))
 
 
-def _path(path: str, **by_method: Handler) -> Route:
-    """One route per path, whatever its methods: a 405 then names them all (`Allow`)."""
+QUEUE_QUERY = ("status", "team", "assignee", "channel", "tag", "language", "mine",
+               "unassigned", "automated", "escalated", "limit", "cursor")
+
+
+def _path(path: str, query: tuple[str, ...] = (), **by_method: Handler) -> Route:
+    """One route per path, whatever its methods: a 405 then names them all (`Allow`).
+    A query parameter the path does not take is refused (a typo such as `?stauts=`
+    would otherwise quietly give the default)."""
     async def endpoint(request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - set(query))
+        if unknown:
+            return error(Invalid(f"{path} takes no {', '.join(unknown)}"
+                                 + (f": only {', '.join(query)}" if query else "")))
         method = "GET" if request.method == "HEAD" else request.method
         return await by_method[method](request)
     return Route(path, endpoint, methods=list(by_method))

@@ -29,7 +29,9 @@ def _errors(*codes: int) -> dict[str, JSON]:
              405: "the path does not take this method (Allow says which)",
              404: "no such thing, or one the agent may not see", 409: "a conflict",
              422: "the request cannot be done as asked", 503: "the database is away"}
-    return {str(c): _json(_ref("Error"), words[c]) for c in (401, *codes, 405, 503)}
+    # 422 on every path: a query parameter the path does not take is refused
+    return {str(c): _json(_ref("Error"), words[c])
+            for c in sorted({401, *codes, 405, 422, 503})}
 
 
 def _body(schema: JSON) -> JSON:
@@ -148,6 +150,7 @@ def _paths() -> JSON:
                           **_errors(403, 404, 409, 422)}}},
         "/events": {"get": {
             "summary": "Server-sent events of new messages and events (Last-Event-ID)",
+            "parameters": [_query("after", {"type": "string"})],
             "responses": {ok: {"description": "the stream", "content": {
                 "text/event-stream": {"schema": {"type": "string"}}}}, **_errors(422)}}},
         "/contacts/{contact}": {"parameters": [_id("contact")], "get": {
