@@ -116,7 +116,7 @@ class Outbound:
     """
 
     outbox_id: int
-    kind: str  # "ack", "reply", "notify"
+    kind: str  # "ack", "reply", "notify", "webhook"
     channel: str
     account: str
     recipient: Address
@@ -139,9 +139,11 @@ class Outbound:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """What the channel said about a successful send: its id for the message, if any."""
+    """What the channel said about a successful send: its id for the message, if any,
+    and what the far end answered, where that is worth keeping (a webhook's response)."""
 
     external_id: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

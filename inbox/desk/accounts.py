@@ -60,12 +60,14 @@ class Action(StrEnum):
     MANAGE_TEAMS = "manage_teams"
     MANAGE_CANNED_ANSWERS = "manage_canned_answers"
     RETRY_DEAD_SENDS = "retry_dead_sends"
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 _AGENT = frozenset({Action.WORK_QUEUE})
 _SUPERVISOR = _AGENT | {Action.SEE_ALL_TEAMS, Action.REASSIGN, Action.RECEIVE_ESCALATIONS}
 _ADMIN = _SUPERVISOR | {Action.MANAGE_AGENTS, Action.MANAGE_TEAMS,
-                        Action.MANAGE_CANNED_ANSWERS, Action.RETRY_DEAD_SENDS}
+                        Action.MANAGE_CANNED_ANSWERS, Action.RETRY_DEAD_SENDS,
+                        Action.MANAGE_WEBHOOKS}
 ALLOWED: dict[Role, frozenset[Action]] = {Role.AGENT: _AGENT, Role.SUPERVISOR: _SUPERVISOR,
                                           Role.ADMIN: _ADMIN}
 
@@ -73,7 +75,8 @@ ALLOWED: dict[Role, frozenset[Action]] = {Role.AGENT: _AGENT, Role.SUPERVISOR: _
 def can(agent: Agent | d.Agent, action: Action) -> bool:
     """Whether `agent` may do `action`: an agent works the queue; a supervisor also sees
     every team, reassigns and receives escalations; an admin also manages agents, teams
-    and canned answers and retries dead sends. A disabled agent may do nothing."""
+    and canned answers, retries dead sends and registers webhooks. A disabled agent may
+    do nothing."""
     return agent.enabled and action in ALLOWED.get(Role(agent.role), frozenset())
 
 

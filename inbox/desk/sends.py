@@ -34,6 +34,8 @@ def retry(s: Session, outbox_id: int, *, by: str, now: datetime) -> Outbox:
     error = row.last_error
     row.state, row.attempts, row.next_attempt_at = OutboxState.PENDING, 0, now
     row.claimed_until = row.claimed_by = None
+    if row.message_id is None:  # a webhook delivery: no message, no customer address
+        return row
     msg = s.get(Message, row.message_id)
     if msg is not None:
         msg.delivery = Delivery.QUEUED

@@ -362,6 +362,23 @@ def conversation_summary(c: Conversation, contact: JSON, now: datetime, secret: 
     }
 
 
+def summary(s: Session, conv_id: int, now: datetime, secret: str) -> JSON | None:
+    """One conversation as the queue lists it (no messages), or None."""
+    c = s.get(Conversation, conv_id)
+    if c is None:
+        return None
+    return conversation_summary(c, _contacts(s, [c])[c.contact_id], now, secret,
+                                open_escalations(s, [conv_id]).get(conv_id))
+
+
+def one_message(s: Session, message_id: int) -> JSON | None:
+    """One message as a conversation lists it (with its attachments), or None."""
+    m = s.execute(sa.select(*_MESSAGE_COLUMNS).where(col(Message.id) == message_id)).first()
+    if m is None:
+        return None
+    return message(m, _attachments(s, [message_id]).get(message_id, []))
+
+
 def conversation(s: Session, conv_id: int, now: datetime, secret: str, *,
                  events: bool = True) -> JSON | None:
     """The conversation, its messages and (unless `events` is false: the desk's page

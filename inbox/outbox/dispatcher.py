@@ -32,6 +32,7 @@ when two daemons both make it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -93,7 +94,7 @@ class Outage:
 class Claimed:
     """What recording a send needs of its row, read by the claim."""
 
-    message_id: int
+    message_id: int | None  # None: a webhook delivery, which has no message
     conversation_id: int
     kind: str
     recipient: str
@@ -105,7 +106,8 @@ class Claimed:
 _o = store.outbox.c
 _SENT = (sa.update(store.outbox).where(_o.id == sa.bindparam("oid"))
          .values(state=OutboxState.SENT, sent_at=sa.bindparam("now"), claimed_until=None,
-                 claimed_by=None, attempts=_o.attempts + 1))
+                 claimed_by=None, attempts=_o.attempts + 1,
+                 response=sa.bindparam("response")))
 
 
 def backoff(attempts: int, settings: OutboxSettings) -> timedelta:
@@ -377,12 +379,14 @@ class Dispatcher:
         if result.external_id:
             delivered["external_id"] = result.external_id
         with self.engine.begin() as conn:
-            conn.execute(_SENT, {"oid": out.outbox_id, "now": now})
-            conn.execute(sa.update(store.message)
-                         .where(store.message.c.id == c.message_id).values(delivered))
-            store.add_event(conn, f"{c.kind}.sent", now, conversation_id=c.conversation_id,
-                            message_id=c.message_id, recipient=c.recipient,
-                            attempts=c.attempts + 1)
+            conn.execute(_SENT, {"oid": out.outbox_id, "now": now,
+                                 "response": (result.detail or "")[:2000] or None})
+            if c.message_id is not None:  # a webhook's delivery leaves no trail event
+                conn.execute(sa.update(store.message)
+                             .where(store.message.c.id == c.message_id).values(delivered))
+                store.add_event(conn, f"{c.kind}.sent", now,
+                                conversation_id=c.conversation_id, message_id=c.message_id,
+                                recipient=c.recipient, attempts=c.attempts + 1)
         if self.journal is not None and not self.journal_unsettled:
             self.journal.clear()  # sends are recorded one at a time: all are in
         log.info("%s sent to %s via %s/%s (conversation %d, outbox %d)", c.kind,
@@ -404,13 +408,15 @@ class Dispatcher:
                 _, msg = _load(s, item.outbox_id)
                 row.state, row.sent_at, row.claimed_until = OutboxState.SENT, item.at, None
                 row.claimed_by, row.attempts = None, row.attempts + 1
+                settled += 1
+                if msg is None:  # a webhook delivery
+                    continue
                 msg.delivery, msg.sent_at = Delivery.SENT, item.at
                 msg.external_id = item.external_id or msg.external_id
                 s.add(Event(conversation_id=row.conversation_id, message_id=msg.id,
                             kind=f"{row.kind}.sent", created_at=item.at,
                             detail={"recipient": row.recipient, "attempts": row.attempts,
                                     "recorded": "from the send journal, after a crash"}))
-                settled += 1
         self.journal.clear()
         self.journal_unsettled = False
         if settled:
@@ -424,7 +430,9 @@ class Dispatcher:
         with Session(self.engine) as s, s.begin():
             row, msg = _load(s, out.outbox_id)
             row.state, row.claimed_until, row.claimed_by = OutboxState.PENDING, None, None
-            row.last_error, msg.delivery = error[:2000], Delivery.FAILED
+            row.last_error = error[:2000]
+            if msg is not None:
+                msg.delivery = Delivery.FAILED
             if claim is not None and claim.early:
                 # A probe before the send's own time: no attempt counted and its
                 # schedule kept, so probing never dead-letters sooner than backoff would.
@@ -445,14 +453,15 @@ class Dispatcher:
                 _mark_unreachable(s, row, error)
             return self._bury(s, row, msg, error)
 
-    def _bury(self, s: Session, row: Outbox, msg: Message, error: str) -> Attempt:
+    def _bury(self, s: Session, row: Outbox, msg: Message | None, error: str) -> Attempt:
         now = self.clock()
         row.state, row.claimed_until, row.last_error = OutboxState.DEAD, None, error[:2000]
         row.claimed_by = None
-        msg.delivery = Delivery.DEAD
-        s.add(Event(conversation_id=row.conversation_id, message_id=msg.id, created_at=now,
-                    kind=f"{row.kind}.dead", detail={"recipient": row.recipient,
-                                                     "error": error[:2000]}))
+        if msg is not None:  # a webhook's dead delivery is the operator's, not the trail's
+            msg.delivery = Delivery.DEAD
+            s.add(Event(conversation_id=row.conversation_id, message_id=msg.id,
+                        created_at=now, kind=f"{row.kind}.dead",
+                        detail={"recipient": row.recipient, "error": error[:2000]}))
         log.error("%s to %s via %s/%s dead-lettered (outbox %s): %s", row.kind, row.recipient,
                   row.channel, row.account, row.id, error,
                   extra={"channel": row.channel, "account": row.account,
@@ -486,11 +495,12 @@ def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at is not None else "-"
 
 
-def _load(s: Session, outbox_id: int) -> tuple[Outbox, Message]:
+def _load(s: Session, outbox_id: int) -> tuple[Outbox, Message | None]:
+    """The row and its message (None for a webhook delivery, which has none)."""
     row = s.get(Outbox, outbox_id)
     assert row is not None
-    msg = s.get(Message, row.message_id)
-    assert msg is not None
+    msg = s.get(Message, row.message_id) if row.message_id is not None else None
+    assert msg is not None or row.payload is not None
     return row, msg
 
 
@@ -502,6 +512,8 @@ def _mark_unreachable(s: Session, row: Outbox, reason: str) -> None:
 
 
 def to_outbound(s: Session, row: Outbox) -> Outbound:
+    if row.payload is not None:
+        return webhook_outbound(row)
     msg = s.get(Message, row.message_id)
     conv = s.get(Conversation, row.conversation_id)
     assert msg is not None and conv is not None and row.id is not None
@@ -516,3 +528,13 @@ def to_outbound(s: Session, row: Outbox) -> Outbound:
                     # an outgoing message's recipients: whom it goes to, then its Cc
                     cc=tuple(Address(r) for r in msg.recipients if r != row.recipient),
                     queued_at=row.created_at)
+
+
+def webhook_outbound(row: Outbox) -> Outbound:
+    """A webhook delivery: its JSON body as the text, its event id as the reference
+    (the `webhook-id` a receiver deduplicates by: the same on every retry)."""
+    assert row.id is not None and row.payload is not None
+    body = json.dumps(row.payload, ensure_ascii=False, separators=(",", ":"))
+    return Outbound(outbox_id=row.id, kind=row.kind, channel=row.channel,
+                    account=row.account, recipient=Address(row.recipient), text=body,
+                    message_ref=str(row.payload["id"]), queued_at=row.created_at)

@@ -53,6 +53,7 @@ from inbox.outbox.journal import SentJournal, journal_path
 from inbox.rules import LiveRules
 from inbox.runtime import logs
 from inbox.runtime.app import App, utcnow
+from inbox.runtime.webhooks import Webhooks
 from inbox.sla.sweep import sweep
 from inbox.store.batch import save_text_limit
 from inbox.store.db import check_schema
@@ -79,6 +80,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.dispatcher = self.app.dispatcher(self.connectors)
         self.ctx = self.app.pipeline_context()
+        self.webhooks = Webhooks(self.dispatcher, self.ctx.secret)
         self.notifier = self.app.notifier
         for warning in self.notifier.check():  # unknown names raise ConfigError here
             log.warning("%s", warning)
@@ -142,7 +144,8 @@ class Daemon:
                         " and acknowledgements wait in the outbox (see `inbox outbox`)")
         tasks = [asyncio.create_task(self.dispatcher.run(stop), name="dispatcher"),
                  asyncio.create_task(self._sweep_loop(stop), name="sla-sweep"),
-                 asyncio.create_task(self._rules_loop(stop), name="rules")]
+                 asyncio.create_task(self._rules_loop(stop), name="rules"),
+                 asyncio.create_task(self.webhooks.run(stop), name="webhooks")]
         tasks += [asyncio.create_task(self._connector_loop(key, c, stop), name=f"{key}")
                   for key, c in self.connectors.items()]
         await stop.wait()
@@ -154,6 +157,7 @@ class Daemon:
         await asyncio.gather(*tasks, return_exceptions=True)
         for c in self.connectors.values():
             await c.close()
+        await self.webhooks.close()
         log.info("inbox daemon stopped")
 
     async def run_once(self) -> None:
@@ -164,7 +168,9 @@ class Daemon:
                 await self._start(key, c)
                 await self._fetch_and_ingest(key, c, wait=0)
             await asyncio.to_thread(self._sweep)  # first, so its notifications go out below
+            await self.webhooks.round()
             await self.dispatcher.drain_once()
+            await self.webhooks.close()
 
     async def _connector_loop(self, key: AccountKey, c: Connector, stop: asyncio.Event) -> None:
         away = _Away(key, self.fetch_backoff)

@@ -158,8 +158,11 @@ _STREAM_SQL = {
 }
 
 
-def new_rows(reader: Reader, at: Position, now: float) -> list[Row]:
-    """The rows after `at` that may be given now (`at` moves past them), oldest first."""
+def new_rows(reader: Reader, at: Position, now: float, *,
+             hold: float = HOLD_SECONDS) -> list[Row]:
+    """The rows after `at` that may be given now (`at` moves past them), oldest first.
+    `hold`: how long a skipped id may hold back the rows after it (webhooks, which
+    promise every event, wait longer than a live screen does)."""
     out: list[Row] = []
     for table in TABLES:
         high = getattr(at, table)
@@ -168,7 +171,7 @@ def new_rows(reader: Reader, at: Position, now: float) -> list[Row]:
             gap = range(high + 1, row[0])
             for i in gap:
                 missing.setdefault(i, now)
-            if any(now - missing[i] < HOLD_SECONDS for i in gap):
+            if any(now - missing[i] < hold for i in gap):
                 break  # an earlier id may still commit: wait for it
             for i in gap:
                 del missing[i]

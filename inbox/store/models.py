@@ -180,7 +180,8 @@ class Outbox(SQLModel, table=True):
         sa.Index("ix_outbox_recipient", "recipient", "kind", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    message_id: int = Field(foreign_key="message.id", index=True)
+    # None for a webhook delivery (channel "webhook"), which carries `payload` instead.
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     kind: str
     channel: str
@@ -196,6 +197,8 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
+    payload: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    response: str | None = None  # what the far end last answered (webhooks)
 
 
 class Cursor(SQLModel, table=True):
@@ -383,3 +386,22 @@ class CannedAnswer(SQLModel, table=True):
     body: str = ""  # a Jinja2 template, checked when saved (inbox.desk.canned)
     changed_by: str = ""  # the agent (or "cli") who saved this version last
     changed_at: datetime = _time()
+
+
+class Webhook(SQLModel, table=True):
+    """Another system told of changes as they happen (docs/api.md "Webhooks"): each
+    event it wants is an outbox row of channel `webhook`, account `name`, signed with
+    `secret` (Standard Webhooks) and retried by the outbox's one loop."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)  # its outbox account: never renamed
+    url: str = Field(max_length=2000)
+    events: list[str] = _json(list)  # of inbox.outbox.webhooks.EVENTS
+    secret: str = Field(max_length=100)  # "whsec_" + base64: needed to sign, so kept
+    enabled: bool = True
+    # Where in the store's event stream it began: told of what happens after, only.
+    after_event: int = 0
+    after_message: int = 0
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()

@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
 from inbox.core.vocab import Role, Status
-from inbox.desk import accounts, actions, apitokens, canned, mentions, sends, views
+from inbox.desk import accounts, actions, apitokens, canned, mentions, sends, views, webhooks
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.store import changes
@@ -117,6 +117,13 @@ class Api:
                   DELETE=call(self.canned_remove, Action.MANAGE_CANNED_ANSWERS)),
             _path("/outbox", ("state", "limit"), GET=call(self.outbox, Action.RETRY_DEAD_SENDS)),
             _path("/outbox/{oid:int}/retry", POST=call(self.retry, Action.RETRY_DEAD_SENDS)),
+            _path("/webhooks", GET=call(self.webhooks, Action.MANAGE_WEBHOOKS),
+                  POST=call(self.webhook_add, Action.MANAGE_WEBHOOKS)),
+            _path("/webhooks/{hid:int}", GET=call(self.webhook, Action.MANAGE_WEBHOOKS),
+                  PATCH=call(self.webhook_change, Action.MANAGE_WEBHOOKS),
+                  DELETE=call(self.webhook_remove, Action.MANAGE_WEBHOOKS)),
+            _path("/webhooks/{hid:int}/deliveries", ("limit",),
+                  GET=call(self.webhook_deliveries, Action.MANAGE_WEBHOOKS)),
         ], exception_handlers={HTTPException: _http_error})
 
     # ---------------------------------------------------------------- the document
@@ -452,6 +459,58 @@ class Api:
         return StreamingResponse(_stream(url, at, look), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
+
+    # ---------------------------------------------------------------- webhooks
+
+    async def webhooks(self, request: Request, agent: Agent) -> Response:
+        return JSONResponse({"webhooks": await self._db(webhooks.listing)})
+
+    async def webhook_add(self, request: Request, agent: Agent) -> Response:
+        """`{"name", "url", "events"}`: 201 with the signing secret, shown this once."""
+        body = await _body(request)
+
+        def work(s: Session) -> JSON:
+            hook = webhooks.register(s, _field(body, "name"), _field(body, "url"),
+                                     _names(body, "events"), by=agent.name,
+                                     now=self.ctx.clock())
+            return webhooks.as_json(hook, secret=True)
+        return JSONResponse(await self._db(work, write=True), 201)
+
+    async def webhook(self, request: Request, agent: Agent) -> Response:
+        hid = request.path_params["hid"]
+        return JSONResponse(await self._db(lambda s: webhooks.as_json(webhooks.get(s, hid))))
+
+    async def webhook_change(self, request: Request, agent: Agent) -> Response:
+        """`{"url"?, "events"?, "enabled"?, "rotate_secret"?}`; a new secret is shown once."""
+        hid, body = request.path_params["hid"], await _body(request)
+        unknown = set(body) - {"url", "events", "enabled", "rotate_secret"}
+        if unknown:
+            raise Invalid(f"cannot change {', '.join(sorted(unknown))} here")
+        for flag in ("enabled", "rotate_secret"):
+            if flag in body and not isinstance(body[flag], bool):
+                raise Invalid(f"{flag}: true or false")
+
+        def work(s: Session) -> JSON:
+            hook = webhooks.change(
+                s, hid, url=_field(body, "url") if "url" in body else None,
+                events=_names(body, "events") if "events" in body else None,
+                enabled=body.get("enabled"), rotate_secret=bool(body.get("rotate_secret")),
+                now=self.ctx.clock())
+            return webhooks.as_json(hook, secret=bool(body.get("rotate_secret")))
+        return JSONResponse(await self._db(work, write=True))
+
+    async def webhook_remove(self, request: Request, agent: Agent) -> Response:
+        hid = request.path_params["hid"]
+        await self._db(lambda s: webhooks.remove(s, hid, now=self.ctx.clock()), write=True)
+        return Response(status_code=204)
+
+    async def webhook_deliveries(self, request: Request, agent: Agent) -> Response:
+        """The latest deliveries, newest first, with the receiver's last answers."""
+        hid, limit = request.path_params["hid"], request.query_params.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise Invalid("limit: 1 to 1000")
+        rows = await self._db(lambda s: webhooks.deliveries(s, hid, int(limit)))
+        return JSONResponse({"deliveries": rows})
 
     # ---------------------------------------------------------------- the outbox
 

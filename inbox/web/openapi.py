@@ -58,6 +58,9 @@ _OPEN: JSON = {"type": "object", "additionalProperties": True}
 _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": {"type": "string", "maxLength": 255, "pattern": "^[!-~]+$"}}
 _FLAG = {"type": "string", "enum": ["0", "1", "true", "false"]}
+_EVENTS = {"type": "array", "minItems": 1, "items": {"enum": [
+    "conversation.created", "message.created", "conversation.updated", "sla.at_risk",
+    "sla.breached", "csat.answered"]}}
 
 
 def _schemas() -> JSON:
@@ -107,6 +110,15 @@ def _schemas() -> JSON:
             "name": {"type": "string"}, "team": {"type": ["string", "null"]},
             "language": {"type": ["string", "null"]}, "body": {"type": "string"}}},
         "Send": {**_OPEN, "required": ["id", "state", "attempts"]},
+        "Webhook": {**_OPEN, "required": ["id", "name", "url", "events", "enabled"]},
+        "NewWebhook": {"type": "object", "required": ["name", "url", "events"],
+                       "properties": {"name": {"type": "string"},
+                                      "url": {"type": "string", "format": "uri"},
+                                      "events": _EVENTS}},
+        "WebhookChange": {"type": "object", "additionalProperties": False, "properties": {
+            "url": {"type": "string", "format": "uri"}, "events": _EVENTS,
+            "enabled": {"type": "boolean"}, "rotate_secret": {"type": "boolean"}}},
+        "Delivery": {**_OPEN, "required": ["id", "state", "attempts", "event", "event_id"]},
     }
 
 
@@ -208,6 +220,30 @@ def _paths() -> JSON:
             "summary": "Send a dead send again (admins)",
             "responses": {ok: _json(_ref("Send"), "pending again"),
                           **_errors(403, 404, 409)}}},
+        "/webhooks": {
+            "get": {"summary": "Webhooks (admins)", "responses": {
+                ok: _json(_list("webhooks", "Webhook"), "all"), **_errors(403)}},
+            "post": {"summary": "Register one (admins); its secret is in this answer only",
+                     "requestBody": _body(_ref("NewWebhook")),
+                     "responses": {"201": _json(_ref("Webhook"), "registered"),
+                                   **_errors(403, 409, 422)}}},
+        "/webhooks/{hid}": {
+            "parameters": [_id("hid")],
+            "get": {"summary": "One (admins)", "responses": {
+                ok: _json(_ref("Webhook"), "it"), **_errors(403, 404)}},
+            "patch": {"summary": "URL, events, enabled, a new secret (admins)",
+                      "requestBody": _body(_ref("WebhookChange")),
+                      "responses": {ok: _json(_ref("Webhook"), "as after"),
+                                    **_errors(403, 404, 422)}},
+            "delete": {"summary": "Remove one; its waiting deliveries are dropped (admins)",
+                       "responses": {"204": {"description": "removed"},
+                                     **_errors(403, 404)}}},
+        "/webhooks/{hid}/deliveries": {"parameters": [_id("hid")], "get": {
+            "summary": "Its latest deliveries and the receiver's answers (admins)",
+            "parameters": [_query("limit", {"type": "integer", "minimum": 1,
+                                            "maximum": 1000})],
+            "responses": {ok: _json(_list("deliveries", "Delivery"), "them"),
+                          **_errors(403, 404, 422)}}},
     }
 
 
