@@ -104,6 +104,9 @@ class Inbound:
     # True when the message proves we can write back to its sender (a private chat: a
     # user who blocked the bot cannot write to it); it clears an unreachable mark.
     reachable: bool = False
+    # False when the system that posted it asked for no acknowledgement (POST
+    # /api/v1/inbound with "acknowledge": false: it tells the customer itself).
+    acknowledge: bool = True
 
 
 @dataclass(frozen=True, slots=True)

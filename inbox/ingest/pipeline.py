@@ -263,6 +263,8 @@ def acknowledge(w: Work) -> None:
         decision = AckDecision(False, "the message could not be read reliably")
     if decision.ok and w.inbound.backfill:
         decision = AckDecision(False, "history from before the channel was connected")
+    if decision.ok and not w.inbound.acknowledge:
+        decision = AckDecision(False, "the system that sent it asked for none")
     if decision.ok and unseen_edit(w):
         decision = AckDecision(False, "an edit of an earlier message, not a new one")
     if decision.ok and (w.inbound.channel, w.inbound.account) in w.ctx.quiet_accounts:

@@ -8,7 +8,7 @@ them. The CLI and the daemon both start here.
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from sqlalchemy.engine import Engine
     from starlette.applications import Starlette
 
-    from channels.base import Connector, TextLimit
+    from channels.base import Connector, Inbound, TextLimit
     from inbox.core.directory import Directory
     from inbox.core.routing import Router
     from inbox.desk.escalation import Teller
@@ -194,7 +194,8 @@ class App:
 
         return Dispatcher(self.engine, connectors, self.settings.outbox, utcnow)
 
-    def desk(self, connectors: Mapping[AccountKey, Connector]) -> Starlette:
+    def desk(self, connectors: Mapping[AccountKey, Connector],
+             accept: Callable[[Inbound], Mapping[str, object]] | None = None) -> Starlette:
         """The desk's web app, with the webhook endpoints of `connectors` mounted in it;
         ConfigError for a path two of them share or the desk uses."""
         from channels.base import ASGIApp, WebhookReceiver
@@ -216,6 +217,7 @@ class App:
             return create_app(WebContext(name=self.settings.name, engine=self.engine,
                                          secret=self.secret, web=self.settings.web,
                                          clock=utcnow, text_limits=TextLimits(connectors),
+                                         accept=accept,
                                          **self._desk_parts()), hooks)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -230,7 +232,8 @@ class App:
                 "channels": tuple(sorted(s.channels)), "feed": self.feed,
                 "our_addresses": self.our_addresses(),
                 "escalations": self.escalations, "mentions": self.mentions,
-                "languages": tuple(s.languages.serve)}
+                "languages": tuple(s.languages.serve),
+                "api_systems": frozenset(s.channels.get("api", {}))}
 
     def our_addresses(self) -> frozenset[str]:
         """Our own e-mail addresses: `addresses` and every e-mail account's address."""

@@ -102,6 +102,24 @@ def _bluesky(account: str, options: dict[str, Any], settings: Settings,
 FACTORIES["bluesky"] = _bluesky
 
 
+def _relays(settings: Settings, built: dict[AccountKey, Connector]) -> None:
+    """`[channels.api.<system>]`: messages posted by that system are answered by e-mail
+    through `reply_via` (an e-mail account; default: the first one)."""
+    from channels.api.relay import ApiRelay
+
+    for system, options in settings.channels.get("api", {}).items():
+        unknown = set(options) - {"reply_via", "name"}
+        if unknown:
+            raise ConfigError(f"[channels.api.{system}]: unknown {', '.join(sorted(unknown))}")
+        emails = list(settings.channels.get("email", {}))
+        via = options.get("reply_via") or (emails[0] if emails else None)
+        if via is None or ("email", via) not in built:
+            raise ConfigError(f"[channels.api.{system}]: reply_via names no "
+                              f"[channels.email.<account>] (there are: "
+                              f"{', '.join(emails) or 'none'})")
+        built[("api", system)] = ApiRelay(system, built[("email", via)])
+
+
 def build_connectors(settings: Settings,
                      blobs: BlobStore | None = None) -> dict[AccountKey, Connector]:
     """One connector per configured account. Callers that hold an App pass its blob
@@ -109,10 +127,13 @@ def build_connectors(settings: Settings,
     blobs = blobs or BlobStore(settings.path(settings.storage.blobs_dir))
     built: dict[AccountKey, Connector] = {}
     for channel, accounts in settings.channels.items():
+        if channel == "api":  # relays to e-mail accounts: after those are built
+            continue
         factory = FACTORIES.get(channel)
         if factory is None:
             known = ", ".join(sorted(FACTORIES)) or "none yet"
-            raise ConfigError(f"[channels.{channel}]: unknown channel (known: {known})")
+            raise ConfigError(f"[channels.{channel}]: unknown channel (known: api, {known})")
         for account, options in accounts.items():
             built[(channel, account)] = factory(account, options, settings, blobs)
+    _relays(settings, built)
     return built

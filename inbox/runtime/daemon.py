@@ -104,7 +104,20 @@ class Daemon:
 
     async def _serve_desk(self) -> Served | None:
         """The desk, and the webhooks mounted in it, on `[web] listen` (if enabled)."""
-        asgi, web = self.app.desk(self.connectors), self.app.settings.web
+        loop = asyncio.get_running_loop()
+
+        def accept(item: Inbound) -> dict[str, object]:
+            """A message posted to the API, through the pipeline as a connector's
+            (in one of the desk's worker threads); the dispatcher is woken for its ack."""
+            with self.app.engine.begin() as conn:
+                [result] = ingest_batch(conn, [item], self.ctx, utcnow())
+            logs.ingested([result], partial(tokens.reference, self.ctx.secret))
+            loop.call_soon_threadsafe(self.dispatcher.wake.set)
+            return {"outcome": result.outcome, "conversation_id": result.conversation_id,
+                    "message_id": result.message_id, "new_conversation":
+                    result.new_conversation, "acknowledged": result.acked,
+                    "not_acknowledged_because": result.ack_suppressed}
+        asgi, web = self.app.desk(self.connectors, accept), self.app.settings.web
         if not web.enabled:
             return None
         try:

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import html
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from channels.base import Address, Inbound
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
 from inbox.core.vocab import Role, Status
 from inbox.desk import accounts, actions, apitokens, canned, mentions, sends, views, webhooks
@@ -46,7 +48,7 @@ from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.store import changes
 from inbox.store.db import reader
-from inbox.store.models import Agent, ApiRequest, Conversation
+from inbox.store.models import Agent, ApiRequest, Conversation, Message
 from inbox.store.rawdb import Reader, reading
 from inbox.web import openapi
 from inbox.web.context import WebContext
@@ -103,6 +105,7 @@ class Api:
                   POST=call(self.reply, Action.WORK_QUEUE)),
             _path("/conversations/{cid:int}/notes", POST=call(self.note, Action.WORK_QUEUE)),
             _path("/events", ("after",), GET=call(self.events)),
+            _path("/inbound", POST=call(self.inbound, Action.WORK_QUEUE)),
             _path("/contacts/{contact:int}", GET=call(self.contact)),
             _path("/agents", GET=call(self.agents),
                   POST=call(self.agent_add, Action.MANAGE_AGENTS)),
@@ -460,6 +463,31 @@ class Api:
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 
+    # ---------------------------------------------------------------- inbound
+
+    async def inbound(self, request: Request, agent: Agent) -> Response:
+        """A customer's message from another system (docs/api.md "Inbound"): stored,
+        routed, acknowledged by e-mail unless `acknowledge` is false, SLA stamped, as
+        the pipeline does for every channel. 201 when taken in; 200 with the same
+        conversation when this `id` came before (nothing is done twice)."""
+        accept = self.ctx.accept
+        if accept is None:
+            raise Unavailable("messages are taken in by `inbox run`, which serves this API")
+        item = _inbound(await _body(request), self.ctx.api_systems, self.ctx.clock())
+        done = dict(await run_in_threadpool(accept, item))
+        if done["outcome"] != "duplicate":
+            return JSONResponse(done, 201)
+
+        def earlier(s: Session) -> tuple[int, int] | None:
+            found = s.scalars(sa.select(Message).where(
+                col(Message.channel) == "api", col(Message.account) == item.account,
+                col(Message.external_id) == item.external_id)).first()
+            return (found.conversation_id or 0, found.id or 0) if found else None
+        found = await self._db(earlier)
+        if found is not None:
+            done["conversation_id"], done["message_id"] = found
+        return JSONResponse(done, 200)
+
     # ---------------------------------------------------------------- webhooks
 
     async def webhooks(self, request: Request, agent: Agent) -> Response:
@@ -681,7 +709,61 @@ async def _body(request: Request) -> JSON:
         raise Invalid("the body is not JSON") from None
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object")
+    if not _storable(body):
+        raise Invalid("the body holds a NUL character or an unpaired surrogate (\\ud800-"
+                      "\\udfff), which no text can be stored with")
     return body
+
+
+def _storable(value: object) -> bool:
+    """Whether every text in `value` can be stored: JSON can spell a NUL or half of a
+    surrogate pair, which PostgreSQL's text and UTF-8 cannot hold."""
+    if isinstance(value, str):
+        return "\x00" not in value and not _SURROGATE.search(value)
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _inbound(body: JSON, systems: frozenset[str], now: datetime) -> Inbound:
+    """The posted message as the pipeline takes it, or Invalid naming the field."""
+    source = _field(body, "source")
+    if source not in systems:
+        raise Invalid(f"source: no [channels.api.{source}] in inbox.toml (there are: "
+                      f"{', '.join(sorted(systems)) or 'none'})")
+    sender = body.get("from")
+    if not isinstance(sender, dict):
+        raise Invalid('from: {"email": ..., "name"?: ...}')
+    email = sender.get("email")
+    if not isinstance(email, str) or not _EMAIL.fullmatch(email.strip()):
+        raise Invalid("from.email: the customer's e-mail address (answers go there)")
+    given = {k: body.get(k) for k in ("id", "subject", "thread", "language", "name")}
+    for key, most in (("id", 255), ("subject", 998), ("thread", 255), ("language", 16)):
+        value = given[key]
+        if (value is not None or key == "id") and not (
+                isinstance(value, str) and 0 < len(value) <= most):
+            raise Invalid(f"{key}: text of 1 to {most} characters")
+    name = sender.get("name", "")
+    attributes = body.get("attributes", {})
+    if not isinstance(name, str) or not isinstance(attributes, dict) or not all(
+            isinstance(v, str) for v in attributes.values()):
+        raise Invalid("from.name: text; attributes: an object of texts")
+    acknowledge = body.get("acknowledge", True)
+    if not isinstance(acknowledge, bool):
+        raise Invalid("acknowledge: true or false")
+    return Inbound(channel="api", account=source, external_id=str(given["id"]),
+                   sender=Address(email.strip().lower(), name), received_at=now,
+                   text=_text(body), subject=given["subject"], thread_key=given["thread"],
+                   language=given["language"], attributes=attributes,
+                   acknowledge=acknowledge)
+
+
+_EMAIL = re.compile(r"[^@\s<>\"]{1,64}@[^@\s<>\"]{1,253}\.[^@\s<>\"]{2,63}")
 
 
 def _field(body: JSON, name: str) -> str:

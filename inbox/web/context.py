@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from channels.base import RawParser, TextLimit
+from channels.base import Inbound, RawParser, TextLimit
 from inbox.core.config import WebSettings
 from inbox.core.directory import Directory, ListedDirectory
 from inbox.desk.accounts import Action, can
@@ -61,6 +61,11 @@ class WebContext:
     escalations: Teller | None = None  # tells supervisors; None: nobody is told
     mentions: Mentioner | None = None  # tells colleagues a note mentions; None: nobody
     languages: tuple[str, ...] = ()  # served ([languages] serve): what an agent may choose
+    # A message another system posts (POST /api/v1/inbound), through the pipeline as a
+    # connector's would be; the runtime's (the desk must not import the pipeline). It
+    # answers what became of it: outcome, conversation_id, message_id, acknowledged...
+    accept: Callable[[Inbound], Mapping[str, object]] | None = None
+    api_systems: frozenset[str] = frozenset()  # [channels.api.<system>]: who may post
 
 
 def text_direction(language: str) -> str:

@@ -110,6 +110,20 @@ def _schemas() -> JSON:
             "name": {"type": "string"}, "team": {"type": ["string", "null"]},
             "language": {"type": ["string", "null"]}, "body": {"type": "string"}}},
         "Send": {**_OPEN, "required": ["id", "state", "attempts"]},
+        "Inbound": {"type": "object", "required": ["source", "id", "from", "text"],
+                    "properties": {
+                        "source": {"type": "string"},
+                        "id": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "from": {"type": "object", "required": ["email"], "properties": {
+                            "email": {"type": "string", "format": "email"},
+                            "name": {"type": "string"}}},
+                        "text": _TEXT, "subject": {"type": "string", "minLength": 1},
+                        "thread": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "language": {"type": "string", "minLength": 1, "maxLength": 16},
+                        "attributes": {"type": "object",
+                                       "additionalProperties": {"type": "string"}},
+                        "acknowledge": {"type": "boolean"}}},
+        "Accepted": {**_OPEN, "required": ["outcome", "conversation_id", "message_id"]},
         "Webhook": {**_OPEN, "required": ["id", "name", "url", "events", "enabled"]},
         "NewWebhook": {"type": "object", "required": ["name", "url", "events"],
                        "properties": {"name": {"type": "string"},
@@ -165,6 +179,12 @@ def _paths() -> JSON:
             "parameters": [_query("after", {"type": "string"})],
             "responses": {ok: {"description": "the stream", "content": {
                 "text/event-stream": {"schema": {"type": "string"}}}}, **_errors(422)}}},
+        "/inbound": {"post": {
+            "summary": "A customer's message from another system ([channels.api.<source>])",
+            "requestBody": _body(_ref("Inbound")),
+            "responses": {"201": _json(_ref("Accepted"), "taken in"),
+                          ok: _json(_ref("Accepted"), "this id came before: nothing done"),
+                          **_errors(422)}}},
         "/contacts/{contact}": {"parameters": [_id("contact")], "get": {
             "summary": "A contact, its identities and visible conversations",
             "responses": {ok: _json(_ref("Contact"), "them"), **_errors(404)}}},

@@ -224,7 +224,9 @@ def with_peers(directory: Path, peers: Peers, database_url: str | None) -> None:
                          "password_file": IMAP_PASSWORD_FILE},
                 "smtp": {**server, "port": peers.sink.port}}},
             "telegram": {BOT_ACCOUNT: {"token_file": TOKEN_FILE,
-                                       "api_url": peers.telegram.server.url}}},
+                                       "api_url": peers.telegram.server.url}},
+            # the shop's contact form posts to /api/v1/inbound; answered by e-mail
+            "api": {"shop": {"reply_via": "support"}}},
         **({"database_url": database_url} if database_url else {})})
     config.write_text(toml(data))
 

@@ -342,3 +342,46 @@ def test_an_admin_keeps_agents_and_teams_and_a_disabled_agents_token_stops(
         assert boss.delete(f"/agents/{new['name']}").status_code == 204
         listed = {a["name"]: a for a in boss.get("/agents").json()["agents"]}
         assert listed[new["name"]]["enabled"] is False  # kept, disabled: its name stays
+
+
+def test_a_shops_contact_form_becomes_a_conversation_answered_by_email(
+        desk: DeskProcess) -> None:
+    """POST /inbound: stored once however often the shop retries, acknowledged and
+    answered by e-mail through the support account, on the SLA clock."""
+    _, token = token_for(desk)
+    n = free_port()
+    customer, peers = f"form{n}@example.com", peers_of(desk)
+    form = {"source": "shop", "id": f"form-{n}", "from": {"email": customer, "name": "Ola"},
+            "subject": f"Order {n}: wrong size", "text": "The shoes are too small.",
+            "attributes": {"order": str(n)}}
+    with client(desk, token) as api:
+        first = api.post("/inbound", json=form)
+        assert first.status_code == 201, first.text
+        taken = first.json()
+        assert taken["outcome"] == "stored" and taken["new_conversation"]
+        assert taken["acknowledged"] is True
+        again = api.post("/inbound", json=form)
+        assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+        assert again.json()["conversation_id"] == taken["conversation_id"]
+        cid = taken["conversation_id"]
+        conv = api.get(f"/conversations/{cid}").json()
+        assert (conv["channel"], conv["account"]) == ("api", "shop")
+        assert conv["contact"]["address"] == customer
+        assert conv["attributes"] == {"order": str(n)} and conv["sla"]["due_at"]
+        assert [m["text"] for m in conv["messages"] if m["kind"] == "customer"] == [
+            "The shoes are too small."]
+        ack = peers.mail_where(lambda m: customer in str(m["To"]))
+        assert ack["Auto-Submitted"] == "auto-replied"
+        text = f"A new pair of size {n % 50} is on its way."
+        assert api.post(f"/conversations/{cid}/replies", json={"text": text}).status_code == 201
+        assert sent_to(desk, text) == 1
+        quiet = api.post("/inbound", json={**form, "id": f"form-{n}-2", "acknowledge": False,
+                                           "subject": "Gift cards?",
+                                           "text": "Do you sell gift cards?"})
+        assert quiet.status_code == 201 and quiet.json()["acknowledged"] is False
+        assert "asked for none" in quiet.json()["not_acknowledged_because"]
+        for wrong, field in (({"source": "crm"}, "source"), ({"from": {"name": "Ola"}},
+                             "from.email"), ({"text": " "}, "text"), ({"id": ""}, "id")):
+            refused = api.post("/inbound", json={**form, **wrong})
+            assert refused.status_code == 422
+            assert refused.json()["error"]["message"].startswith(field), refused.text
