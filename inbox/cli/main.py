@@ -22,6 +22,7 @@ import typer
 from inbox.cli.agents import agent_cli, team_cli
 from inbox.cli.canned import canned_cli
 from inbox.cli.common import CliError, fail, friendly, opened
+from inbox.cli.contacts import contact_cli
 from inbox.cli.rules import rules_cli
 from inbox.cli.sla import parse_when, report_cli, watch
 from inbox.cli.templates import templates_cli
@@ -49,6 +50,7 @@ outbox_cli = typer.Typer(help="The outbox: what waits to be sent, and what was g
 cli.add_typer(outbox_cli, name="outbox")
 cli.add_typer(canned_cli, name="canned")
 cli.add_typer(token_cli, name="token")
+cli.add_typer(contact_cli, name="contact")
 
 _state: dict[str, Path | None] = {"config": None}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]

@@ -107,3 +107,22 @@ def _what(m: JSON) -> str:
 def _block(text: str) -> str:
     """A message body as lines: line breaks kept, escape sequences made harmless."""
     return "\n".join(clean(line) for line in text.split("\n"))
+
+
+# ------------------------------------------------------------------- one contact
+
+def contact_lines(contact: JSON, zone: zoneinfo.ZoneInfo) -> list[str]:
+    """`inbox contact show`: who the person is, every address, every conversation."""
+    language = contact["language"] or "-"
+    if contact["language_source"]:
+        language += f" ({contact['language_source']})"
+    lines = [f"contact {contact['id']}: {free(contact['name'] or '(no name)')}"
+             f"  language {language}"]
+    for i in contact["identities"]:
+        gone = f"  [unreachable: {free(i['unreachable'])}]" if i["unreachable"] else ""
+        lines.append(f"  {i['channel']:<9} {free(i['address'])}{gone}")
+    lines += ["", "conversations:" if contact["conversations"] else "no conversations"]
+    lines += [f"  #{c['id']:<6} {when(c['created_at'], zone)}  {c['channel']:<9} "
+              f"{c['status']:<9} {free(c['subject'] or '(no subject)')}"
+              for c in contact["conversations"]]
+    return lines

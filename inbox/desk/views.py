@@ -293,7 +293,8 @@ def history(s: Session, contact_id: int, exclude: int, scope: Scope | None) -> l
 
 def contact(s: Session, contact_id: int, scope: Scope | None) -> JSON | None:
     """A contact with its identities (one person, many channels) and the conversations
-    `scope` may see, newest first; None when it may see none of them (or none exists)."""
+    `scope` may see, newest first; None when it may see none of them (or none exists).
+    Without a scope (the command line) a contact with no conversation is shown too."""
     found = s.get(Contact, contact_id)
     if found is None:
         return None
@@ -303,7 +304,7 @@ def contact(s: Session, contact_id: int, scope: Scope | None) -> JSON | None:
         col(Conversation.created_at)).where(col(Conversation.contact_id) == contact_id)
         .order_by(col(Conversation.created_at).desc(), col(Conversation.id).desc())).all()
     seen = [c for c in convs if scope is None or scope.sees(c.team, c.assignee)]
-    if not seen:
+    if not seen and scope is not None:
         return None
     identities = s.scalars(sa.select(Identity).where(
         col(Identity.contact_id) == contact_id).order_by(col(Identity.id)))

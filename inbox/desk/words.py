@@ -305,6 +305,8 @@ _EVENTS: dict[str, Say] = {
     "edit.unseen": lambda d, z: f"an edit of a message we never stored: {d.get('why')}",
     "bounce": lambda d, z: (f"mail to {free(str(d.get('recipient')))} bounced: "
                             f"{free(str(d.get('reason')))}"),
+    "contact.merged": lambda d, z: (f"contact #{d.get('from')} merged into "
+                                    f"#{d.get('into')} by {free(str(d.get('by')))}"),
     "staff-reply": lambda d, z: (f"{free(str(d.get('author') or d.get('sender')))} answered "
                                  "our notification (kept as an internal note)"),
 }

@@ -13,6 +13,7 @@ The order (issue #17, docs/languages.md), first that applies wins:
 `learn` keeps the contact's side: the last confident language and how many confident
 detections in a row agreed (counted up to `learn_after`); after `learn_after` of them
 the language becomes the contact's preference ("learned"), unless an agent set one.
+`combine` joins two contacts' facts when an agent merges them (inbox.desk.contacts).
 """
 
 from __future__ import annotations
@@ -100,3 +101,25 @@ def learn(contact: ContactLanguage, detected: str | None, learn_after: int) -> C
     if source != AGENT and count >= learn_after:
         preferred, source = detected, LEARNED
     return ContactLanguage(preferred, source, detected, count)
+
+
+def combine(keep: ContactLanguage, other: ContactLanguage) -> ContactLanguage:
+    """The language facts of two contacts found to be one person (inbox.desk.contacts).
+
+    An agent's preference wins, the kept contact's first; else the kept contact's
+    learned one, or the other's when the kept contact has none. Two runs of the same
+    language are one longer run, so their counts add up (`learn` caps the sum at the
+    next detection); runs of different languages cannot be joined, and which came last
+    is not kept, so the kept contact's run stands (the other's when it has none).
+    """
+    if keep.preferred_source == AGENT and keep.preferred:
+        preferred = keep
+    elif other.preferred_source == AGENT and other.preferred:
+        preferred = other
+    else:
+        preferred = keep if keep.preferred else other
+    run = keep if keep.last else other
+    count = run.last_count
+    if keep.last and keep.last == other.last:
+        count = keep.last_count + other.last_count
+    return ContactLanguage(preferred.preferred, preferred.preferred_source, run.last, count)

@@ -43,7 +43,17 @@ from starlette.routing import Route
 from channels.base import Address, Inbound
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
 from inbox.core.vocab import Role, Status
-from inbox.desk import accounts, actions, apitokens, canned, mentions, sends, views, webhooks
+from inbox.desk import (
+    accounts,
+    actions,
+    apitokens,
+    canned,
+    contacts,
+    mentions,
+    sends,
+    views,
+    webhooks,
+)
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
 from inbox.store import changes
@@ -107,6 +117,8 @@ class Api:
             _path("/events", ("after",), GET=call(self.events)),
             _path("/inbound", POST=call(self.inbound, Action.WORK_QUEUE)),
             _path("/contacts/{contact:int}", GET=call(self.contact)),
+            _path("/contacts/{contact:int}/merge",
+                  POST=call(self.contact_merge, Action.MERGE_CONTACTS)),
             _path("/agents", GET=call(self.agents),
                   POST=call(self.agent_add, Action.MANAGE_AGENTS)),
             _path("/agents/{who}", PATCH=call(self.agent_change, Action.MANAGE_AGENTS),
@@ -313,6 +325,19 @@ class Api:
         if found is None:
             raise NotFound(f"no contact {request.path_params['contact']}")
         return JSONResponse(found)
+
+    async def contact_merge(self, request: Request, agent: Agent) -> Response:
+        """`{"from": other}` (supervisors): the other contact becomes part of this one
+        (inbox.desk.contacts); the contact as after, with what moved as `merged`."""
+        keep, body = request.path_params["contact"], await _body(request)
+        other = body.get("from")
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise Invalid("from: the id of the contact to merge into this one")
+
+        def work(s: Session) -> JSON:
+            merged = contacts.merge(s, keep, other, by=agent.name, now=self.ctx.clock())
+            return {**(views.contact(s, keep, scope_of(s, agent)) or {}), "merged": merged}
+        return JSONResponse(await self._db(work, write=True))
 
     async def agents(self, request: Request, agent: Agent) -> Response:
         """Who answers (as `inbox agent list --json`): names to assign and mention."""

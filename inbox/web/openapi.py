@@ -179,6 +179,12 @@ def _paths() -> JSON:
             "parameters": [_query("after", {"type": "string"})],
             "responses": {ok: {"description": "the stream", "content": {
                 "text/event-stream": {"schema": {"type": "string"}}}}, **_errors(422)}}},
+        "/contacts/{contact}/merge": {"parameters": [_id("contact")], "post": {
+            "summary": "Merge another contact into this one (supervisors)",
+            "requestBody": _body({"type": "object", "required": ["from"], "properties": {
+                "from": {"type": "integer", "minimum": 0, "maximum": ID_MAX}}}),
+            "responses": {ok: _json(_ref("Contact"), "as after, with `merged`"),
+                          **_errors(403, 404, 422)}}},
         "/inbound": {"post": {
             "summary": "A customer's message from another system ([channels.api.<source>])",
             "requestBody": _body(_ref("Inbound")),

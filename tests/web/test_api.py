@@ -385,3 +385,30 @@ def test_a_shops_contact_form_becomes_a_conversation_answered_by_email(
             refused = api.post("/inbound", json={**form, **wrong})
             assert refused.status_code == 422
             assert refused.json()["error"]["message"].startswith(field), refused.text
+
+
+def test_a_supervisor_merges_two_contacts_who_are_one_person(
+        desk: DeskProcess, app: App) -> None:
+    _, token = token_for(desk)
+    _, boss = token_for(desk, role="supervisor")
+    n = free_port()
+    with client(desk, token) as api, client(desk, boss) as supervisor:
+        home = new_conversation(app, api)
+        ingest(app, mail(n, subject=f"Invoice {n}", sender=f"work{n}@example.com"))
+        work = next(c for c in api.get("/conversations", params={"limit": 200}).json()[
+            "conversations"] if c["subject"] == f"Invoice {n}")
+        keep = api.get(f"/conversations/{home}").json()["contact"]["id"]
+        other = work["contact"]["id"]
+        refused = api.post(f"/contacts/{keep}/merge", json={"from": other})
+        assert refused.status_code == 403
+        merged = supervisor.post(f"/contacts/{keep}/merge", json={"from": other})
+        assert merged.status_code == 200, merged.text
+        assert merged.json()["merged"]["conversations"] == [work["id"]]
+        addresses = {i["address"] for i in merged.json()["identities"]}
+        assert f"work{n}@example.com" in addresses and len(addresses) == 2
+        assert {c["id"] for c in merged.json()["conversations"]} >= {home, work["id"]}
+        assert api.get(f"/contacts/{other}").status_code == 404
+        assert supervisor.post(f"/contacts/{keep}/merge", json={"from": keep}).status_code \
+            == 422
+        trail = api.get(f"/conversations/{work['id']}").json()["events"]
+        assert trail[-1]["kind"] == "contact.merged" and trail[-1]["detail"]["into"] == keep
