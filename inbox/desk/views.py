@@ -28,6 +28,7 @@ from inbox.store.models import (
     Identity,
     Message,
     Outbox,
+    Webhook,
 )
 
 if TYPE_CHECKING:
@@ -472,6 +473,9 @@ def outbox(s: Session, states: tuple[str, ...], limit: int = 200,
 
     `served`: the (channel, account) pairs the configuration has; a waiting send for any
     other can never leave, and says so in `blocked`."""
+    if served is not None:  # and each enabled webhook (inbox.desk.webhooks) is served
+        served = served | {("webhook", name) for name in s.scalars(
+            sa.select(col(Webhook.name)).where(col(Webhook.enabled)))}
     stored = {OutboxState.PENDING if st == "failed" else OutboxState(st) for st in states}
     rows = s.scalars(sa.select(Outbox).where(col(Outbox.state).in_(stored))
                      .order_by(col(Outbox.id)).limit(limit)).all()

@@ -7,6 +7,7 @@ restart every event arrives, none of them twice."""
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ from tests.web.conftest import (
     start_desk,
 )
 from tests.web.desk_helpers import ingest, mail
-from tests.web.test_api import client, token_for, until
+from tests.web.test_api import client, inbox, token_for, until
 from tests.web.test_desk_pages import deployment_app
 
 Delivery = dict[str, Any]
@@ -166,7 +167,8 @@ def test_every_event_reaches_the_receiver_once_through_an_outage_and_a_restart(
         cid = a_customer_writes(app, receiver)
         with client(daemon.desk, admin) as api:
             a_refusal_is_tried_again(api, receiver, cid, hook["id"])
-            missed = changes_while_the_receiver_is_down(api, receiver, cid, hook["id"])
+            missed = changes_while_the_receiver_is_down(daemon.desk, api, receiver, cid,
+                                                        hook["id"])
         later = changes_while_the_daemon_is_down_reach_it_after(daemon, app, receiver, cid)
     finally:
         app.close()
@@ -226,8 +228,8 @@ def a_refusal_is_tried_again(api: httpx.Client, receiver: Receiver, cid: int,
     assert tried["response"] == "HTTP 200: thanks"
 
 
-def changes_while_the_receiver_is_down(api: httpx.Client, receiver: Receiver, cid: int,
-                                       hook: int) -> list[str]:
+def changes_while_the_receiver_is_down(desk: DeskProcess, api: httpx.Client,
+                                       receiver: Receiver, cid: int, hook: int) -> list[str]:
     """A note and a change while nobody listens: queued, tried, kept."""
     receiver.stop()
     api.post(f"/conversations/{cid}/notes", json={"text": "Asked the courier."})
@@ -238,6 +240,11 @@ def changes_while_the_receiver_is_down(api: httpx.Client, receiver: Receiver, ci
         waiting = [d for d in shown if d["state"] != "sent"]
         return True if len(waiting) == 2 and all(d["last_error"] for d in waiting) else None
     until(failing, "both deliveries tried while the receiver is down")
+    # the operator's view: failing and to be tried again, not blocked (a hook serves them)
+    listed = json.loads(inbox(desk, "outbox", "--json"))
+    waiting = [r for r in listed if r["channel"] == "webhook"]
+    assert [(r["account"], r["blocked"]) for r in waiting] == [("crm", None)] * 2
+    assert {r["state"] for r in waiting} <= {"failed", "sending"}  # a probe may be on
     return ["message.created", "conversation.updated"]
 
 
