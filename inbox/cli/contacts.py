@@ -36,8 +36,9 @@ def contact_show(ctx: typer.Context, contact_id: ContactId, as_json: JsonOpt = F
     """A contact: name, preferred language, every address and every conversation."""
     from sqlalchemy.orm import Session
 
+    from inbox.core.vocab import ID_MAX
     from inbox.desk import views
-    from inbox.desk.contacts import ID_MAX, NoContact
+    from inbox.desk.contacts import NoContact
     from inbox.store.db import check_schema, reader
 
     app = _app(ctx)

@@ -10,6 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+# Ids are INTEGER columns, 32 bits on PostgreSQL: a larger id names nothing, and asking
+# for it would be the database's error, not a "not found".
+ID_MAX = 2**31 - 1
+
 
 def iso(value: datetime | None) -> str | None:
     """A time in a `--json` listing (docs/cli-json.md): ISO 8601 UTC with a Z."""

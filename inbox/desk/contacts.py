@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox.core.errors import Invalid, NotFound
+from inbox.core.vocab import ID_MAX
 from inbox.lang.choose import ContactLanguage, combine
 from inbox.store.models import Contact, Conversation, Event, Identity
 
 JSON = dict[str, Any]
 MERGED = "contact.merged"  # the event left on each conversation that changed contact
-ID_MAX = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 
 
 class NoContact(NotFound):

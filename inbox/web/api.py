@@ -42,7 +42,7 @@ from starlette.routing import Route
 
 from channels.base import Address, Inbound
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound, Unavailable
-from inbox.core.vocab import Role, Status
+from inbox.core.vocab import ID_MAX, Role, Status
 from inbox.desk import (
     accounts,
     actions,
@@ -174,7 +174,7 @@ class Api:
                   action: Action | None = None) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             try:
-                if any(isinstance(v, int) and v > openapi.ID_MAX
+                if any(isinstance(v, int) and v > ID_MAX
                        for v in request.path_params.values()):
                     raise NotFound("no such id: ids fit in 31 bits")
                 agent = await self._agent(request)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from inbox.core.vocab import Role, Status
+from inbox.core.vocab import ID_MAX, Role, Status
 
 JSON = dict[str, Any]
-ID_MAX = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 
 
 def _ref(name: str) -> JSON:

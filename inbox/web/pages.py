@@ -36,7 +36,7 @@ from starlette.routing import BaseRoute, Route
 from inbox.core.directory import Agent as DirectoryAgent
 from inbox.core.directory import Directory, ListedDirectory, merged, staff_addresses
 from inbox.core.errors import Conflict, InboxError, Invalid, NotFound
-from inbox.core.vocab import Status
+from inbox.core.vocab import ID_MAX, Status
 from inbox.desk import actions, drafts, escalation, mentions, search, views
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
@@ -204,7 +204,9 @@ class Desk:
                                   .where(col(Conversation.id) == cid)).first()
                 return (found[0], found[1]) if found else None
 
-            found = await self._db(where)
+            fits = all(v <= ID_MAX for v in request.path_params.values()
+                       if isinstance(v, int))
+            found = await self._db(where) if fits else None
             if found is None or not (await self.scope(request)).sees(*found):
                 if request.method == "GET" and "hx-request" not in request.headers:
                     return self.pages.render(request, "missing.html", status=404)

@@ -43,6 +43,8 @@ def test_an_agent_sees_their_teams_and_a_supervisor_every_team(app: App) -> None
     assert ana.get(f"/c/{other}").status_code == 404
     sent = ana.post(f"/c/{other}/reply", data={"text": "Have you tried turning it off?"})
     assert sent.status_code == 404
+    for past in (f"/c/{2**31}", f"/c/{other}/a/{2**40}", f"/c/{10**12}/live"):
+        assert sam.get(past).status_code == 404, past  # ids are 32-bit on PostgreSQL
     with Session(app.engine) as s:
         replies = sa.select(sa.func.count()).select_from(Outbox).where(
             col(Outbox.kind) == "reply")
