@@ -390,7 +390,7 @@ def test_a_shops_contact_form_becomes_a_conversation_answered_by_email(
 def test_a_supervisor_merges_two_contacts_who_are_one_person(
         desk: DeskProcess, app: App) -> None:
     _, token = token_for(desk)
-    _, boss = token_for(desk, role="supervisor")
+    boss_name, boss = token_for(desk, role="supervisor")
     n = free_port()
     with client(desk, token) as api, client(desk, boss) as supervisor:
         home = new_conversation(app, api)
@@ -411,4 +411,5 @@ def test_a_supervisor_merges_two_contacts_who_are_one_person(
         assert supervisor.post(f"/contacts/{keep}/merge", json={"from": keep}).status_code \
             == 422
         trail = api.get(f"/conversations/{work['id']}").json()["events"]
-        assert trail[-1]["kind"] == "contact.merged" and trail[-1]["detail"]["into"] == keep
+        said = [e["detail"] for e in trail if e["kind"] == "contact.merged"]
+        assert said == [{"from": other, "into": keep, "by": boss_name}]

@@ -184,8 +184,24 @@
     var key = details.dataset.keepOpen;
     if (key && details.open) keptOpen.add(key);
     if (key && !details.open) keptOpen.delete(key);
+    if (key && !details.isConnected) {
+      // toggle comes a moment after the click: a refresh may have drawn the section
+      // anew in between, folded. The one on the page now takes the agent's wish (and
+      // reads its list through its own toggle).
+      var now = document.querySelector(
+        '#conv-live details[data-keep-open="' + CSS.escape(key) + '"]');
+      if (now && now.open !== details.open) now.open = details.open;
+      return;
+    }
     if (details.dataset.load) load(details);
   }, true);
+
+  // The scripts are deferred: the page shows, and can be clicked, before this runs. A
+  // section opened by then counts as opened by the agent, and reads its list now.
+  document.querySelectorAll("details[data-keep-open]").forEach(function (d) {
+    if (d.open) keptOpen.add(d.dataset.keepOpen);
+    if (d.dataset.load) load(d);
+  });
 
   function isConversation(event) {
     var target = event.detail.target || event.detail.elt;
