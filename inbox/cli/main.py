@@ -441,7 +441,7 @@ def set_status(conversation_id: int, status: Status,
         raise CliError(f"--until {exc}") from None
     with _session(app, write=True) as s:
         actions.set_status(s, conversation_id, status, now=now, by=by, policies=app.sla,
-                           until=end)
+                           until=end, csat=app.settings.csat)
     typer.echo(f"#{conversation_id}: {status.value}"
                + (f" until {end.astimezone(zone):%a %d %b %H:%M %Z}" if end else ""))
 

@@ -6,8 +6,9 @@ an empty name, right-to-left and Thai text, very long values), exactly as the da
 renders it: the same sandbox, the same limits. Each problem is one line naming
 file:line; any problem makes the exit code 1, so the check can guard a deploy.
 Which variables a file gets follows from its folder: `sla/` the SLA notice's,
-`escalation/` an escalation notice's, a folder whose name starts with `ack` an
-acknowledgement's, any other a rule notification's.
+`escalation/` an escalation notice's, `mention/` a mention's, `csat/` a survey's, a
+folder whose name starts with `ack` an acknowledgement's, any other a rule
+notification's.
 """
 
 from __future__ import annotations
@@ -90,11 +91,20 @@ def _mention(channel: str, language: str) -> dict[str, object]:
         "desk_url": "https://help.example.com/c/42"}
 
 
+def _csat(channel: str, language: str) -> dict[str, object]:
+    """What a survey gets (inbox.csat.surveys), with its five links."""
+    link = "https://help.example.com/csat/7.1797388760.i9H3DbB32i0JtQFu6UnNaA?score="
+    return {"customer_name": "Anna Nowak", "subject": "Order 1234",
+            "reference": "[#42-k7q2m]", "account_name": "Acme Billing",
+            "links": [f"{link}{n}" for n in range(1, 6)], "channel": channel,
+            "language": language}
+
+
 def samples(kind: str, channel: str, language: str) -> dict[str, dict[str, object]]:
     """Named sets of values for a template of `kind`: usual, empty, hostile (and, for
     SLA notices, breached)."""
     make = (_sla if kind == "sla" else _escalation if kind == "escalation"
-            else _mention if kind == "mention"
+            else _mention if kind == "mention" else _csat if kind == "csat"
             else _ack if kind.startswith("ack") else _notify)
     usual = make(channel, language)
     long = ({"reason": ("Line\r\n" + LONG)[:2000], "to": "boss", "desk_url": ""}
@@ -103,6 +113,8 @@ def samples(kind: str, channel: str, language: str) -> dict[str, dict[str, objec
     found = {"usual": usual, "empty": usual | EMPTY, "hostile": usual | HOSTILE | long}
     if kind == "sla":
         found["breached"] = usual | {"state": "breached", "time_left": "overdue 1h 20m"}
+    if kind == "csat":  # no [web] public_url: no links, "reply with a digit" only
+        found["no links"] = usual | {"links": []}
     return found
 
 

@@ -195,6 +195,20 @@ class BusinessHoursSettings(_Strict):
         return value
 
 
+class CsatSettings(_Strict):
+    """Asking customers how it went (docs/csat.md): one short survey after a
+    conversation is resolved, on its channel, in its language."""
+
+    enabled: bool = False  # off until an admin turns it on: customers get mail from it
+    delay_minutes: float = Field(default=30, ge=0)  # a "thanks!" meanwhile cancels it
+    # At most one survey per contact in this many days (another conversation resolved
+    # sooner is not surveyed).
+    once_per_contact_days: float = Field(default=30, ge=0)
+    link_days: float = Field(default=14, gt=0)  # how long an e-mail's links answer
+    # Where surveys go: not the public social channels, where a survey is a public post.
+    channels: list[str] = Field(default_factory=lambda: ["email", "telegram", "api"])
+
+
 class OutboxSettings(_Strict):
     max_attempts: int = Field(default=10, ge=1)
     backoff_base_seconds: float = Field(default=15, gt=0)
@@ -278,6 +292,7 @@ class Settings(_Strict):
     languages: LanguageSettings = LanguageSettings()
     sla: SlaSettings = SlaSettings()
     outbox: OutboxSettings = OutboxSettings()
+    csat: CsatSettings = CsatSettings()
     storage: StorageSettings = StorageSettings()
     threading: ThreadingSettings = ThreadingSettings()
     web: WebSettings = WebSettings()

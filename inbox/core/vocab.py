@@ -34,6 +34,7 @@ class Kind(StrEnum):
     AUTO_ACK = "auto-ack"
     NOTE = "note"
     SYSTEM = "system"
+    SURVEY = "survey"  # how did it go? (inbox.csat), sent to the customer
 
 
 class Direction(StrEnum):
@@ -60,6 +61,7 @@ class OutboxState(StrEnum):
 
 # The tag of a conversation only robots have written to: it stays out of the default queue.
 AUTOMATED = "automated"
+NO_CSAT = "no-csat"  # a conversation never surveyed (rule action `skip_csat`, or by hand)
 
 
 class Role(StrEnum):

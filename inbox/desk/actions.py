@@ -17,9 +17,11 @@ from sqlmodel import col
 
 from channels.base import Address, TextLimit
 from inbox.core import tokens
+from inbox.core.config import CsatSettings
 from inbox.core.directory import Directory, check
 from inbox.core.errors import Conflict, Invalid, NotFound
 from inbox.core.vocab import Direction, Kind, Status
+from inbox.csat import surveys
 from inbox.lang.choose import AGENT
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
@@ -239,9 +241,11 @@ def assign(s: Session, conv_id: int, *, assignee: str | None, team: str | None,
 
 
 def set_status(s: Session, conv_id: int, status: Status, *, now: datetime, by: str,
-               policies: sla.Policies, until: datetime | None = None) -> Conversation:
+               policies: sla.Policies, until: datetime | None = None,
+               csat: CsatSettings | None = None) -> Conversation:
     """Change the status; the SLA clock follows (pending and snoozed pause it, open
-    resumes it, resolved and closed drop it). A snooze `until` a time ends by itself."""
+    resumes it, resolved and closed drop it). A snooze `until` a time ends by itself.
+    Resolved, the customer's survey is scheduled (inbox.csat) when `csat` asks for it."""
     if until is not None and status != Status.SNOOZED:
         raise ActionError("only a snooze has an end time (`until`)")
     if until is not None and until <= now:
@@ -259,6 +263,8 @@ def set_status(s: Session, conv_id: int, status: Status, *, now: datetime, by: s
         if change == "paused":
             detail["sla_left_seconds"] = conv.sla_left_seconds
     s.add(Event(conversation_id=conv.id, kind="status", created_at=now, detail=detail))
+    if status == Status.RESOLVED and before != Status.RESOLVED and csat is not None:
+        surveys.schedule(s, conv, csat, now)
     return conv
 
 

@@ -20,7 +20,7 @@ from sqlmodel import col
 from inbox.core.errors import Invalid, NotFound
 from inbox.core.vocab import ID_MAX
 from inbox.lang.choose import ContactLanguage, combine
-from inbox.store.models import Contact, Conversation, Event, Identity
+from inbox.store.models import Contact, Conversation, Event, Identity, Survey
 
 JSON = dict[str, Any]
 MERGED = "contact.merged"  # the event left on each conversation that changed contact
@@ -47,6 +47,8 @@ def merge(s: Session, keep: int, other: int, *, by: str, now: datetime) -> JSON:
     kept, gone = _lock(s, keep, other)
     identities = _move_identities(s, other, keep)
     conversations = _move_conversations(s, other, keep)
+    s.execute(sa.update(Survey).where(col(Survey.contact_id) == other)
+              .values(contact_id=keep))  # who was asked lately: the one person
     for name, value in combined(kept, gone).items():
         setattr(kept, name, value)
     s.delete(gone)

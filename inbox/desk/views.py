@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from inbox.core import tokens
 from inbox.core.vocab import AUTOMATED, Direction, OutboxState, Status, iso
+from inbox.csat import surveys
 from inbox.sla import clock as sla
 from inbox.store import search
 from inbox.store.models import (
@@ -28,6 +29,7 @@ from inbox.store.models import (
     Identity,
     Message,
     Outbox,
+    Survey,
     Webhook,
 )
 
@@ -393,6 +395,8 @@ def conversation(s: Session, conv_id: int, now: datetime, secret: str, *,
     out = conversation_summary(c, _contacts(s, [c])[c.contact_id], now, secret,
                                next((e for e in raised if e["handled_at"] is None), None))
     out["escalations"] = raised
+    out["csat"] = surveys.as_json(s.scalar(sa.select(Survey).where(
+        col(Survey.conversation_id) == conv_id)))
     # Rows of the columns shown, not ORM objects: a long conversation's page reads a few
     # hundred of each, and building objects (and a mail's HTML) cost most of its time.
     msgs = s.execute(sa.select(*_MESSAGE_COLUMNS).where(

@@ -26,6 +26,7 @@ from channels.base import Address, Inbound
 from inbox.core import tokens
 from inbox.core.routing import Notice, RouteDecision, RouteFacts
 from inbox.core.vocab import AUTOMATED, Delivery, Direction, Kind, Status
+from inbox.csat import surveys
 from inbox.ingest import doubles, threads
 from inbox.ingest.ack import (
     AckDecision,
@@ -42,6 +43,7 @@ from inbox.ingest.work import PipelineContext, Result, Step, Work
 from inbox.lang.choose import ContactLanguage, choose, learn
 from inbox.lang.dates import when, zone_from_date_header
 from inbox.lang.names import given_name
+from inbox.lang.quoting import new_words
 from inbox.lang.render import TemplateError, builtin
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.sla import clock as sla
@@ -82,6 +84,9 @@ def thread(w: Work) -> None:
     conv = found.conversation
     if conv is None:
         conv = _new_conversation(w)
+    elif conv.status == Status.RESOLVED and not w.automated and conv.id is not None \
+            and surveys.answer_by_reply(w.conn, conv.id, new_words(w.inbound.text), w.now):
+        w.survey_answer = True  # "4, thanks": the answer to our survey, not a new question
     elif conv.status != Status.OPEN and not w.automated:  # a robot joins, quietly
         w.db.add_event("reopened", w.now, conversation_id=conv.id,
                        by=w.inbound.external_id, previous=conv.status)
@@ -263,6 +268,8 @@ def acknowledge(w: Work) -> None:
         decision = AckDecision(False, "the message could not be read reliably")
     if decision.ok and w.inbound.backfill:
         decision = AckDecision(False, "history from before the channel was connected")
+    if decision.ok and w.survey_answer:
+        decision = AckDecision(False, "an answer to our survey")
     if decision.ok and not w.inbound.acknowledge:
         decision = AckDecision(False, "the system that sent it asked for none")
     if decision.ok and unseen_edit(w):
@@ -337,7 +344,7 @@ def stamp_sla(w: Work) -> None:
         conv.tags = [t for t in conv.tags or () if t != AUTOMATED]
         w.event("automated.cleared", by=w.inbound.sender.address,
                 why="a person wrote after the robots")
-    if conv.status == Status.CLOSED:  # closed as spam: nobody owes an answer
+    if conv.status == Status.CLOSED or w.survey_answer:  # nobody owes an answer
         return
     conv.snoozed_until = None  # the customer wrote: the snooze is over (thread() reopened)
     sla.start_clock(conv, w.inbound.received_at, _sla_policy(w))

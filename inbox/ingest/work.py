@@ -81,6 +81,7 @@ class Work:
     ack_suppressed: str | None = None  # the reason of the `ack.suppressed` event
     done: bool = False
     automated: str | None = None  # why a machine sent it (judge_automated), else None
+    survey_answer: bool = False  # it answered the conversation's survey (inbox.csat)
     detection: Detected | None = None  # the language of the customer's new words
 
     @property

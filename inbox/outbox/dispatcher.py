@@ -524,7 +524,7 @@ def to_outbound(s: Session, row: Outbox) -> Outbound:
                     text=msg.text, message_ref=msg.external_id, subject=msg.subject,
                     html=msg.html, in_reply_to=msg.headers.get("in-reply-to"),
                     references=tuple(msg.references), thread_key=conv.thread_key,
-                    auto_reply=row.kind == "ack",
+                    auto_reply=row.kind in ("ack", "csat"),  # made by us, not a person
                     # an outgoing message's recipients: whom it goes to, then its Cc
                     cc=tuple(Address(r) for r in msg.recipients if r != row.recipient),
                     queued_at=row.created_at)

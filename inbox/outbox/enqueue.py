@@ -48,7 +48,7 @@ def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to
     external_id = f"{uuid.uuid4().hex}@{domain}"
     channel, account = channel or conv.channel, account or conv.account
     html = None
-    if channel == "email" and outbox_kind is None:  # to the customer, in their language
+    if channel == "email" and outbox_kind in (None, "csat"):  # to the customer, in their language
         html = html_part(text, conv.language)
         text = text_part(text, conv.language)
     message = {

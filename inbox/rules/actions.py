@@ -13,6 +13,7 @@ import yaml
 
 from inbox.core.directory import direct_target
 from inbox.core.routing import LEAST_LOADED, ROUND_ROBIN, Notice, RouteDecision, RuleHit
+from inbox.core.vocab import NO_CSAT
 from inbox.rules.known import NOTIFY_CHANNELS, PRIORITIES, Known
 from inbox.rules.source import Node, Reader, suggest
 
@@ -246,6 +247,15 @@ def _spam(r: Reader, node: Node, k: Known) -> list[Action] | None:
     return [Spam()]
 
 
+def _skip_csat(r: Reader, node: Node, k: Known) -> list[Action] | None:
+    """`skip_csat: true`: never ask this conversation's customer how it went. It is the
+    tag NO_CSAT (inbox.core.vocab), so agents see it and may take it away."""
+    if r.value(node) is not True:
+        r.problem(node, "skip_csat: write `skip_csat: true` (anything else means nothing)")
+        return None
+    return [Tags((NO_CSAT,), add=True)]
+
+
 def _notify(r: Reader, node: Node, k: Known) -> list[Action] | None:
     nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
     out: list[Action] = []
@@ -314,7 +324,7 @@ def _account(r: Reader, node: Node, given: tuple[Node, Node] | None, channel: st
 ACTIONS: dict[str, ActionParse] = {
     "team": _team, "assign": _assign, "priority": _priority,
     "add_tags": _tags(add=True), "remove_tags": _tags(add=False), "sla": _sla,
-    "ack": _ack, "spam": _spam, "notify": _notify,
+    "ack": _ack, "spam": _spam, "notify": _notify, "skip_csat": _skip_csat,
 }
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported where used: every CLI command starts here, most ne
     from channels.base import Connector, Inbound, TextLimit
     from inbox.core.directory import Directory
     from inbox.core.routing import Router
+    from inbox.csat.surveys import Asking
     from inbox.desk.escalation import Teller
     from inbox.desk.mentions import Mentioner
     from inbox.ingest.work import PipelineContext
@@ -188,6 +189,15 @@ class App:
 
         return Mentioner(self.settings, self.renderer, self.secret)
 
+    @cached_property
+    def asking(self) -> Asking:
+        """What sending customers' surveys needs (inbox.csat)."""
+        from inbox.csat.surveys import Asking
+
+        s = self.settings
+        return Asking(s.csat, self.renderer, self.secret, s.domain, s.web.public_url,
+                      self._account_names(), s.default_language)
+
     def dispatcher(self, connectors: Mapping[AccountKey, Connector]) -> Dispatcher:
         """The outbox dispatcher sending through `connectors` (a daemon's, or a test's)."""
         from inbox.outbox.dispatcher import Dispatcher
@@ -233,7 +243,7 @@ class App:
                 "our_addresses": self.our_addresses(),
                 "escalations": self.escalations, "mentions": self.mentions,
                 "languages": tuple(s.languages.serve),
-                "api_systems": frozenset(s.channels.get("api", {}))}
+                "api_systems": frozenset(s.channels.get("api", {})), "csat": s.csat}
 
     def our_addresses(self) -> frozenset[str]:
         """Our own e-mail addresses: `addresses` and every e-mail account's address."""

@@ -47,6 +47,7 @@ from channels.base import (
 from inbox.core import tokens
 from inbox.core.errors import Unavailable
 from inbox.core.retry import FETCH_BACKOFF, Backoff
+from inbox.csat.surveys import send_due
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey
 from inbox.outbox.journal import SentJournal, journal_path
@@ -286,7 +287,17 @@ class Daemon:
                          f", told {', '.join(t.notified)}" if t.notified else "")
             changed += len(result.transitions)
             if result.looked < SWEEP_BATCH:
-                return changed
+                return changed + self._ask()
+
+    def _ask(self) -> int:
+        """Send the customers' surveys that are due (inbox.csat); how many."""
+        if not self.app.settings.csat.enabled:
+            return 0
+        with Session(self.app.engine) as s, s.begin():
+            asked = send_due(s, utcnow(), self.app.asking)
+        if asked:
+            log.info("%d survey(s) sent", asked)
+        return asked
 
 
 async def _watch(router: LiveRules, folders: list[Path], stop: asyncio.Event) -> None:

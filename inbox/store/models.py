@@ -405,3 +405,28 @@ class Webhook(SQLModel, table=True):
     created_by: str = Field(default="", max_length=200)
     created_at: datetime = _time()
     updated_at: datetime = _time()
+
+
+class Survey(SQLModel, table=True):
+    """Asking a customer how it went (inbox.csat, docs/csat.md): at most one per
+    conversation, ever; scheduled when it is resolved, sent after a delay unless the
+    customer wrote again, answered once by a signed link or a reply with a digit."""
+
+    __table_args__ = (sa.Index("ix_survey_due", "state", "due_at"),
+                      sa.Index("ix_survey_contact", "contact_id", "sent_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", unique=True)
+    contact_id: int = Field(foreign_key="contact.id")
+    channel: str = Field(max_length=32)
+    # scheduled, sent, answered; cancelled (the customer wrote again) or skipped (why)
+    state: str = Field(max_length=16)
+    reason: str | None = None  # of a skip or a cancel, in words
+    language: str | None = Field(default=None, max_length=16)
+    due_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)
+    expires_at: datetime | None = _time(nullable=True)  # of the links
+    answered_at: datetime | None = _time(nullable=True)
+    score: int | None = None  # 1 to 5
+    comment: str | None = None
+    answered_via: str | None = Field(default=None, max_length=16)  # link, reply
+    created_at: datetime = _time()

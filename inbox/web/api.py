@@ -307,7 +307,7 @@ class Api:
             if "status" in body:
                 actions.set_status(s, cid, _status(body["status"]), now=now, by=agent.name,
                                    policies=self.ctx.policies,
-                                   until=_when(body.get("snoozed_until")))
+                                   until=_when(body.get("snoozed_until")), csat=self.ctx.csat)
             if "language" in body:
                 actions.set_language(s, cid, str(body["language"]),
                                      served=self.ctx.languages, for_contact=False, now=now,

@@ -24,6 +24,7 @@ from inbox.web.assets import Assets
 from inbox.web.auth import SignedIn, SignIn
 from inbox.web.canned import Canned
 from inbox.web.context import Pages, WebContext
+from inbox.web.csat import SurveyPage
 from inbox.web.mailview import MailView
 from inbox.web.pages import Desk
 from inbox.web.presence import Collab
@@ -54,7 +55,9 @@ def create_app(ctx: WebContext, webhooks: Mapping[str, ASGIApp] | None = None) -
     assets = Assets()
     routes = desk_routes(ctx, assets, Pages(ctx, assets))
     desk = Starlette(routes=routes, middleware=[Middleware(SignedIn, ctx=ctx, routes=routes)])
-    outer: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
+    # No sign-in: the customers' survey page (its signed link is the permission).
+    outer: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET", "HEAD"]),
+                              *SurveyPage(ctx, Pages(ctx, assets)).routes()]
     for path, endpoint in (webhooks or {}).items():
         if _claimed(path, [*outer, *desk.routes]):
             raise ValueError(f"the webhook path {path} is the desk's own; give the webhook "

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from channels.base import Inbound, RawParser, TextLimit
-from inbox.core.config import WebSettings
+from inbox.core.config import CsatSettings, WebSettings
 from inbox.core.directory import Directory, ListedDirectory
 from inbox.desk.accounts import Action, can
 from inbox.desk.escalation import Teller
@@ -66,6 +66,7 @@ class WebContext:
     # answers what became of it: outcome, conversation_id, message_id, acknowledged...
     accept: Callable[[Inbound], Mapping[str, object]] | None = None
     api_systems: frozenset[str] = frozenset()  # [channels.api.<system>]: who may post
+    csat: CsatSettings = field(default_factory=CsatSettings)  # surveys at a resolution
 
 
 def text_direction(language: str) -> str:

@@ -450,7 +450,8 @@ class Desk:
             until = (self._until(_field(form, "until") or "", _field(form, "tz"))
                      if wanted == Status.SNOOZED else None)
             return actions.set_status(s, cid, Status(wanted), now=now, by=agent.name,
-                                      policies=self.ctx.policies, until=until)
+                                      policies=self.ctx.policies, until=until,
+                                      csat=self.ctx.csat)
         return await self._act(request, work)
 
     async def escalate(self, request: Request) -> Response:

@@ -191,3 +191,26 @@ def test_public_acks_fit_in_one_post_with_the_mention(kind: str, language: str) 
                               customer_given_name=CUSTOMERS[language].name)
         body = RENDERER.render(kind, channel, language, context).body.strip()
         assert len(regex.findall(r"\X", handle + body)) <= limit - 40, body  # room left
+
+
+@pytest.mark.parametrize("channel", ("email", "telegram"))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_survey_asks_in_the_customers_language(language: str, channel: str) -> None:
+    """How did we do? (inbox.csat): its own file per language, the five links in a mail
+    (none in a chat, where a digit is the answer), and the scale's ends in the reader's
+    digits."""
+    links = [f"https://help.example.com/csat/7.1.x?score={n}" for n in range(1, 6)]
+    rendered = RENDERER.render("csat", channel, language, {
+        "customer_name": CUSTOMERS[language].name, "subject": "Zamówienie 1234",
+        "reference": REFERENCE, "account_name": "Acme", "channel": channel,
+        "language": language, "links": links if channel == "email" else []})
+    stem = "email" if channel == "email" else "default"
+    assert rendered.name == f"csat/{stem}{'' if language == 'en' else '.' + language}.txt"
+    text = rendered.body
+    assert all((link in text) == (channel == "email") for link in links)
+    one, five = ("۱", "۵") if language == "fa" else ("1", "5")
+    assert one in text and five in text
+    if language != "en":
+        words = re.sub(r"https://\S+", "", f"{rendered.subject or ''} {text}")
+        assert not ENGLISH.search(words), text
+    assert (rendered.subject is not None) == (channel == "email")
