@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from inbox.core.errors import Invalid, NotFound
 from inbox.desk import actions, views
@@ -21,7 +22,7 @@ from inbox.desk.contacts import MERGED, merge
 from inbox.desk.words import event_words
 from inbox.lang.choose import AGENT, LEARNED, ContactLanguage, combine
 from inbox.runtime.app import App
-from inbox.store.models import Contact, Conversation, Event
+from inbox.store.models import Contact, Conversation, Event, Survey
 from tests.cli.test_agents import shell
 from tests.web.desk_helpers import ingest, mail
 
@@ -258,3 +259,16 @@ def test_the_command_line_names_who_merged(app: App, two: tuple[int, int]) -> No
     # without --as (or $INBOX_AGENT), the login name, as `inbox assign` records it
     assert (event.conversation_id, event.detail["by"]) == (4, os.environ.get("USER", "cli"))
     assert shown(app, work)["identities"][0]["address"] == "a.nowak@work.example"
+
+
+def test_who_was_asked_lately_is_the_one_person_after_a_merge(
+        app: App, two: tuple[int, int]) -> None:
+    """A survey sent to the work address (inbox.csat) counts for the merged contact:
+    the merge moves it instead of failing on it."""
+    home, work = two
+    act(app, lambda s: s.add(Survey(conversation_id=2, contact_id=work, channel="email",
+                                    state="sent", due_at=NOW, sent_at=NOW,
+                                    created_at=NOW)))
+    act(app, lambda s: merge(s, home, work, by="ana", now=LATER))
+    with Session(app.engine) as s:
+        assert s.scalars(sa.select(col(Survey.contact_id))).all() == [home]
