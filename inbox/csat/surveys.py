@@ -151,7 +151,7 @@ def _send(s: Session, survey: Survey, conv: Conversation, asking: Asking,
             subject=rendered.subject if conv.channel in ("email", "api") else None,
             in_reply_to=last.external_id, references=tuple(last.references or ()))
     survey.state, survey.sent_at = "sent", now
-    s.add(Event(conversation_id=conv.id, kind="csat.sent", created_at=now,
+    s.add(Event(conversation_id=conv.id, kind="csat.queued", created_at=now,
                 detail={"expires_at": iso(survey.expires_at)}))
     return None
 

@@ -81,11 +81,10 @@ def judge_automated(w: Work) -> None:
 
 def thread(w: Work) -> None:
     found = threads.find_conversation(w)
-    conv = found.conversation
+    conv = found.conversation or _surveyed_chat(w)
     if conv is None:
         conv = _new_conversation(w)
-    elif conv.status == Status.RESOLVED and not w.automated and conv.id is not None \
-            and surveys.answer_by_reply(w.conn, conv.id, new_words(w.inbound.text), w.now):
+    elif w.survey_answer or (conv.status == Status.RESOLVED and _answers_survey(w, conv)):
         w.survey_answer = True  # "4, thanks": the answer to our survey, not a new question
     elif conv.status != Status.OPEN and not w.automated:  # a robot joins, quietly
         w.db.add_event("reopened", w.now, conversation_id=conv.id,
@@ -96,6 +95,27 @@ def thread(w: Work) -> None:
         conv.attributes = {**(conv.attributes or {}), **w.inbound.attributes}
     w.conversation = conv
     threads.record(w, found)
+
+
+def _answers_survey(w: Work, conv: ConvState) -> bool:
+    """Whether this message answers the conversation's survey (then recorded)."""
+    return not w.automated and conv.id is not None and surveys.answer_by_reply(
+        w.conn, conv.id, new_words(w.inbound.text), w.now)
+
+
+def _surveyed_chat(w: Work) -> ConvState | None:
+    """A chat's message after its conversation was resolved starts a new one (the
+    reopen window), unless it is the answer to that conversation's survey: "5"."""
+    i = w.inbound
+    if i.thread_key is None or surveys.parse_reply(i.text) is None:
+        return None
+    cid = store.conversation_by_thread_key(w.conn, i.channel, i.account, i.thread_key,
+                                           resolved_too=True)
+    conv = w.db.load_conversation(cid) if cid is not None else None
+    if conv is None or conv.status != Status.RESOLVED or not _answers_survey(w, conv):
+        return None
+    w.survey_answer = True
+    return conv
 
 
 def _new_conversation(w: Work) -> ConvState:
@@ -263,13 +283,12 @@ def notify(w: Work, n: Notice) -> None:
 def acknowledge(w: Work) -> None:
     if not w.ctx.send_acks:
         return
-    decision = can_acknowledge(_ack_facts(w))
+    decision = (AckDecision(False, "an answer to our survey") if w.survey_answer
+                else can_acknowledge(_ack_facts(w)))
     if decision.ok and w.inbound.problems:
         decision = AckDecision(False, "the message could not be read reliably")
     if decision.ok and w.inbound.backfill:
         decision = AckDecision(False, "history from before the channel was connected")
-    if decision.ok and w.survey_answer:
-        decision = AckDecision(False, "an answer to our survey")
     if decision.ok and not w.inbound.acknowledge:
         decision = AckDecision(False, "the system that sent it asked for none")
     if decision.ok and unseen_edit(w):

@@ -121,7 +121,7 @@ def test_a_resolved_conversation_is_asked_once_and_a_link_answers_once(app: App)
         assert s.get(Conversation, cid).status == Status.RESOLVED  # type: ignore[union-attr]
         kinds = [e.kind for e in s.scalars(sa.select(Event).where(
             col(Event.conversation_id) == cid))]
-    assert kinds.count("csat.answered") == 1 and kinds.count("csat.sent") == 1
+    assert kinds.count("csat.answered") == 1 and kinds.count("csat.queued") == 1
 
 
 def test_a_forged_or_expired_link_is_refused_in_the_customers_language(app: App) -> None:

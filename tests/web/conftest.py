@@ -157,7 +157,20 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     """One real `inbox run` per database for this folder's browser tests, with an
     e-mail account and a Telegram bot on real peers."""
     database: str = request.param
-    port, directory = free_port(), tmp_path_factory.mktemp(f"web-{database}") / "desk"
+    directory = tmp_path_factory.mktemp(f"web-{database}") / "desk"
+    with running_desk(database, directory, dovecot, tls) as running:
+        yield running
+
+
+More = Callable[[str], dict[str, Any]]  # the desk's URL -> more of inbox.toml
+
+
+@contextlib.contextmanager
+def running_desk(database: str, directory: Path, dovecot: Dovecot, tls: Tls,
+                 more: More = lambda url: {}) -> Iterator[DeskProcess]:
+    """`inbox run` on a new deployment in `directory` with real peers (a mailbox on
+    Dovecot, an SMTP sink, a local Bot API) and `more` settings, until the block ends."""
+    port = free_port()
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(new_database()) if database == "postgresql" else None
         sink = SmtpSink(tls)
@@ -167,7 +180,8 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         stack.callback(telegram.stop)
         peers = Peers(dovecot, dovecot.add_user(f"support-{port}@helpdesk.test"), sink,
                       telegram)
-        make_deployment(directory, port, lambda d: with_peers(d, peers, url))
+        extra = more(f"http://127.0.0.1:{port}")
+        make_deployment(directory, port, lambda d: with_peers(d, peers, url, extra))
         running = start_desk(directory, port, database=database, peers=peers)
         stack.callback(lambda: _stopped(running))
         _watching_the_mailbox(running)
@@ -201,7 +215,8 @@ def new_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def with_peers(directory: Path, peers: Peers, database_url: str | None) -> None:
+def with_peers(directory: Path, peers: Peers, database_url: str | None,
+               more: dict[str, Any] | None = None) -> None:
     """The deployment's inbox.toml, as its admin would write it: the support mailbox,
     the sink for sending, the bot on the local Bot API; secrets in files beside it (so
     every `inbox` command run there sees them), and on `database_url` if given."""
@@ -228,7 +243,7 @@ def with_peers(directory: Path, peers: Peers, database_url: str | None) -> None:
             # the shop's contact form posts to /api/v1/inbound; answered by e-mail
             "api": {"shop": {"reply_via": "support"}}},
         **({"database_url": database_url} if database_url else {})})
-    config.write_text(toml(data))
+    config.write_text(toml(merged(data, more or {})))
 
 
 def _watching_the_mailbox(desk: DeskProcess) -> None:
