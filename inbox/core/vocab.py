@@ -61,6 +61,16 @@ class OutboxState(StrEnum):
 
 # The tag of a conversation only robots have written to: it stays out of the default queue.
 AUTOMATED = "automated"
+# Channels whose messages to the customer go out as e-mail (`api`: through its relay):
+# they carry a Subject with our reference, an HTML part, and e-mail's templates.
+MAIL_CHANNELS = frozenset({"email", "api"})
+
+
+def template_channel(channel: str) -> str:
+    """Which channel's templates a customer's message on `channel` is written from."""
+    return "email" if channel in MAIL_CHANNELS else channel
+
+
 NO_CSAT = "no-csat"  # a conversation never surveyed (rule action `skip_csat`, or by hand)
 
 

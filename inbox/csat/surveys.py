@@ -28,7 +28,16 @@ from sqlmodel import col
 from channels.base import Address
 from inbox.core import tokens
 from inbox.core.config import CsatSettings
-from inbox.core.vocab import AUTOMATED, NO_CSAT, Direction, Kind, Status, iso
+from inbox.core.vocab import (
+    AUTOMATED,
+    MAIL_CHANNELS,
+    NO_CSAT,
+    Direction,
+    Kind,
+    Status,
+    iso,
+    template_channel,
+)
 from inbox.lang.render import Renderer, TemplateError
 from inbox.outbox.enqueue import enqueue, reply_address
 from inbox.store.models import Conversation, Event, Message, Survey
@@ -140,7 +149,7 @@ def _send(s: Session, survey: Survey, conv: Conversation, asking: Asking,
     survey.expires_at = now + timedelta(days=asking.settings.link_days)
     language = conv.language or asking.default_language
     try:
-        rendered = asking.renderer.render("csat", conv.channel, language,
+        rendered = asking.renderer.render("csat", template_channel(conv.channel), language,
                                           _context(survey, conv, last, asking))
     except TemplateError as exc:
         log.error("survey of conversation %s not sent: %s", conv.id, exc)
@@ -148,7 +157,7 @@ def _send(s: Session, survey: Survey, conv: Conversation, asking: Asking,
     to = reply_address(last.headers or {}, Address(last.sender, last.sender_name))
     enqueue(s.connection(), conv, to, rendered.body, kind=Kind.SURVEY, now=now,
             domain=asking.domain, outbox_kind="csat",
-            subject=rendered.subject if conv.channel in ("email", "api") else None,
+            subject=rendered.subject if conv.channel in MAIL_CHANNELS else None,
             in_reply_to=last.external_id, references=tuple(last.references or ()))
     survey.state, survey.sent_at = "sent", now
     s.add(Event(conversation_id=conv.id, kind="csat.queued", created_at=now,

@@ -20,7 +20,7 @@ from inbox.core import tokens
 from inbox.core.config import CsatSettings
 from inbox.core.directory import Directory, check
 from inbox.core.errors import Conflict, Invalid, NotFound
-from inbox.core.vocab import Direction, Kind, Status
+from inbox.core.vocab import MAIL_CHANNELS, Direction, Kind, Status
 from inbox.csat import surveys
 from inbox.lang.choose import AGENT
 from inbox.outbox.enqueue import enqueue, reply_address
@@ -93,7 +93,7 @@ def reply(s: Session, conv_id: int, text: str, *, author: str, now: datetime,
     if last is None:
         raise ActionError(f"conversation {conv_id} has no customer message to answer")
     to = _recipient(s, conv, last)
-    subject = reply_subject(conv, secret) if conv.channel == "email" else None
+    subject = reply_subject(conv, secret) if conv.channel in MAIL_CHANNELS else None
     message_id, _ = enqueue(s.connection(), conv, to, text, kind=Kind.AGENT, now=now,
                             domain=domain, subject=subject, in_reply_to=last.external_id,
                             references=(*last.references, last.external_id), author=author,

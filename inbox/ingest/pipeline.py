@@ -25,7 +25,15 @@ from sqlalchemy.engine import Connection
 from channels.base import Address, Inbound
 from inbox.core import tokens
 from inbox.core.routing import Notice, RouteDecision, RouteFacts
-from inbox.core.vocab import AUTOMATED, Delivery, Direction, Kind, Status
+from inbox.core.vocab import (
+    AUTOMATED,
+    MAIL_CHANNELS,
+    Delivery,
+    Direction,
+    Kind,
+    Status,
+    template_channel,
+)
 from inbox.csat import surveys
 from inbox.ingest import doubles, threads
 from inbox.ingest.ack import (
@@ -334,8 +342,9 @@ def queue_ack(w: Work) -> None:
         "channel": i.channel, "language": language,
     }
     try:
-        rendered = ctx.renderer.render(w.decision.ack_template or "ack", i.channel,
-                                       conv.language, context, fallback="ack")
+        rendered = ctx.renderer.render(w.decision.ack_template or "ack",
+                                       template_channel(i.channel), conv.language, context,
+                                       fallback="ack")
     except TemplateError as exc:  # the customer is still acknowledged, in safe words
         log.error("acknowledgement of conversation %s uses the built-in text: %s",
                   conv.id, exc)
@@ -345,7 +354,7 @@ def queue_ack(w: Work) -> None:
     w.db.acked(to.address)
     enqueue(w.db, conv, to, rendered.body,
             kind=Kind.AUTO_ACK, now=w.now, domain=ctx.our_domain,
-            subject=rendered.subject if i.channel == "email" else None,
+            subject=rendered.subject if i.channel in MAIL_CHANNELS else None,
             in_reply_to=i.external_id, references=(*i.references, i.external_id))
     conv.acked = w.acked = True
     w.event("ack.queued", template=rendered.name)

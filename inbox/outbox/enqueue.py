@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from channels.base import Address
-from inbox.core.vocab import Delivery, Direction, Kind, OutboxState
+from inbox.core.vocab import MAIL_CHANNELS, Delivery, Direction, Kind, OutboxState
 from inbox.lang.html import html_part, text_part
 from inbox.store import batch as store
 from inbox.store.batch import ConvState
@@ -48,7 +48,7 @@ def enqueue(target: Connection | store.Batch, conv: ConvState | Conversation, to
     external_id = f"{uuid.uuid4().hex}@{domain}"
     channel, account = channel or conv.channel, account or conv.account
     html = None
-    if channel == "email" and outbox_kind in (None, "csat"):  # to the customer, in their language
+    if channel in MAIL_CHANNELS and outbox_kind in (None, "csat"):  # to the customer
         html = html_part(text, conv.language)
         text = text_part(text, conv.language)
     message = {

@@ -372,9 +372,18 @@ def test_a_shops_contact_form_becomes_a_conversation_answered_by_email(
             "The shoes are too small."]
         ack = peers.mail_where(lambda m: customer in str(m["To"]))
         assert ack["Auto-Submitted"] == "auto-replied"
+        assert ack["Subject"].startswith("[#")  # e-mail's words, with our reference
         text = f"A new pair of size {n % 50} is on its way."
         assert api.post(f"/conversations/{cid}/replies", json={"text": text}).status_code == 201
         assert sent_to(desk, text) == 1
+        answer = peers.mail_where(lambda m: text in m.as_string())
+        assert answer["Subject"].startswith(f"Re: Order {n}: wrong size [#")
+        # the customer answers the mail: it joins the shop's conversation
+        peers.write_mail(f"Ola <{customer}>", f"Re: {answer['Subject']}",
+                         "Thank you, size 38 please.", f"<form{n}-re@example.com>")
+        until(lambda: True if "Thank you, size 38 please." in [
+            m["text"].strip() for m in api.get(f"/conversations/{cid}").json()["messages"]]
+            else None, "the customer's answer in the shop's conversation")
         quiet = api.post("/inbound", json={**form, "id": f"form-{n}-2", "acknowledge": False,
                                            "subject": "Gift cards?",
                                            "text": "Do you sell gift cards?"})
