@@ -194,10 +194,12 @@ class SurveyError(Exception):
         self.why = why  # "invalid", "expired", "answered"
 
 
-def by_link(s: Session, secret: str, token: str, now: datetime) -> Survey:
-    """The survey a link names, if it may still be answered; SurveyError otherwise."""
+def by_link(s: Session, secret: str, token: str, now: datetime, *,
+            lock: bool = False) -> Survey:
+    """The survey a link names, if it may still be answered (locked, to answer it);
+    SurveyError otherwise."""
     found = tokens.read_survey_token(secret, token)
-    survey = s.get(Survey, found[0], with_for_update=True) if found else None
+    survey = s.get(Survey, found[0], with_for_update=lock) if found else None
     if found is None or survey is None or survey.state not in ("sent", "answered"):
         raise SurveyError("invalid")
     if survey.state == "answered":

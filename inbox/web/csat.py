@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from inbox.core.tokens import read_survey_token
 from inbox.csat import surveys
+from inbox.store.db import reader
 from inbox.store.models import Conversation, Survey
 from inbox.web.context import Pages, WebContext, text_direction
 
@@ -88,7 +89,8 @@ class SurveyPage:
 
         def work(s: Session) -> tuple[str, str, JSONish]:
             try:
-                survey = surveys.by_link(s, self.ctx.secret, token, self.ctx.clock())
+                survey = surveys.by_link(s, self.ctx.secret, token, self.ctx.clock(),
+                                         lock=form is not None)
             except surveys.SurveyError as exc:
                 return exc.why, _language_of(s, token, self.ctx.secret), {}
             language = survey.language or "en"
@@ -115,8 +117,11 @@ class SurveyPage:
             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
     async def _db(self, work: Callable[[Session], T], write: bool) -> T:
+        """Opening a link only reads (beside the daemon's writes on SQLite)."""
+        engine = self.ctx.engine if write else reader(self.ctx.engine)
+
         def run() -> T:
-            with Session(self.ctx.engine, expire_on_commit=False) as s, s.begin():
+            with Session(engine, expire_on_commit=False) as s, s.begin():
                 return work(s)
         return await run_in_threadpool(run)
 
