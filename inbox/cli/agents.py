@@ -8,50 +8,24 @@ session the agent has.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from inbox.cli.common import CliError, friendly, opened
-from inbox.core.config import CONFIG_NAME, find_config, load_settings
+from inbox.cli.common import CliError, JsonOpt, app_of, friendly, print_json, writing
 from inbox.core.vocab import Role
 from inbox.runtime.app import App, utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    pass
 
 agent_cli = typer.Typer(help="Agents: who signs in to the desk, is assigned and notified.",
                         no_args_is_help=True)
 team_cli = typer.Typer(help="Teams: agents in round-robin order.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
 Who = Annotated[str, typer.Argument(help="The agent's name or e-mail.")]
 PASSWORD_ENV = "INBOX_AGENT_PASSWORD"
-
-
-def _app(ctx: typer.Context) -> App:
-    path = find_config(ctx.find_root().params.get("config"), os.environ)
-    if path is None and not os.environ.get("INBOX_DATABASE_URL"):
-        raise CliError(f"no inbox.toml: looked at --config, $INBOX_CONFIG and "
-                       f"{Path.cwd() / CONFIG_NAME}; run this in a deployment")
-    return opened(App(load_settings(path)))
-
-
-@contextmanager
-def _writing(ctx: typer.Context) -> Iterator[Session]:
-    from sqlalchemy.orm import Session
-
-    from inbox.store.db import check_schema
-
-    app = _app(ctx)
-    check_schema(app.engine)
-    with Session(app.engine, expire_on_commit=False) as s, s.begin():
-        yield s
 
 
 def _password() -> str:
@@ -65,10 +39,6 @@ def _password() -> str:
         given = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     check_password(given)  # before anything is written
     return given
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @agent_cli.command("add")
@@ -87,7 +57,7 @@ def agent_add(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to a
     from inbox.desk import accounts
 
     password = _password()
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         agent = accounts.add_agent(s, email=email, name=name, role=role, password=password,
                                    now=utcnow(), teams=team, telegram=telegram)
         typer.echo(f"agent {agent.name} <{agent.email}> added as {agent.role}"
@@ -106,12 +76,12 @@ def agent_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from inbox.desk import accounts
     from inbox.store.db import check_schema
 
-    app = _app(ctx)
+    app = app_of(ctx)
     check_schema(app.engine)
     with Session(app.engine) as s:
         rows = accounts.agent_rows(s)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for r in rows:
         state = "" if r["enabled"] else " (disabled)"
@@ -125,7 +95,7 @@ def agent_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def _enable(ctx: typer.Context, who: str, enabled: bool) -> None:
     from inbox.desk import accounts
 
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         agent = accounts.find_agent(s, who)
         ended = accounts.set_enabled(s, agent, enabled, utcnow())
         typer.echo(f"agent {agent.name} {'enabled' if enabled else 'disabled'}"
@@ -140,9 +110,9 @@ def agent_language(ctx: typer.Context, who: Who,
     """The language an agent's notices (SLA, rules, escalations, mentions) come in."""
     from inbox.desk import accounts
 
-    app = _app(ctx)
+    app = app_of(ctx)
     chosen = None if language.strip().lower() == "default" else language.strip().lower()
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         agent = accounts.find_agent(s, who)
         accounts.set_language(s, agent, chosen, app.settings.languages.serve)
         typer.echo(f"agent {agent.name}: notices in "
@@ -171,7 +141,7 @@ def agent_passwd(ctx: typer.Context, who: Who) -> None:
     from inbox.desk import accounts
 
     password = _password()
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         agent = accounts.find_agent(s, who)
         ended = accounts.set_password(s, agent, password, utcnow())
         typer.echo(f"password of {agent.name} set" + (f"; {ended} sessions ended"
@@ -184,7 +154,7 @@ def team_add(ctx: typer.Context, name: str) -> None:
     """Add a team (then `inbox team add-member`)."""
     from inbox.desk import accounts
 
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         accounts.add_team(s, name, utcnow())
     typer.echo(f"team {name} added")
 
@@ -198,12 +168,12 @@ def team_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from inbox.desk import accounts
     from inbox.store.db import check_schema
 
-    app = _app(ctx)
+    app = app_of(ctx)
     check_schema(app.engine)
     with Session(app.engine) as s:
         rows = accounts.team_rows(s)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for r in rows:
         typer.echo(f"{r['name']:<16} {', '.join(r['agents']) or '-'}")
@@ -219,7 +189,7 @@ def team_add_member(ctx: typer.Context, team: str,
     """Put agents in a team, last in its round-robin order."""
     from inbox.desk import accounts
 
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         found = accounts.find_team(s, team)
         for who in agents:
             agent = accounts.find_agent(s, who)
@@ -235,7 +205,7 @@ def team_remove_member(ctx: typer.Context, team: str,
     """Take agents out of a team."""
     from inbox.desk import accounts
 
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         found = accounts.find_team(s, team)
         for who in agents:
             agent = accounts.find_agent(s, who)

@@ -15,8 +15,7 @@ from typing import Annotated
 
 import typer
 
-from inbox.cli.agents import JsonOpt, _app, _print_json, _writing
-from inbox.cli.common import CliError, friendly
+from inbox.cli.common import CliError, JsonOpt, app_of, friendly, print_json, writing
 from inbox.runtime.app import utcnow
 
 canned_cli = typer.Typer(help="Canned answers: saved replies agents insert with '/'.",
@@ -58,9 +57,9 @@ def canned_add(ctx: typer.Context,  # noqa: PLR0917 - typer maps each option to 
     from inbox.desk import canned
 
     body = _body(text, file)
-    app = _app(ctx)
+    app = app_of(ctx)
     v = canned.version(name, team, language)
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         try:
             found = canned.find(s, v) if replace else None
         except NotFound:
@@ -84,12 +83,12 @@ def canned_list(ctx: typer.Context, team: Annotated[str | None, typer.Option(
     from inbox.desk import canned
     from inbox.store.db import check_schema
 
-    app = _app(ctx)
+    app = app_of(ctx)
     check_schema(app.engine)
     with Session(app.engine) as s:
         rows = [canned.as_json(a) for a in canned.listing(s, team)]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for r in rows:
         first = next((line for line in r["body"].splitlines() if line.strip()), "")
@@ -110,12 +109,12 @@ def canned_show(ctx: typer.Context, name: Name, team: TeamOpt = None,
     from inbox.desk import canned
     from inbox.store.db import check_schema
 
-    app = _app(ctx)
+    app = app_of(ctx)
     check_schema(app.engine)
     with Session(app.engine) as s:
         found = canned.find(s, canned.version(name, team, language))
     if as_json:
-        _print_json(canned.as_json(found))
+        print_json(canned.as_json(found))
         return
     typer.echo(found.body.rstrip("\n"))
 
@@ -128,6 +127,6 @@ def canned_remove(ctx: typer.Context, name: Name, team: TeamOpt = None,
     from inbox.desk import canned
 
     v = canned.version(name, team, language)
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         canned.remove(s, canned.find(s, v))
     typer.echo(f"canned answer {v.label()} removed")

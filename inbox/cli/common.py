@@ -9,16 +9,20 @@ error classes are imported only when something failed, so a command starts quick
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from inbox.core.errors import InboxError, Invalid
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from inbox.runtime.app import App
 
 P = ParamSpec("P")
@@ -31,10 +35,46 @@ class CliError(Invalid):
     """A mistake in how a command was called; the message says what to do instead."""
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli-json.md).")]
+
+
 def opened(app: App) -> App:
     """Close `app`'s connections when the running command ends."""
     _opened.append(app)
     return app
+
+
+def app_of(ctx: typer.Context) -> App:
+    """The deployment a subcommand runs in: `--config`, $INBOX_CONFIG or ./inbox.toml
+    (or $INBOX_DATABASE_URL alone). Imported here, not at the top: every command
+    loads this module, and most need no App."""
+    from pathlib import Path
+
+    from inbox.core.config import CONFIG_NAME, find_config, load_settings
+    from inbox.runtime.app import App
+
+    path = find_config(ctx.find_root().params.get("config"), os.environ)
+    if path is None and not os.environ.get("INBOX_DATABASE_URL"):
+        raise CliError(f"no inbox.toml: looked at --config, $INBOX_CONFIG and "
+                       f"{Path.cwd() / CONFIG_NAME}; run this in a deployment")
+    return opened(App(load_settings(path)))
+
+
+@contextmanager
+def writing(ctx: typer.Context) -> Iterator[Session]:
+    """One write transaction on the deployment's database, checked to be at our schema."""
+    from sqlalchemy.orm import Session
+
+    from inbox.store.db import check_schema
+
+    app = app_of(ctx)
+    check_schema(app.engine)
+    with Session(app.engine, expire_on_commit=False) as s, s.begin():
+        yield s
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _expected() -> tuple[type[Exception], ...]:

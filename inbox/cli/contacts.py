@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from inbox.cli.agents import JsonOpt, _app, _print_json, _writing
-from inbox.cli.common import friendly
+from inbox.cli.common import JsonOpt, app_of, friendly, print_json, writing
 from inbox.runtime.app import utcnow
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ def contact_show(ctx: typer.Context, contact_id: ContactId, as_json: JsonOpt = F
     from inbox.desk.contacts import NoContact
     from inbox.store.db import check_schema, reader
 
-    app = _app(ctx)
+    app = app_of(ctx)
     check_schema(app.engine)
     found = None
     if 0 < contact_id <= ID_MAX:  # PostgreSQL refuses a larger id outright
@@ -67,9 +66,9 @@ def contact_merge(ctx: typer.Context,
     and language stay unless it has none; an agent's language choice on either wins."""
     from inbox.desk import contacts, views
 
-    app = _app(ctx)
+    app = app_of(ctx)
     by = _by(app, author)
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         merged = contacts.merge(s, keep, other, by=by, now=utcnow())
         found = views.contact(s, keep, None)
     assert found is not None  # without a scope, an existing contact is always shown
@@ -96,7 +95,7 @@ def _count(items: list[object], noun: str) -> str:
 
 def _show(app: App, contact: JSON, as_json: bool) -> None:
     if as_json:
-        _print_json(contact)
+        print_json(contact)
         return
     from inbox.cli.render import contact_lines
 

@@ -6,7 +6,6 @@ line on stderr and a non-zero exit, never a traceback (set INBOX_DEBUG=1 to see 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import typer
 
 from inbox.cli.agents import agent_cli, team_cli
 from inbox.cli.canned import canned_cli
-from inbox.cli.common import CliError, fail, friendly, opened
+from inbox.cli.common import CliError, fail, friendly, opened, print_json
 from inbox.cli.contacts import contact_cli
 from inbox.cli.rules import rules_cli
 from inbox.cli.sla import parse_when, report_cli, watch
@@ -91,10 +90,6 @@ def _session(app: App, *, write: bool = False) -> Iterator[Session]:
                 yield s
         else:
             yield s
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @cli.command()
@@ -171,7 +166,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox fi
                "quarantined": report.outcomes["quarantined"], "flagged": report.flagged,
                "acks_queued": report.acks}
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         typer.echo(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()))
 
@@ -223,7 +218,7 @@ def queue(status: Annotated[list[str], typer.Option(
 
             rows = find(s, search, wanted, utcnow(), app.secret)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     if not rows:
         typer.echo("the queue is empty" if search is None else "nothing found", err=True)
@@ -244,7 +239,7 @@ def show(conversation_id: int, as_json: JsonOpt = False) -> None:
     if conv is None:
         raise CliError(f"no conversation {conversation_id}")
     if as_json:
-        _print_json(conv)
+        print_json(conv)
         return
     zone = zoneinfo.ZoneInfo(app.settings.business_hours.timezone)
     typer.echo("\n".join(conversation_lines(conv, zone)))
@@ -294,7 +289,7 @@ def reply(conversation_id: int,
     except actions.TooLong as exc:
         fail(TOO_LONG, f"{exc}: shorten it (nothing was queued)")
     if as_json:
-        _print_json(out)
+        print_json(out)
     else:
         typer.echo(f"reply queued as message {out['message_id']} (see `inbox outbox`)")
 
@@ -340,7 +335,7 @@ def note(conversation_id: int,
                                 tell=app.mentions)
         out = {"conversation_id": conversation_id, "message_id": written.id}
     if as_json:
-        _print_json(out)
+        print_json(out)
     else:
         typer.echo(f"note added as message {out['message_id']}")
 
@@ -492,7 +487,7 @@ def outbox(ctx: typer.Context, state: Annotated[list[str], typer.Option(
     with _session(app) as s:
         rows = views.outbox(s, states, served=served)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for r in rows:
         typer.echo(outbox_line(r))

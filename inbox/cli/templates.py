@@ -13,17 +13,16 @@ notification's.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from inbox.cli.common import friendly
+from inbox.cli.common import friendly, print_json
 from inbox.core.config import find_config, load_settings
 
 templates_cli = typer.Typer(help="Templates: check them before they go live.",
@@ -156,7 +155,7 @@ def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         raise FileNotFoundError(f"{directory}: no templates folder (templates_dir)")
     names, problems = check_templates(directory)
     if as_json:
-        _json({"directory": str(directory), "templates": names,
+        print_json({"directory": str(directory), "templates": names,
                "problems": [asdict(p) for p in problems]})
     else:
         for p in problems:
@@ -167,6 +166,3 @@ def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if problems:
         raise typer.Exit(1)
 
-
-def _json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from inbox.cli.agents import JsonOpt, Who, _print_json, _writing
-from inbox.cli.common import friendly
+from inbox.cli.agents import Who
+from inbox.cli.common import JsonOpt, friendly, print_json, writing
 from inbox.runtime.app import utcnow
 
 token_cli = typer.Typer(help="API tokens: programs acting as an agent (docs/api.md).",
@@ -31,7 +31,7 @@ def token_create(ctx: typer.Context, who: Who,
     from inbox.desk import accounts, apitokens
 
     now = utcnow()
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         agent = accounts.find_agent(s, who)
         row, token = apitokens.create(s, agent, name, apitokens.parse_expiry(expires, now),
                                       now)
@@ -39,7 +39,7 @@ def token_create(ctx: typer.Context, who: Who,
         made = {"id": row.id, "token": token, "agent": agent.name, "name": row.name,
                 "expires_at": until}
     if as_json:
-        _print_json(made)
+        print_json(made)
         return
     typer.echo(token)  # alone on standard output: `TOKEN=$(inbox token create ...)`
     ends = (f"until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at
@@ -54,10 +54,10 @@ def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every token: its start, agent, state and last use (never the token)."""
     from inbox.desk import apitokens
 
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         found = apitokens.rows(s, utcnow())
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     for r in found:
         used = (r["last_used_at"] or "never used")[:16].replace("T", " ")
@@ -74,6 +74,6 @@ def token_revoke(ctx: typer.Context, token_id: Annotated[int, typer.Argument(
     """Stop a token at once."""
     from inbox.desk import apitokens
 
-    with _writing(ctx) as s:
+    with writing(ctx) as s:
         row = apitokens.revoke(s, token_id, utcnow())
         typer.echo(f"token {row.id} ({row.prefix}…) revoked")
