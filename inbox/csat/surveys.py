@@ -40,6 +40,7 @@ from inbox.core.vocab import (
 )
 from inbox.lang.render import Renderer, TemplateError
 from inbox.outbox.enqueue import enqueue, reply_address
+from inbox.store import batch as store
 from inbox.store.models import Conversation, Event, Message, Survey
 
 log = logging.getLogger(__name__)
@@ -187,11 +188,12 @@ def _context(survey: Survey, conv: Conversation, last: Message, asking: Asking) 
 # ------------------------------------------------------------------ answers
 
 class SurveyError(Exception):
-    """A link that is not ours, has expired, or a survey answered already."""
+    """A link that is not ours, has expired, or a survey answered already; `language`
+    is the survey's when the link names one of ours (the refusal is said in it)."""
 
-    def __init__(self, why: str) -> None:
+    def __init__(self, why: str, language: str | None = None) -> None:
         super().__init__(why)
-        self.why = why  # "invalid", "expired", "answered"
+        self.why, self.language = why, language  # why: invalid, expired, answered
 
 
 def by_link(s: Session, secret: str, token: str, now: datetime, *,
@@ -201,11 +203,11 @@ def by_link(s: Session, secret: str, token: str, now: datetime, *,
     found = tokens.read_survey_token(secret, token)
     survey = s.get(Survey, found[0], with_for_update=lock) if found else None
     if found is None or survey is None or survey.state not in ("sent", "answered"):
-        raise SurveyError("invalid")
+        raise SurveyError("invalid", survey.language if survey else None)
     if survey.state == "answered":
-        raise SurveyError("answered")
+        raise SurveyError("answered", survey.language)
     if now.timestamp() > found[1]:
-        raise SurveyError("expired")
+        raise SurveyError("expired", survey.language)
     return survey
 
 
@@ -215,10 +217,10 @@ def answer(s: Session, survey: Survey, score: int, comment: str, *, via: str,
     if score not in SCORES:
         raise ValueError(f"a score is 1 to 5, not {score}")
     survey.state, survey.score, survey.answered_at = "answered", score, now
-    survey.comment, survey.answered_via = comment.strip()[:2000] or None, via
-    s.add(Event(conversation_id=survey.conversation_id, kind="csat.answered",
-                created_at=now, detail={"score": score, "comment": survey.comment,
-                                        "via": via}))
+    survey.comment, survey.answered_via = _comment(comment), via
+    store.add_event(s.connection(), "csat.answered", now,
+                    conversation_id=survey.conversation_id, score=score,
+                    comment=survey.comment, via=via)
 
 
 def parse_reply(text: str) -> tuple[int, str] | None:
@@ -241,16 +243,18 @@ def answer_by_reply(conn: Connection, conversation_id: int, text: str,
         t.c.conversation_id == conversation_id, t.c.state == "sent")).first()
     if row is None or (row.expires_at is not None and row.expires_at < now):
         return False
-    score, comment = parsed
+    score, comment = parsed[0], _comment(parsed[1])
     done = conn.execute(sa.update(t).where(t.c.id == row.id, t.c.state == "sent").values(
-        state="answered", score=score, comment=comment[:2000] or None, answered_at=now,
+        state="answered", score=score, comment=comment, answered_at=now,
         answered_via="reply")).rowcount
     if done:
-        e = Event.__table__  # type: ignore[attr-defined]
-        conn.execute(sa.insert(e).values(
-            conversation_id=conversation_id, kind="csat.answered", created_at=now,
-            detail={"score": score, "comment": comment[:2000] or None, "via": "reply"}))
+        store.add_event(conn, "csat.answered", now, conversation_id=conversation_id,
+                        score=score, comment=comment, via="reply")
     return bool(done)
+
+
+def _comment(text: str) -> str | None:
+    return text.strip()[:2000] or None
 
 
 def as_json(survey: Survey | None) -> JSON | None:

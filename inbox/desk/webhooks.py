@@ -183,11 +183,18 @@ class FanOut:
     at: changes.Position | None = None
 
 
-def fan_out(engine: Engine, state: FanOut, now: datetime, secret: str) -> int:
-    """Queue the deliveries of everything new since the last round; how many. Reads
-    first without the write lock, and writes only when a hook has something new."""
+def enabled(engine: Engine) -> list[Webhook]:
+    """The enabled hooks, read without the write lock (the daemon's round starts here)."""
+    with Session(reader(engine), expire_on_commit=False) as s:
+        return _enabled(s)
+
+
+def fan_out(engine: Engine, state: FanOut, hooks: list[Webhook], now: datetime,
+            secret: str) -> int:
+    """Queue the deliveries of everything new since the last round; how many. `hooks`
+    (`enabled`, just read) say whether anything is new without the write lock; only
+    then is it taken, and the hooks read again under it."""
     with Session(reader(engine)) as s:
-        hooks = _enabled(s)
         if not hooks or not _anything_new(s, hooks):
             return 0
     with Session(engine) as s, s.begin():
@@ -199,9 +206,9 @@ def fan_out(engine: Engine, state: FanOut, now: datetime, secret: str) -> int:
         raw = Reader(s.connection().connection.dbapi_connection,
                      engine.dialect.name)
         rows = changes.new_rows(raw, at, time.monotonic(), hold=HOLD_SECONDS)
-        queued = 0
+        queued, summaries = 0, _Summaries(s, now, secret)
         for row in rows:
-            for payload in _events_of(s, row, now, secret):
+            for payload in _events_of(s, row, summaries):
                 queued += _queue(s, payload, row, hooks, now)
         cursor.value, cursor.updated_at = at.text(), now
         state.at = at
@@ -260,7 +267,20 @@ def _resume(state: FanOut, cursor: Cursor, hooks: list[Webhook]) -> changes.Posi
     return changes.Position(event, message)
 
 
-def _events_of(s: Session, row: changes.Row, now: datetime, secret: str) -> Iterator[JSON]:
+class _Summaries(dict[int, JSON | None]):
+    """Each conversation as the queue shows it, read once per round however many of
+    the round's rows are about it."""
+
+    def __init__(self, s: Session, now: datetime, secret: str) -> None:
+        super().__init__()
+        self.s, self.now, self.secret = s, now, secret
+
+    def __missing__(self, conv_id: int) -> JSON | None:
+        found = self[conv_id] = views.summary(self.s, conv_id, self.now, self.secret)
+        return found
+
+
+def _events_of(s: Session, row: changes.Row, summaries: _Summaries) -> Iterator[JSON]:
     """The webhook events one new row means: a message is `message.created` (and
     `conversation.created` when it began its conversation); a trail event is the
     webhook event it names, if any."""
@@ -269,7 +289,7 @@ def _events_of(s: Session, row: changes.Row, now: datetime, secret: str) -> Iter
     kind = _kind_of(row)
     if kind is None or (kind == "conversation.updated" and _at_creation(s, row)):
         return
-    conv = views.summary(s, row.conversation_id, now, secret)
+    conv = summaries[row.conversation_id]
     if conv is None:
         return
     at = iso(row.at)

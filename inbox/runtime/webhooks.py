@@ -10,14 +10,10 @@ import logging
 from datetime import UTC, datetime
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from channels.webhook.connector import USER_AGENT, WebhookConnector
-from inbox.desk.webhooks import CHANNEL, FanOut, fan_out
+from inbox.desk.webhooks import CHANNEL, FanOut, enabled, fan_out
 from inbox.outbox.dispatcher import Dispatcher
-from inbox.store.db import reader
 from inbox.store.models import Webhook
 
 log = logging.getLogger(__name__)
@@ -32,7 +28,6 @@ class Webhooks:
         # One pool for every hook; redirects not followed (see channels.webhook).
         self.client = httpx.AsyncClient(follow_redirects=False,
                                         headers={"user-agent": USER_AGENT})
-        self.rounds = asyncio.Event()  # set after each round: tests wait on it
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -40,28 +35,28 @@ class Webhooks:
                 await self.round()
             except Exception:  # a database hiccup must not end the webhooks
                 log.exception("webhooks: fan-out failed; retrying")
-            self.rounds.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=FAN_OUT_SECONDS)
 
     async def round(self) -> int:
         """Bring the hooks' connectors up to date, queue what is new; how many."""
         engine = self.dispatcher.engine
-        hooks = await asyncio.to_thread(_enabled, engine)
+        hooks = await asyncio.to_thread(enabled, engine)
         self.sync(hooks)
         if not hooks:
             return 0
         now = datetime.now(UTC)
-        queued = await asyncio.to_thread(fan_out, engine, self.state, now, self.secret)
+        queued = await asyncio.to_thread(fan_out, engine, self.state, hooks, now,
+                                         self.secret)
         if queued:
             self.dispatcher.wake.set()
         return queued
 
-    def sync(self, hooks: list[tuple[str, str, str]]) -> None:
+    def sync(self, hooks: list[Webhook]) -> None:
         """One connector per enabled hook, remade when its URL or secret changed; a
         disabled or removed hook's connector goes (its waiting deliveries wait)."""
         connectors = self.dispatcher.connectors
-        wanted = {(CHANNEL, name): (url, secret) for name, url, secret in hooks}
+        wanted = {(CHANNEL, h.name): (h.url, h.secret) for h in hooks}
         for key in [k for k in connectors if k[0] == CHANNEL and k not in wanted]:
             del connectors[key]
         for key, (url, secret) in wanted.items():
@@ -72,8 +67,3 @@ class Webhooks:
     async def close(self) -> None:
         await self.client.aclose()
 
-
-def _enabled(engine: sa.Engine) -> list[tuple[str, str, str]]:
-    with Session(reader(engine)) as s:
-        return [(h.name, h.url, h.secret) for h in s.scalars(
-            sa.select(Webhook).where(col(Webhook.enabled)))]

@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from inbox.core.tokens import read_survey_token
 from inbox.csat import surveys
 from inbox.store.db import reader
 from inbox.store.models import Conversation, Survey
@@ -92,7 +91,7 @@ class SurveyPage:
                 survey = surveys.by_link(s, self.ctx.secret, token, self.ctx.clock(),
                                          lock=form is not None)
             except surveys.SurveyError as exc:
-                return exc.why, _language_of(s, token, self.ctx.secret), {}
+                return exc.why, exc.language or "en", {}
             language = survey.language or "en"
             if form is None:
                 return "ask", language, _asked(s, survey, request)
@@ -134,10 +133,3 @@ def _asked(s: Session, survey: Survey, request: Request) -> JSONish:
     chosen = request.query_params.get("score", "")
     return {"subject": conv.subject if conv else "", "chosen": chosen,
             "action": f"/csat/{request.path_params['token']}"}
-
-
-def _language_of(s: Session, token: str, secret: str) -> str:
-    """The language to refuse in: the survey's, when the token names one of ours."""
-    found = read_survey_token(secret, token)
-    survey = s.get(Survey, found[0]) if found else None
-    return (survey.language or "en") if survey else "en"
