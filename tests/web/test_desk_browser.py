@@ -55,7 +55,9 @@ def test_an_injected_inline_script_does_not_run(desk: DeskProcess, page: Watched
         return new Promise(done => setTimeout(
             () => done([window.pwned, window.pwnedByHandler]), 0));
     }""")
-    page.page.wait_for_function("document.querySelector('img').complete")
+    # A function, not an expression: Playwright evals an expression anew at each poll,
+    # and the page's policy (no 'unsafe-eval') refuses that once the first look fails.
+    page.page.wait_for_function("() => document.querySelector('img').complete")
     assert ran == [None, None]
     assert page.page.evaluate("[window.pwned, window.pwnedByHandler]") == [None, None]
     # It was the policy that stopped them, and the browser says so.

@@ -136,9 +136,9 @@ def test_a_new_mail_appears_on_the_open_queue_without_a_reload(
     page.goto(desk.url + "/")
     page.evaluate("window.sameDocument = true")
     expect(page.locator("#queue-rows")).to_be_attached()
-    page.wait_for_function("document.querySelector('[sse-connect]') && "
+    page.wait_for_function("() => document.querySelector('[sse-connect]') && "
                            "htmx.find('[sse-connect]')['htmx-internal-data'].sseEventSource"
-                           ".readyState === 1")
+                           ".readyState === 1")  # a function: see test_desk_browser
     text = subject(3)
     raw = EmailMessage()
     raw["From"], raw["To"] = f"live{free_port()}@example.com", "support@helpdesk.test"
