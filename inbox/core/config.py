@@ -209,6 +209,18 @@ class CsatSettings(_Strict):
     channels: list[str] = Field(default_factory=lambda: ["email", "telegram", "api"])
 
 
+class ReportSettings(_Strict):
+    """The reports (docs/reports.md): the zone whose local days they count in ("" the
+    `[business_hours]` zone). Changing it makes the daemon count history again."""
+
+    timezone: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return BusinessHoursSettings._zone(value) if value else value
+
+
 class OutboxSettings(_Strict):
     max_attempts: int = Field(default=10, ge=1)
     backoff_base_seconds: float = Field(default=15, gt=0)
@@ -293,6 +305,7 @@ class Settings(_Strict):
     sla: SlaSettings = SlaSettings()
     outbox: OutboxSettings = OutboxSettings()
     csat: CsatSettings = CsatSettings()
+    reports: ReportSettings = ReportSettings()
     storage: StorageSettings = StorageSettings()
     threading: ThreadingSettings = ThreadingSettings()
     web: WebSettings = WebSettings()
@@ -307,6 +320,11 @@ class Settings(_Strict):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def report_zone(self) -> zoneinfo.ZoneInfo:
+        """Where the reports' days begin and end."""
+        return zoneinfo.ZoneInfo(self.reports.timezone or self.business_hours.timezone)
 
     @property
     def default_language(self) -> str:

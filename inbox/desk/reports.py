@@ -6,16 +6,20 @@ at risk now (`inbox sla`) is inbox.sla.risk.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox.core.vocab import iso
-from inbox.store.models import Conversation, Event
+from inbox.core.vocab import Status, iso
+from inbox.desk.tally import AGENT, CHANNEL, TEAM, Metric
+from inbox.store.models import Conversation, Escalation, Event, ReportCount, Survey
 
 JSON = dict[str, Any]
 
@@ -78,3 +82,350 @@ def sla_report(s: Session, since: datetime, until: datetime) -> JSON:
             "overall": overall.json(),
             "by_team": {k: v.json() for k, v in sorted(teams.items())},
             "by_channel": {k: v.json() for k, v in sorted(channels.items())}}
+
+
+# ------------------------------------------------------------------ the kept counts
+# Every report below reads `report_count` (inbox.desk.tally), never the events: a
+# period is cut into whole months (one row per bucket and month) and the days at its
+# ends, and each breakdown reads the one cube that holds it.
+
+DAILY_UP_TO_DAYS = 92  # a longer period's series has a point per month
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: local days [since, until), and one team and/or channel."""
+
+    since: date
+    until: date
+    team: str | None = None
+    channel: str | None = None
+
+    def json(self) -> JSON:
+        return {"since": self.since.isoformat(), "until": self.until.isoformat(),
+                "team": self.team, "channel": self.channel}
+
+    def instants(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period as UTC instants: local midnight to local midnight."""
+        return (datetime.combine(self.since, time(), zone).astimezone(UTC),
+                datetime.combine(self.until, time(), zone).astimezone(UTC))
+
+    @property
+    def daily(self) -> bool:
+        return (self.until - self.since).days <= DAILY_UP_TO_DAYS
+
+
+def _spans(since: date, until: date) -> list[tuple[str, date, date]]:
+    """[since, until) as (grain, first, last) ranges: whole months as months, the rest
+    as days."""
+    first_month = since if since.day == 1 else _next_month(since)
+    last_month = until.replace(day=1)  # months starting before this one are whole
+    if first_month >= last_month:
+        return [("d", since, until - ONE_DAY)]
+    out = [("m", first_month, _prev_month(last_month))]
+    if since < first_month:
+        out.append(("d", since, first_month - ONE_DAY))
+    if last_month < until:
+        out.append(("d", last_month, until - ONE_DAY))
+    return out
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _prev_month(day: date) -> date:
+    return (day.replace(day=1) - ONE_DAY).replace(day=1)
+
+
+ONE_DAY = timedelta(days=1)
+_DIMS = ((TEAM, "team"), (CHANNEL, "channel"), (AGENT, "agent"))
+
+
+@dataclass(frozen=True)
+class Count:
+    """One summed row: its metric, the dimensions asked for, its bucket, how many."""
+
+    metric: str
+    dims: tuple[str, ...]
+    bucket: int
+    n: int
+    period: date | None = None
+
+
+def counts(s: Session, scope: Scope, metrics: Iterable[Metric], by: int = 0, *,
+           series: bool = False) -> list[Count]:
+    """The counts of `metrics` in `scope`, kept apart by the cube bits `by` (and by day,
+    or month for a long period, when `series`)."""
+    cube = by | (TEAM if scope.team is not None else 0) \
+        | (CHANNEL if scope.channel is not None else 0)
+    rc = ReportCount.__table__  # type: ignore[attr-defined]
+    dims = [rc.c[name] for bit, name in _DIMS if by & bit]
+    spans = [("d", scope.since, scope.until - ONE_DAY)] if series and scope.daily \
+        else _spans(scope.since, scope.until)
+    found: Counter[tuple[str, tuple[str, ...], int, date | None]] = Counter()
+    for grain, first, last in spans:
+        q = (sa.select(rc.c.metric, *dims, rc.c.bucket, rc.c.period, sa.func.sum(rc.c.n))
+             .where(rc.c.metric.in_([m.value for m in metrics]), rc.c.cube == cube,
+                    rc.c.grain == grain, rc.c.period.between(first, last))
+             .group_by(rc.c.metric, *dims, rc.c.bucket, rc.c.period))
+        if scope.team is not None:
+            q = q.where(rc.c.team == scope.team)
+        if scope.channel is not None:
+            q = q.where(rc.c.channel == scope.channel)
+        for row in s.execute(q):
+            period = _point(row[-2], scope) if series else None
+            found[(row[0], tuple(row[1:1 + len(dims)]), row[1 + len(dims)], period)] \
+                += int(row[-1])
+    return [Count(m, d, b, n, p) for (m, d, b, p), n in sorted(
+        found.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], kv[0][3] or date.min))]
+
+
+def _point(period: date | str, scope: Scope) -> date:
+    day = period if isinstance(period, date) else date.fromisoformat(period)
+    return day if scope.daily else day.replace(day=1)
+
+
+def points(scope: Scope) -> list[date]:
+    """The x axis of a series: each day, or the first day of each month."""
+    if scope.daily:
+        return [scope.since + i * ONE_DAY for i in range((scope.until - scope.since).days)]
+    out, month = [], scope.since.replace(day=1)
+    while month < scope.until:
+        out.append(month)
+        month = _next_month(month)
+    return out
+
+
+def times(hist: Counter[int]) -> JSON:
+    """How many, and the median and p90 (nearest rank) of a histogram of times: each
+    the end of the step it fell in (inbox.desk.tally.STEPS)."""
+    total = sum(hist.values())
+    return {"count": total, "p50_seconds": _rank(hist, total, 50),
+            "p90_seconds": _rank(hist, total, 90)}
+
+
+def _rank(hist: Counter[int], total: int, p: float) -> int | None:
+    if not total:
+        return None
+    wanted, seen = max(math.ceil(p / 100 * total), 1), 0
+    for value in sorted(hist):
+        seen += hist[value]
+        if seen >= wanted:
+            return value
+    raise AssertionError("unreachable: the ranks add up to the total")
+
+
+def _name(dims: tuple[str, ...]) -> str:
+    return dims[0] if dims and dims[0] else "(none)"
+
+
+# ------------------------------------------------------------------ the named reports
+
+def volume(s: Session, scope: Scope) -> JSON:
+    """New conversations by channel and day (or month); robots and messages beside."""
+    xs = points(scope)
+    at = {x: i for i, x in enumerate(xs)}
+    series: dict[str, list[int]] = {}
+    for c in counts(s, scope, [Metric.CONVERSATIONS], CHANNEL, series=True):
+        assert c.period is not None
+        series.setdefault(c.dims[0], [0] * len(xs))[at[c.period]] += c.n
+    by_channel: dict[str, dict[str, int]] = {}
+    for c in counts(s, scope, _VOLUME, CHANNEL):
+        by_channel.setdefault(c.dims[0], dict.fromkeys(_VOLUME, 0))[c.metric] += c.n
+    total = {m: sum(v[m] for v in by_channel.values()) for m in _VOLUME}
+    return {**_head("volume", scope), "points": [x.isoformat() for x in xs],
+            "conversations_by_channel": dict(sorted(series.items())),
+            "by_channel": dict(sorted(by_channel.items())), "total": total}
+
+
+_VOLUME = (Metric.CONVERSATIONS, Metric.AUTOMATED, Metric.MESSAGES)
+_BREAKDOWNS = (("by_team", TEAM), ("by_channel", CHANNEL), ("by_agent", AGENT))
+
+
+def response_times(s: Session, scope: Scope) -> JSON:
+    """First-response and resolution times (median, p90): overall, by team, channel
+    and agent. Working time where a calendar applies."""
+    out: JSON = {**_head("times", scope)}
+    for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
+        out[metric.value] = {"overall": times(_hists(s, scope, metric, 0).get("", Counter()))}
+        for key, bit in _BREAKDOWNS:
+            out[metric.value][key] = {name: times(h) for name, h in
+                                      sorted(_hists(s, scope, metric, bit).items())}
+    return out
+
+
+def _hists(s: Session, scope: Scope, metric: Metric, by: int) -> dict[str, Counter[int]]:
+    found: dict[str, Counter[int]] = {}
+    for c in counts(s, scope, [metric], by):
+        found.setdefault(_name(c.dims) if by else "", Counter())[c.bucket] += c.n
+    return found
+
+
+def promise(s: Session, scope: Scope) -> JSON:
+    """The 24-hour promise kept or broken: overall, by team and channel, and kept per
+    day (or month) by team."""
+    kept = (Metric.SLA_MET, Metric.SLA_BREACHED)
+    out: JSON = {**_head("promise", scope), "overall": _kept(counts(s, scope, kept)).get(
+        "", {"met": 0, "breached": 0, "kept_percent": None})}
+    for key, bit in _BREAKDOWNS[:2]:
+        out[key] = dict(sorted(_kept(counts(s, scope, kept, bit)).items()))
+    xs = points(scope)
+    at, series = {x: i for i, x in enumerate(xs)}, dict[str, list[list[int]]]()
+    for c in counts(s, scope, kept, TEAM, series=True):
+        assert c.period is not None
+        pair = series.setdefault(_name(c.dims), [[0, 0] for _ in xs])[at[c.period]]
+        pair[0 if c.metric == Metric.SLA_MET else 1] += c.n
+    out["points"] = [x.isoformat() for x in xs]
+    out["kept_percent_by_team"] = {team: [_percent(m, m + b) for m, b in pairs]
+                                   for team, pairs in sorted(series.items())}
+    return out
+
+
+def _kept(rows: list[Count]) -> dict[str, JSON]:
+    tally: dict[str, list[int]] = {}
+    for c in rows:
+        pair = tally.setdefault(_name(c.dims) if c.dims else "", [0, 0])
+        pair[0 if c.metric == Metric.SLA_MET else 1] += c.n
+    return {k: {"met": m, "breached": b, "kept_percent": _percent(m, m + b)}
+            for k, (m, b) in tally.items()}
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+OPEN_STATES = (Status.OPEN.value, Status.PENDING.value, Status.SNOOZED.value)
+
+
+def workload(s: Session, scope: Scope) -> JSON:
+    """Per agent: conversations open with them now, resolved ("handled") and replies
+    sent in the period."""
+    agents: dict[str, dict[str, int]] = {}
+    for c in counts(s, scope, (Metric.RESOLVED, Metric.REPLIES), AGENT):
+        row = agents.setdefault(_name(c.dims), {"open": 0, "handled": 0, "replies": 0})
+        row["handled" if c.metric == Metric.RESOLVED else "replies"] += c.n
+    q = (sa.select(col(Conversation.assignee), sa.func.count())
+         .where(col(Conversation.status).in_(OPEN_STATES))
+         .group_by(col(Conversation.assignee)))
+    for assignee, n in s.execute(_scoped(q, scope)):
+        agents.setdefault(assignee or "(none)", {"open": 0, "handled": 0,
+                                                 "replies": 0})["open"] = int(n)
+    return {**_head("workload", scope), "by_agent": dict(sorted(agents.items()))}
+
+
+def _scoped(q: Any, scope: Scope) -> Any:
+    if scope.team is not None:
+        q = q.where(col(Conversation.team) == (scope.team or None))
+    if scope.channel is not None:
+        q = q.where(col(Conversation.channel) == scope.channel)
+    return q
+
+
+# Backlog ages: (upper end in seconds, label); what is older falls in the last.
+AGES = ((3600, "< 1 h"), (4 * 3600, "1-4 h"), (86400, "4-24 h"), (3 * 86400, "1-3 d"),
+        (7 * 86400, "3-7 d"), (None, "> 7 d"))
+
+
+def backlog(s: Session, scope: Scope, now: datetime) -> JSON:
+    """What is not done now, by age (since the conversation began) and team; the ten
+    oldest. A look at this moment: the period does not apply."""
+    q = _scoped(sa.select(col(Conversation.id), col(Conversation.team),
+                          col(Conversation.created_at), col(Conversation.awaiting_since))
+                .where(col(Conversation.status).in_(OPEN_STATES)), scope)
+    bands = dict.fromkeys((label for _, label in AGES), 0)
+    by_team: dict[str, dict[str, int]] = {}
+    waiting, oldest = 0, list[tuple[datetime, int]]()
+    for conv_id, team, created, awaiting in s.execute(q):
+        label = _age(now - created)
+        bands[label] += 1
+        by_team.setdefault(team or "(none)", dict.fromkeys(bands, 0))[label] += 1
+        waiting += awaiting is not None
+        oldest.append((created, conv_id))
+    return {**_head("backlog", scope), "at": iso(now), "total": sum(bands.values()),
+            "waiting_for_us": waiting, "ages": bands, "by_team": dict(sorted(by_team.items())),
+            "oldest": [{"id": i, "since": iso(c)} for c, i in sorted(oldest)[:10]]}
+
+
+def _age(age: timedelta) -> str:
+    for limit, label in AGES:
+        if limit is None or age.total_seconds() < limit:
+            return label
+    raise AssertionError("unreachable: the last band has no limit")
+
+
+def csat(s: Session, scope: Scope, zone: ZoneInfo, comments: int = 50) -> JSON:
+    """Surveys sent and answered, the response rate, the score (average, share of 4 and
+    5, each score's count): overall, by team, channel and agent; the latest comments."""
+    asked = (Metric.CSAT_SENT, Metric.CSAT_ANSWERED)
+    out: JSON = {**_head("csat", scope),
+                 "overall": _scores(counts(s, scope, asked)).get("", _scores([])[""])}
+    for key, bit in _BREAKDOWNS:
+        out[key] = dict(sorted(_scores(counts(s, scope, asked, bit)).items()))
+    out["comments"] = _comments(s, scope, zone, comments)
+    return out
+
+
+def _scores(rows: list[Count]) -> dict[str, JSON]:
+    sent: Counter[str] = Counter()
+    scores: dict[str, Counter[int]] = {"": Counter()} if not rows else {}
+    for c in rows:
+        name = _name(c.dims) if c.dims else ""
+        if c.metric == Metric.CSAT_SENT:
+            sent[name] += c.n
+        else:
+            scores.setdefault(name, Counter())[c.bucket] += c.n
+    return {k: _score(sent[k], scores.get(k, Counter())) for k in sent.keys() | scores.keys()}
+
+
+def _score(sent: int, scores: Counter[int]) -> JSON:
+    answered = sum(scores.values())
+    return {"sent": sent, "answered": answered, "response_percent": _percent(answered, sent),
+            "average": round(sum(k * n for k, n in scores.items()) / answered, 2)
+            if answered else None,
+            "satisfied_percent": _percent(scores[4] + scores[5], answered),
+            "scores": {str(k): scores[k] for k in range(1, 6)}}
+
+
+def _comments(s: Session, scope: Scope, zone: ZoneInfo, limit: int) -> list[JSON]:
+    start, end = scope.instants(zone)
+    q = _scoped(sa.select(col(Survey.conversation_id), col(Survey.score),
+                          col(Survey.comment), col(Survey.answered_at),
+                          col(Survey.language), col(Conversation.team),
+                          col(Conversation.assignee))
+                .join(Conversation, col(Conversation.id) == col(Survey.conversation_id))
+                .where(col(Survey.answered_at) >= start, col(Survey.answered_at) < end,
+                       col(Survey.comment).is_not(None))
+                .order_by(col(Survey.answered_at).desc()).limit(limit), scope)
+    return [{"conversation": cid, "score": score, "comment": comment, "at": iso(at),
+             "language": language, "team": team, "agent": agent}
+            for cid, score, comment, at, language, team, agent in s.execute(q)]
+
+
+def escalations(s: Session, scope: Scope, zone: ZoneInfo, latest: int = 50) -> JSON:
+    """Escalations by team and by the agent who asked, per day (or month); the latest
+    with their reasons and whether they were handled."""
+    xs = points(scope)
+    at, series = {x: i for i, x in enumerate(xs)}, [0] * len(xs)
+    for c in counts(s, scope, [Metric.ESCALATED], series=True):
+        assert c.period is not None
+        series[at[c.period]] += c.n
+    out: JSON = {**_head("escalations", scope), "points": [x.isoformat() for x in xs],
+                 "per_point": series, "total": sum(series)}
+    for key, bit in (("by_team", TEAM), ("by_agent", AGENT)):
+        out[key] = {_name(c.dims): c.n for c in counts(s, scope, [Metric.ESCALATED], bit)}
+    start, end = scope.instants(zone)
+    q = _scoped(sa.select(Escalation, col(Conversation.team))
+                .join(Conversation, col(Conversation.id) == col(Escalation.conversation_id))
+                .where(col(Escalation.created_at) >= start, col(Escalation.created_at) < end)
+                .order_by(col(Escalation.created_at).desc()).limit(latest), scope)
+    out["latest"] = [{"conversation": e.conversation_id, "by": e.escalated_by,
+                      "reason": e.reason, "at": iso(e.created_at), "team": team,
+                      "handled_at": iso(e.handled_at), "handled_by": e.handled_by}
+                     for e, team in s.execute(q)]
+    return out
+
+
+def _head(name: str, scope: Scope) -> JSON:
+    return {"report": name, **scope.json(),
+            "grain": "day" if scope.daily else "month"}

@@ -48,6 +48,7 @@ from inbox.core import tokens
 from inbox.core.errors import Unavailable
 from inbox.core.retry import FETCH_BACKOFF, Backoff
 from inbox.csat.surveys import send_due
+from inbox.desk.tally import Fold, fold
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey
 from inbox.outbox.journal import SentJournal, journal_path
@@ -70,6 +71,7 @@ FETCH_WAIT_SECONDS = 25.0
 # How often rule files are read even when no change was announced: a folder on NFS or
 # replaced by a deploy tool may send none. Reading a few small files costs nothing.
 RULES_CHECK_SECONDS = 2.0
+REPORT_SECONDS = 2.0  # how stale a report may be, at most, plus a round
 
 
 @dataclass
@@ -86,6 +88,8 @@ class Daemon:
         for warning in self.notifier.check():  # unknown names raise ConfigError here
             log.warning("%s", warning)
         self.swept = asyncio.Event()  # set after each sweep: tests wait on it, never sleep
+        self.tally = Fold()  # the reports' counts (inbox.desk.tally)
+        self.tallied = asyncio.Event()  # set after each round that caught up
         self.desk_url: str | None = None  # once the desk listens (its port may be 0 in config)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -159,7 +163,8 @@ class Daemon:
         tasks = [asyncio.create_task(self.dispatcher.run(stop), name="dispatcher"),
                  asyncio.create_task(self._sweep_loop(stop), name="sla-sweep"),
                  asyncio.create_task(self._rules_loop(stop), name="rules"),
-                 asyncio.create_task(self.webhooks.run(stop), name="webhooks")]
+                 asyncio.create_task(self.webhooks.run(stop), name="webhooks"),
+                 asyncio.create_task(self._reports_loop(stop), name="reports")]
         tasks += [asyncio.create_task(self._connector_loop(key, c, stop), name=f"{key}")
                   for key, c in self.connectors.items()]
         await stop.wait()
@@ -183,6 +188,7 @@ class Daemon:
                 await self._fetch_and_ingest(key, c, wait=0)
             await asyncio.to_thread(self._sweep)  # first, so its notifications go out below
             await self.webhooks.round()
+            await self._tally_round()
             await self.dispatcher.drain_once()
             await self.webhooks.close()
 
@@ -249,6 +255,25 @@ class Daemon:
                 log.exception("SLA sweep failed; retrying")
             self.swept.set()
             await _sleep_or_stop(stop, self.app.settings.sla.sweep_seconds)
+
+    async def _reports_loop(self, stop: asyncio.Event) -> None:
+        """Keep the reports' counts up to date (a first round after an upgrade counts
+        the whole history, one short transaction per batch)."""
+        while not stop.is_set():
+            try:
+                await self._tally_round(stop)
+            except Exception:  # a database hiccup must not end the reports
+                log.exception("reports: counting failed; retrying")
+            await _sleep_or_stop(stop, REPORT_SECONDS)
+
+    async def _tally_round(self, stop: asyncio.Event | None = None) -> None:
+        s = self.app.settings
+        while not (stop and stop.is_set()):
+            read = await asyncio.to_thread(fold, self.app.engine, self.tally, self.app.sla,
+                                           s.report_zone, utcnow())
+            if not read:
+                break
+        self.tallied.set()
 
     async def _rules_loop(self, stop: asyncio.Event) -> None:
         """Reload the rules when their folders change, and every RULES_CHECK_SECONDS."""

@@ -159,15 +159,15 @@ _STREAM_SQL = {
 
 
 def new_rows(reader: Reader, at: Position, now: float, *,
-             hold: float = HOLD_SECONDS) -> list[Row]:
-    """The rows after `at` that may be given now (`at` moves past them), oldest first.
-    `hold`: how long a skipped id may hold back the rows after it (webhooks, which
-    promise every event, wait longer than a live screen does)."""
+             hold: float = HOLD_SECONDS, batch: int = STREAM_BATCH) -> list[Row]:
+    """The rows after `at` that may be given now (`at` moves past them), oldest first,
+    at most `batch` per table. `hold`: how long a skipped id may hold back the rows
+    after it (webhooks, which promise every event, wait longer than a live screen does)."""
     out: list[Row] = []
     for table in TABLES:
         high = getattr(at, table)
         missing = at.missing.setdefault(table, {})
-        for row in reader.rows(_STREAM_SQL[table], (high, STREAM_BATCH)):
+        for row in reader.rows(_STREAM_SQL[table], (high, batch)):
             gap = range(high + 1, row[0])
             for i in gap:
                 missing.setdefault(i, now)

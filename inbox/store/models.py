@@ -8,7 +8,7 @@ Python and stored as naive UTC, so SQLite and PostgreSQL behave the same.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,6 +80,8 @@ class Conversation(SQLModel, table=True):
         sa.Index("ix_conversation_status_warn", "status", "sla_warn_at"),
         # The queue orders paused clocks (pending, snoozed) by the time they have left.
         sa.Index("ix_conversation_status_left", "status", "sla_left_seconds"),
+        # A report's figure lists the conversations behind it: those started that day.
+        sa.Index("ix_conversation_created", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     channel: str
@@ -413,7 +415,9 @@ class Survey(SQLModel, table=True):
     customer wrote again, answered once by a signed link or a reply with a digit."""
 
     __table_args__ = (sa.Index("ix_survey_due", "state", "due_at"),
-                      sa.Index("ix_survey_contact", "contact_id", "sent_at"))
+                      sa.Index("ix_survey_contact", "contact_id", "sent_at"),
+                      # The CSAT report's comments: the latest answers of a period.
+                      sa.Index("ix_survey_answered", "answered_at"))
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", unique=True)
     contact_id: int = Field(foreign_key="contact.id")
@@ -430,3 +434,27 @@ class Survey(SQLModel, table=True):
     comment: str | None = None
     answered_via: str | None = Field(default=None, max_length=16)  # link, reply
     created_at: datetime = _time()
+
+
+class ReportCount(SQLModel, table=True):
+    """The reports' figures, kept as they happen (inbox.desk.tally) so that a report
+    over a year of a million conversations reads a few thousand rows, never the events.
+
+    One row counts `n` occurrences of `metric` in a local day (`grain` "d") or month
+    ("m", `period` its first day), for one combination of team, channel and agent. `cube`
+    says which of the three the row keeps apart (bits 1 team, 2 channel, 4 agent; a
+    dimension not kept is ""): every occurrence is counted in all eight cubes, so "by
+    agent within one team" and "overall" are each a range read of one cube. `bucket` is 0
+    for counts, a score (1-5) for surveys, and for times the upper end of the step the
+    time fell in (inbox.desk.tally.STEPS), from which medians and p90 are read."""
+
+    __tablename__ = "report_count"
+    metric: str = Field(primary_key=True, max_length=24)
+    cube: int = Field(primary_key=True)
+    grain: str = Field(primary_key=True, max_length=1)
+    period: date = Field(primary_key=True)
+    team: str = Field(primary_key=True)
+    channel: str = Field(primary_key=True)
+    agent: str = Field(primary_key=True)
+    bucket: int = Field(primary_key=True)
+    n: int = 0
