@@ -62,11 +62,12 @@ class Action(StrEnum):
     RETRY_DEAD_SENDS = "retry_dead_sends"
     MANAGE_WEBHOOKS = "manage_webhooks"
     MERGE_CONTACTS = "merge_contacts"
+    EXPORT = "export"  # conversations and messages of a period (inbox.desk.export)
 
 
 _AGENT = frozenset({Action.WORK_QUEUE})
 _SUPERVISOR = _AGENT | {Action.SEE_ALL_TEAMS, Action.REASSIGN, Action.RECEIVE_ESCALATIONS,
-                        Action.MERGE_CONTACTS}
+                        Action.MERGE_CONTACTS, Action.EXPORT}
 _ADMIN = _SUPERVISOR | {Action.MANAGE_AGENTS, Action.MANAGE_TEAMS,
                         Action.MANAGE_CANNED_ANSWERS, Action.RETRY_DEAD_SENDS,
                         Action.MANAGE_WEBHOOKS}
@@ -76,7 +77,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {Role.AGENT: _AGENT, Role.SUPERVISOR: _
 
 def can(agent: Agent | d.Agent, action: Action) -> bool:
     """Whether `agent` may do `action`: an agent works the queue; a supervisor also sees
-    every team, reassigns, merges contacts and receives escalations; an admin also
+    every team, reassigns, merges contacts, exports and receives escalations; an admin also
     manages agents, teams and canned answers, retries dead sends and registers webhooks.
     A disabled agent may do nothing."""
     return agent.enabled and action in ALLOWED.get(Role(agent.role), frozenset())

@@ -189,7 +189,7 @@ def test_each_role_does_what_the_one_below_does_and_more(s: Session) -> None:
     assert [a for a in Action if can(agent, a)] == [Action.WORK_QUEUE]
     assert {a for a in Action if can(supervisor, a)} == {
         Action.WORK_QUEUE, Action.SEE_ALL_TEAMS, Action.REASSIGN, Action.RECEIVE_ESCALATIONS,
-        Action.MERGE_CONTACTS}
+        Action.MERGE_CONTACTS, Action.EXPORT}
     assert all(can(admin, a) for a in Action)
     assert not can(Agent(name="x", role=Role.ADMIN, enabled=False), Action.WORK_QUEUE)
 
