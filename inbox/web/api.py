@@ -56,11 +56,12 @@ from inbox.desk import (
 )
 from inbox.desk.access import Scope, scope_of
 from inbox.desk.accounts import Action, can
+from inbox.desk.export import KINDS, Kind
 from inbox.store import changes
 from inbox.store.db import reader
 from inbox.store.models import Agent, ApiRequest, Conversation, Message
 from inbox.store.rawdb import Reader, reading
-from inbox.web import openapi
+from inbox.web import exports, openapi
 from inbox.web.context import WebContext
 
 JSON = dict[str, Any]
@@ -139,6 +140,8 @@ class Api:
                   DELETE=call(self.webhook_remove, Action.MANAGE_WEBHOOKS)),
             _path("/webhooks/{hid:int}/deliveries", ("limit",),
                   GET=call(self.webhook_deliveries, Action.MANAGE_WEBHOOKS)),
+            *(_path(f"/export/{kind}", exports.QUERY, GET=call(self._export(kind), Action.EXPORT))
+              for kind in KINDS),
         ], exception_handlers={HTTPException: _http_error})
 
     # ---------------------------------------------------------------- the document
@@ -564,6 +567,16 @@ class Api:
             raise Invalid("limit: 1 to 1000")
         rows = await self._db(lambda s: webhooks.deliveries(s, hid, int(limit)))
         return JSONResponse({"deliveries": rows})
+
+    # ---------------------------------------------------------------- exports
+
+    def _export(self, kind: Kind) -> Callable[[Request, Agent], Awaitable[Response]]:
+        """A period's conversations or messages as a CSV or JSON-lines download
+        (supervisors): every team's, as a supervisor sees them all."""
+        async def download(request: Request, agent: Agent) -> Response:
+            return exports.download(self.ctx.engine, kind, request.query_params,
+                                    self.ctx.clock())
+        return download
 
     # ---------------------------------------------------------------- the outbox
 

@@ -269,7 +269,24 @@ def _paths() -> JSON:
                                             "maximum": 1000})],
             "responses": {ok: _json(_list("deliveries", "Delivery"), "them"),
                           **_errors(403, 404, 422)}}},
+        **{f"/export/{kind}": {"get": _export(kind)} for kind in ("conversations", "messages")},
     }
+
+
+def _export(kind: str) -> JSON:
+    """A period's rows as a download (docs/export.md): CSV or JSON lines."""
+    moment = {"type": "string", "format": "date-time"}
+    text = {"type": "string"}
+    return {
+        "summary": f"A period's {kind} as CSV or JSON lines, streamed (supervisors)",
+        "parameters": [
+            {"name": "since", "in": "query", "required": True, "schema": moment},
+            _query("until", moment), _query("team", text), _query("channel", text),
+            _query("format", {"enum": ["csv", "jsonl"]})],
+        "responses": {"200": {"description": "the rows, one per line after CSV's header",
+                              "content": {"text/csv": {"schema": text},
+                                          "application/x-ndjson": {"schema": text}}},
+                      **_errors(403, 422)}}
 
 
 def document(server: str = "/api/v1") -> JSON:

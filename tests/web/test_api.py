@@ -422,3 +422,25 @@ def test_a_supervisor_merges_two_contacts_who_are_one_person(
         trail = api.get(f"/conversations/{work['id']}").json()["events"]
         said = [e["detail"] for e in trail if e["kind"] == "contact.merged"]
         assert said == [{"from": other, "into": keep, "by": boss_name}]
+
+
+def test_a_supervisor_streams_a_periods_messages_over_http(desk: DeskProcess, app: App) -> None:
+    """More than one page (inbox.desk.export.PAGE) of rows, read line by line as the
+    daemon sends them; an agent is refused."""
+    _, token = token_for(desk)
+    _, boss = token_for(desk, role="supervisor")
+    n, since = free_port(), datetime.now(UTC) - timedelta(seconds=1)
+    thai = "สินค้าเสียหายระหว่างจัดส่ง ขอคืนเงินด้วยครับ"
+    ingest(app, *(mail(n * 1000 + i, subject=f"Batch {n} #{i}", text=f"{thai} {n}",
+                       sender=f"b{n}-{i}@example.com") for i in range(600)))
+    period = {"since": since.isoformat(), "format": "jsonl"}
+    with client(desk, token) as api, client(desk, boss) as supervisor:
+        assert api.get("/export/messages", params=period).status_code == 403
+        with supervisor.stream("GET", "/export/messages", params=period) as got:
+            assert got.status_code == 200
+            assert got.headers["content-type"] == "application/x-ndjson"
+            assert got.headers.get("transfer-encoding") == "chunked"  # streamed, not sized
+            rows = [json.loads(line) for line in got.iter_lines() if line]
+    ours = [r for r in rows if r["kind"] == "customer" and r["text"] == f"{thai} {n}"]
+    assert len(ours) == 600 and len(rows) > 1000
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
