@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from inbox.core.vocab import Status, iso
+from inbox.core.vocab import AUTOMATED, Status, iso
 from inbox.desk.tally import AGENT, CHANNEL, TEAM, Metric
 from inbox.store.models import Conversation, Escalation, Event, ReportCount, Survey
 
@@ -118,7 +118,7 @@ class Scope:
 def _spans(since: date, until: date) -> list[tuple[str, date, date]]:
     """[since, until) as (grain, first, last) ranges: whole months as months, the rest
     as days."""
-    first_month = since if since.day == 1 else _next_month(since)
+    first_month = since if since.day == 1 else next_month(since)
     last_month = until.replace(day=1)  # months starting before this one are whole
     if first_month >= last_month:
         return [("d", since, until - ONE_DAY)]
@@ -130,7 +130,8 @@ def _spans(since: date, until: date) -> list[tuple[str, date, date]]:
     return out
 
 
-def _next_month(day: date) -> date:
+def next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
@@ -193,7 +194,7 @@ def points(scope: Scope) -> list[date]:
     out, month = [], scope.since.replace(day=1)
     while month < scope.until:
         out.append(month)
-        month = _next_month(month)
+        month = next_month(month)
     return out
 
 
@@ -429,3 +430,59 @@ def escalations(s: Session, scope: Scope, zone: ZoneInfo, latest: int = 50) -> J
 def _head(name: str, scope: Scope) -> JSON:
     return {"report": name, **scope.json(),
             "grain": "day" if scope.daily else "month"}
+
+
+# ------------------------------------------------------------------ behind a figure
+
+# Where each metric's occurrences are written down: the trail event it was counted from.
+_BEHIND = {Metric.REPLIES: ("reply.queued",), Metric.FIRST_RESPONSE: ("reply.queued",),
+           Metric.SLA_MET: ("sla.met",), Metric.SLA_BREACHED: ("sla.breached",),
+           Metric.RESOLVED: ("status",), Metric.RESOLUTION: ("status",),
+           Metric.ESCALATED: ("escalated",), Metric.CSAT_SENT: ("csat.queued",),
+           Metric.CSAT_ANSWERED: ("csat.answered",)}
+BEHIND_MOST = 200
+
+
+def behind(s: Session, metric: Metric, scope: Scope, zone: ZoneInfo, *,
+           agent: str | None = None, limit: int = BEHIND_MOST) -> list[JSON]:
+    """The conversations behind a figure (a chart's point): those whose occurrence of
+    `metric` falls in `scope` (and is `agent`'s), newest first, at most `limit`. They
+    are found from the trail as it is now, so a conversation moved to another team
+    since shows under its new team."""
+    start, end = scope.instants(zone)
+    if metric in (Metric.CONVERSATIONS, Metric.AUTOMATED, Metric.MESSAGES):
+        q = (sa.select(Conversation, col(Conversation.created_at))
+             .where(col(Conversation.created_at) >= start, col(Conversation.created_at) < end)
+             .order_by(col(Conversation.created_at).desc()))
+    else:
+        q = (sa.select(Conversation, col(Event.created_at), col(Event.detail))
+             .join(Event, col(Event.conversation_id) == col(Conversation.id))
+             .where(col(Event.kind).in_(_BEHIND[metric]), col(Event.created_at) >= start,
+                    col(Event.created_at) < end)
+             .order_by(col(Event.created_at).desc()))
+    out: list[JSON] = []
+    for row in s.execute(_scoped(q, scope).limit(20 * limit)):
+        conv, at = row[0], row[1]
+        if len(out) < limit and _counted(metric, agent, conv, row[2] if len(row) > 2 else {}):
+            out.append({"id": conv.id, "subject": conv.subject, "channel": conv.channel,
+                        "team": conv.team, "assignee": conv.assignee, "status": conv.status,
+                        "at": iso(at)})
+    return out
+
+
+def _counted(metric: Metric, agent: str | None, conv: Conversation, detail: Any) -> bool:
+    """Whether this trail event is one the fold counted as `metric` for `agent`."""
+    d = detail if isinstance(detail, dict) else {}
+    if metric in (Metric.CONVERSATIONS, Metric.AUTOMATED) \
+            and (AUTOMATED in conv.tags) != (metric == Metric.AUTOMATED):
+        return False
+    if metric == Metric.FIRST_RESPONSE and d.get("sla_target") != "first":
+        return False
+    if metric in (Metric.RESOLVED, Metric.RESOLUTION) and d.get("to") != Status.RESOLVED:
+        return False
+    if agent is None:
+        return True
+    who = {Metric.REPLIES: d.get("author"), Metric.FIRST_RESPONSE: d.get("author"),
+           Metric.ESCALATED: d.get("by"), Metric.SLA_MET: d.get("by") or conv.assignee,
+           Metric.SLA_BREACHED: d.get("by") or conv.assignee}.get(metric, conv.assignee)
+    return (who or "") == agent

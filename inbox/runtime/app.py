@@ -243,7 +243,8 @@ class App:
                 "our_addresses": self.our_addresses(),
                 "escalations": self.escalations, "mentions": self.mentions,
                 "languages": tuple(s.languages.serve),
-                "api_systems": frozenset(s.channels.get("api", {})), "csat": s.csat}
+                "api_systems": frozenset(s.channels.get("api", {})), "csat": s.csat,
+                "report_zone": s.report_zone}
 
     def our_addresses(self) -> frozenset[str]:
         """Our own e-mail addresses: `addresses` and every e-mail account's address."""

@@ -28,6 +28,7 @@ from inbox.web.csat import SurveyPage
 from inbox.web.mailview import MailView
 from inbox.web.pages import Desk
 from inbox.web.presence import Collab
+from inbox.web.reports import ReportPages
 from inbox.web.security import SecurityHeaders
 from inbox.web.sends import Sends
 
@@ -43,7 +44,7 @@ def desk_routes(ctx: WebContext, assets: Assets, pages: Pages) -> list[BaseRoute
     desk = Desk(ctx, pages)
     return [*desk.routes(), *MailView(ctx).routes(desk.seen),
             *Collab(ctx, pages).routes(desk.seen), *Canned(ctx, pages).routes(desk.seen),
-            *Sends(ctx, pages).routes(),
+            *Sends(ctx, pages).routes(), *ReportPages(ctx, pages).routes(),
             Route("/login", sign_in.login, methods=["GET", "POST"]),
             Route("/logout", sign_in.logout, methods=["POST"]),
             Route("/static/{path:path}", assets.serve)]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
@@ -67,6 +68,7 @@ class WebContext:
     accept: Callable[[Inbound], Mapping[str, object]] | None = None
     api_systems: frozenset[str] = frozenset()  # [channels.api.<system>]: who may post
     csat: CsatSettings = field(default_factory=CsatSettings)  # surveys at a resolution
+    report_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # its days
 
 
 def text_direction(language: str) -> str:
