@@ -158,6 +158,18 @@ def _escalation_rows(data: JSON) -> Rows:
             for day, n in zip(data["points"], data["per_point"], strict=True) if n]
 
 
+def _recurring_rows(data: JSON) -> Rows:
+    out: Rows = []
+    parts = [(f"{kind} ({language})", v[kind + "s"])
+             for language, v in data["languages"].items() for kind in ("term", "phrase")]
+    for label, part in [*parts, ("tag", data["tags"]), ("rule", data["rules"])]:
+        out += [{"what": label, "list": which, **t}
+                for which in ("frequent", "rising") for t in part[which]]
+    return out + [{"what": "repeat contact", "list": str(r["contact"]),
+                   "term": " ".join(r["about"]), "n": len(r["conversations"]), "before": None,
+                   "change_percent": None} for r in data["repeat_contacts"]]
+
+
 def _reads() -> dict[str, Callable[[Session, Scope, zoneinfo.ZoneInfo, datetime], JSON]]:
     from inbox.desk import reports as r
     return {"volume": lambda s, scope, zone, now: r.volume(s, scope),
@@ -166,13 +178,14 @@ def _reads() -> dict[str, Callable[[Session, Scope, zoneinfo.ZoneInfo, datetime]
             "workload": lambda s, scope, zone, now: r.workload(s, scope),
             "backlog": lambda s, scope, zone, now: r.backlog(s, scope, now),
             "csat": lambda s, scope, zone, now: r.csat(s, scope, zone),
-            "escalations": lambda s, scope, zone, now: r.escalations(s, scope, zone)}
+            "escalations": lambda s, scope, zone, now: r.escalations(s, scope, zone),
+            "recurring": lambda s, scope, zone, now: r.recurring(s, scope, zone)}
 
 
 _ROWS: dict[str, Callable[[JSON], Rows]] = {
     "volume": _volume_rows, "times": _times_rows, "promise": _promise_rows,
     "workload": _workload_rows, "backlog": _backlog_rows, "csat": _csat_rows,
-    "escalations": _escalation_rows}
+    "escalations": _escalation_rows, "recurring": _recurring_rows}
 
 
 _HELP = {
@@ -184,6 +197,8 @@ _HELP = {
     "backlog": "What is not done now, by age and team (the period does not apply).",
     "csat": "Surveys: sent, answered, score; by team, channel and agent; comments.",
     "escalations": "Escalations by team, by agent and per day; the latest ones.",
+    "recurring": "What keeps coming back: terms and phrases per language, tags and rules, "
+                 "against the period before; contacts who wrote three times or more.",
 }
 
 

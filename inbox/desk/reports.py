@@ -19,7 +19,16 @@ from sqlmodel import col
 
 from inbox.core.vocab import AUTOMATED, Status, iso
 from inbox.desk.tally import AGENT, CHANNEL, TEAM, Metric
-from inbox.store.models import Conversation, Escalation, Event, ReportCount, Survey
+from inbox.desk.terms import terms as words_of
+from inbox.store.models import (
+    Conversation,
+    Escalation,
+    Event,
+    Message,
+    ReportCount,
+    ReportTerm,
+    Survey,
+)
 
 JSON = dict[str, Any]
 
@@ -486,3 +495,112 @@ def _counted(metric: Metric, agent: str | None, conv: Conversation, detail: Any)
            Metric.ESCALATED: d.get("by"), Metric.SLA_MET: d.get("by") or conv.assignee,
            Metric.SLA_BREACHED: d.get("by") or conv.assignee}.get(metric, conv.assignee)
     return (who or "") == agent
+
+
+# ------------------------------------------------------------------ what keeps coming back
+
+REPEAT_TIMES = 3  # conversations from one contact about one thing
+REPEAT_DAYS = 31  # how far back from the period's end repeat contacts are looked for
+RISING_LEAST = 3  # a term must be this frequent to count as rising
+
+
+def recurring(s: Session, scope: Scope, zone: ZoneInfo, *, top: int = 10) -> JSON:
+    """What keeps coming back: per language the most frequent terms and phrases of new
+    conversations and those rising most, the most frequent tags and rule hits, each with
+    its count in the period before (as long) and the change; and contacts who wrote
+    REPEAT_TIMES or more times about the same thing lately. Over all teams and channels."""
+    length = scope.until - scope.since
+    before = Scope(scope.since - length, scope.since)
+    out: JSON = {**_head("recurring", scope), "before": before.json(), "languages": {}}
+    for language in _languages(s, scope):
+        out["languages"][language or "(unknown)"] = {
+            kind + "s": _terms(s, kind, language, scope, before, top=top)
+            for kind in ("term", "phrase")}
+    for kind in ("tag", "rule"):
+        out[kind + "s"] = _terms(s, kind, "", scope, before, top=top)
+    out["repeat_contacts"] = _repeats(s, scope, zone)
+    return out
+
+
+def _term_rows(kind: str, language: str, scope: Scope) -> Any:
+    """One row per term and span of `scope`, to be summed (a UNION ALL of the spans)."""
+    rt = ReportTerm.__table__  # type: ignore[attr-defined]
+    parts = [sa.select(rt.c.term, rt.c.n).where(
+        rt.c.kind == kind, rt.c.language == language, rt.c.grain == grain,
+        rt.c.period.between(first, last)) for grain, first, last in _spans(scope.since,
+                                                                           scope.until)]
+    return sa.union_all(*parts).subquery()
+
+
+def _terms(s: Session, kind: str, language: str, scope: Scope, before: Scope, *,
+           top: int) -> JSON:
+    now_rows, then_rows = _term_rows(kind, language, scope), _term_rows(kind, language, before)
+    now = sa.select(now_rows.c.term, sa.func.sum(now_rows.c.n).label("n")) \
+        .group_by(now_rows.c.term).subquery()
+    then = sa.select(then_rows.c.term, sa.func.sum(then_rows.c.n).label("n")) \
+        .group_by(then_rows.c.term).subquery()
+    base = sa.select(now.c.term, now.c.n, sa.func.coalesce(then.c.n, 0)) \
+        .join_from(now, then, now.c.term == then.c.term, isouter=True)
+    frequent = s.execute(base.order_by(now.c.n.desc(), now.c.term).limit(top)).all()
+    rising = s.execute(base.where(now.c.n >= RISING_LEAST)
+                       .order_by((now.c.n - sa.func.coalesce(then.c.n, 0)).desc(), now.c.term)
+                       .limit(top)).all()
+    return {"frequent": [_change(*r) for r in frequent],
+            "rising": [_change(*r) for r in rising if r[1] > r[2]]}
+
+
+def _change(term: str, n: int, before: int) -> JSON:
+    return {"term": term, "n": int(n), "before": int(before),
+            "change_percent": round(100 * (n - before) / before) if before else None}
+
+
+def _languages(s: Session, scope: Scope) -> list[str]:
+    rt = ReportTerm.__table__  # type: ignore[attr-defined]
+    found: set[str] = set()
+    for grain, first, last in _spans(scope.since, scope.until):
+        found |= set(s.scalars(sa.select(rt.c.language).distinct().where(
+            rt.c.kind == "term", rt.c.grain == grain, rt.c.period.between(first, last))))
+    return sorted(found)
+
+
+def _repeats(s: Session, scope: Scope, zone: ZoneInfo) -> list[JSON]:
+    """Contacts with REPEAT_TIMES or more new conversations in the period's last
+    REPEAT_DAYS sharing a tag or a term: what they keep writing about."""
+    recent = Scope(max(scope.since, scope.until - REPEAT_DAYS * ONE_DAY), scope.until)
+    start, end = recent.instants(zone)
+    counted = (sa.select(col(Conversation.contact_id))
+               .where(col(Conversation.created_at) >= start, col(Conversation.created_at) < end)
+               .group_by(col(Conversation.contact_id))
+               .having(sa.func.count() >= REPEAT_TIMES).limit(100))
+    contacts = list(s.scalars(counted))
+    if not contacts:
+        return []
+    convs = s.scalars(sa.select(Conversation).where(
+        col(Conversation.contact_id).in_(contacts), col(Conversation.created_at) >= start,
+        col(Conversation.created_at) < end).order_by(col(Conversation.id))).all()
+    texts = _first_texts(s, [c.id for c in convs if c.id is not None])
+    out: list[JSON] = []
+    for contact in contacts:
+        theirs = [c for c in convs if c.contact_id == contact and AUTOMATED not in c.tags]
+        about = _shared(theirs, texts)
+        if len(theirs) >= REPEAT_TIMES and about:
+            out.append({"contact": contact, "conversations": [c.id for c in theirs],
+                        "about": about})
+    return sorted(out, key=lambda r: -len(r["conversations"]))
+
+
+def _first_texts(s: Session, conv_ids: list[int]) -> dict[int, str]:
+    firsts = (sa.select(sa.func.min(col(Message.id))).where(
+        col(Message.conversation_id).in_(conv_ids)).group_by(col(Message.conversation_id)))
+    rows = s.execute(sa.select(col(Message.conversation_id), col(Message.text))
+                     .where(col(Message.id).in_(firsts.scalar_subquery())))
+    return {conv: text for conv, text in rows if conv is not None}
+
+
+def _shared(convs: list[Conversation], texts: dict[int, str]) -> list[str]:
+    """The tags and terms at least REPEAT_TIMES of these conversations have."""
+    seen: Counter[str] = Counter()
+    for conv in convs:
+        found, _ = words_of(texts.get(conv.id or 0, ""), conv.language)
+        seen.update({*(f"#{t}" for t in conv.tags), *found})
+    return [thing for thing, n in seen.most_common(5) if n >= REPEAT_TIMES]

@@ -41,9 +41,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from inbox.core.vocab import AUTOMATED, Direction, Kind, Status
+from inbox.desk.terms import terms as words_of
 from inbox.sla.clock import Policies
 from inbox.store import changes
-from inbox.store.models import Conversation, Cursor, Event, Message, ReportCount
+from inbox.store.models import Conversation, Cursor, Event, Message, ReportCount, ReportTerm
 from inbox.store.rawdb import Reader
 
 HOLD_SECONDS = 30.0  # a skipped id holds later rows back this long (PostgreSQL)
@@ -112,8 +113,9 @@ def fold(engine: Engine, state: Fold, policies: Policies, zone: ZoneInfo,
         at = _resume(s, state, cursor, zone)
         raw = Reader(s.connection().connection.dbapi_connection, engine.dialect.name)
         rows = changes.new_rows(raw, at, time.monotonic(), hold=HOLD_SECONDS, batch=batch)
-        counts = _count(s, rows, policies, zone)
+        counts, terms = _count(s, rows, policies, zone)
         _add(s, counts)
+        _add_terms(s, terms)
         cursor.value, cursor.updated_at = f"{at.text()} {zone.key}", now
         state.at = at
         return len(rows)
@@ -132,6 +134,7 @@ def rebuild(engine: Engine, now: datetime) -> None:
     """Forget every count: the next fold counts the whole history again."""
     with Session(engine) as s, s.begin():
         s.execute(sa.delete(ReportCount))
+        s.execute(sa.delete(ReportTerm))
         s.execute(sa.delete(Cursor).where(*_is_cursor()))
     _ensure_cursor(engine, now)
 
@@ -169,6 +172,7 @@ def _resume(s: Session, state: Fold, cursor: Cursor, zone: ZoneInfo) -> changes.
     stored = changes.Position.parse(text) or changes.Position()
     if stored_zone and stored_zone != zone.key:
         s.execute(sa.delete(ReportCount))
+        s.execute(sa.delete(ReportTerm))
         state.at = None
         return changes.Position()
     if state.at is not None and state.at.text() == stored.text():
@@ -195,15 +199,18 @@ class _Facts:
     convs: dict[int, Conversation]
     first_message: dict[int, int]
     first_resolution: dict[int, int]
+    texts: dict[int, str]  # of the first messages among the rows
 
 
 Key = tuple[str, int, str, date, str, str, str, int]
+TermKey = tuple[str, str, str, date, str]  # kind, language, grain, period, term
 
 
 def _count(s: Session, rows: list[changes.Row], policies: Policies,
-           zone: ZoneInfo) -> Counter[Key]:
+           zone: ZoneInfo) -> tuple[Counter[Key], Counter[TermKey]]:
     facts = _facts(s, rows)
     counts: Counter[Key] = Counter()
+    terms: Counter[TermKey] = Counter()
     for row in rows:
         conv = facts.convs.get(row.conversation_id or 0)
         if conv is None or row.at is None:
@@ -212,7 +219,30 @@ def _count(s: Session, rows: list[changes.Row], policies: Policies,
         for seen in _occurrences(row, conv, facts, policies):
             for key in _keys(seen, conv, day):
                 counts[key] += 1
-    return counts
+        for kind, language, term in _spoken(row, conv, facts):
+            for grain, period in (("d", day), ("m", day.replace(day=1))):
+                terms[(kind, language, grain, period, term[:TERM_MOST])] += 1
+    return counts, terms
+
+
+TERM_MOST = 200  # characters of a term, tag or rule name kept
+
+
+def _spoken(row: changes.Row, conv: Conversation, facts: _Facts
+            ) -> Iterator[tuple[str, str, str]]:
+    """What a new conversation is about (its words, phrases and tags), and which rule
+    hit a message: (kind, language, term)."""
+    if row.kind == "rule" and isinstance(row.detail, dict) and row.detail.get("rule"):
+        yield "rule", "", str(row.detail["rule"])
+        return
+    text = facts.texts.get(row.id) if row.table == "message" else None
+    if text is None or AUTOMATED in conv.tags:
+        return
+    language = conv.language or ""
+    found, phrases = words_of(text, conv.language)
+    yield from (("term", language, t) for t in found)
+    yield from (("phrase", language, p) for p in phrases)
+    yield from (("tag", "", t) for t in dict.fromkeys(conv.tags))
 
 
 def _keys(seen: _Seen, conv: Conversation, day: date) -> Iterator[Key]:
@@ -291,7 +321,11 @@ def _facts(s: Session, rows: list[changes.Row]) -> _Facts:
         .where(col(Message.conversation_id).in_(chunk))
         .group_by(col(Message.conversation_id))))
     resolving = {r.conversation_id for r in rows if r.kind == "status"} - {None}
-    return _Facts(convs, first_message, _first_resolutions(s, resolving))
+    firsts = {r.id for r in rows if r.table == "message"
+              and first_message.get(r.conversation_id or 0) == r.id}
+    texts = dict(_pairs(s, firsts, lambda chunk: sa.select(col(Message.id), col(Message.text))
+                        .where(col(Message.id).in_(chunk))))
+    return _Facts(convs, first_message, _first_resolutions(s, resolving), texts)
 
 
 def _first_resolutions(s: Session, ids: set[int | None]) -> dict[int, int]:
@@ -322,6 +356,21 @@ def _pairs(s: Session, ids: Iterable[int | None], query: Any) -> Iterator[Any]:
 
 
 # ------------------------------------------------------------------ writing the counts
+
+def _add_terms(s: Session, terms: Counter[TermKey]) -> None:
+    if not terms:
+        return
+    table = ReportTerm.__table__  # type: ignore[attr-defined]
+    columns = ("kind", "language", "grain", "period", "term")
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(columns),
+                                      set_={"n": table.c.n + stmt.excluded.n})
+    values = [dict(zip(columns, key, strict=True)) | {"n": n}
+              for key, n in sorted(terms.items())]
+    for start in range(0, len(values), 1000):
+        s.execute(stmt, values[start:start + 1000])
+
 
 _COLUMNS = ("metric", "cube", "grain", "period", "team", "channel", "agent", "bucket")
 

@@ -458,3 +458,18 @@ class ReportCount(SQLModel, table=True):
     agent: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)
     n: int = 0
+
+
+class ReportTerm(SQLModel, table=True):
+    """What keeps coming back (inbox.desk.tally, docs/reports.md "Recurring problems"):
+    how many new conversations in a local day (`grain` "d") or month ("m") spoke of a
+    `term` in `language` (`kind` "term" or "phrase"), carried a tag ("tag") or were hit
+    by a routing rule ("rule"; those two with `language` "")."""
+
+    __tablename__ = "report_term"
+    kind: str = Field(primary_key=True, max_length=8)
+    language: str = Field(primary_key=True, max_length=16)
+    grain: str = Field(primary_key=True, max_length=1)
+    period: date = Field(primary_key=True)
+    term: str = Field(primary_key=True)
+    n: int = 0

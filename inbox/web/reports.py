@@ -106,7 +106,8 @@ class ReportPages:
                     "workload": reports.workload(s, scope),
                     "backlog": reports.backlog(s, scope, now),
                     "csat": reports.csat(s, scope, zone),
-                    "escalations": reports.escalations(s, scope, zone)}
+                    "escalations": reports.escalations(s, scope, zone),
+                    "recurring": reports.recurring(s, scope, zone)}
 
     def charts(self, scope: Scope, data: JSON) -> dict[str, Markup]:
         link = _linker(scope)
