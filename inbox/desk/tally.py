@@ -44,6 +44,7 @@ from inbox.core.vocab import AUTOMATED, Direction, Kind, Status
 from inbox.desk.terms import terms as words_of
 from inbox.sla.clock import Policies
 from inbox.store import changes
+from inbox.store.db import reader
 from inbox.store.models import Conversation, Cursor, Event, Message, ReportCount, ReportTerm
 from inbox.store.rawdb import Reader
 
@@ -106,6 +107,8 @@ def fold(engine: Engine, state: Fold, policies: Policies, zone: ZoneInfo,
     """Count what is new since the last fold; how many rows were read (0: caught up, or
     another daemon is folding)."""
     _ensure_cursor(engine, now)
+    if not _anything_new(engine, state, zone):
+        return 0  # without the write lock: SQLite's writers need not wait for a look
     with Session(engine) as s, s.begin():
         cursor = _lock_cursor(s)
         if cursor is None:
@@ -137,6 +140,20 @@ def rebuild(engine: Engine, now: datetime) -> None:
         s.execute(sa.delete(ReportTerm))
         s.execute(sa.delete(Cursor).where(*_is_cursor()))
     _ensure_cursor(engine, now)
+
+
+def _anything_new(engine: Engine, state: Fold, zone: ZoneInfo) -> bool:
+    """Whether a row is past the stored position, an id is still waited for, or the
+    zone changed: read without the write lock."""
+    if state.at is not None and any(state.at.missing.values()):
+        return True
+    with Session(reader(engine)) as s:
+        stored = s.scalar(sa.select(col(Cursor.value)).where(*_is_cursor())) or ""
+        text, _, stored_zone = stored.partition(" ")
+        at = changes.Position.parse(text) or changes.Position()
+        newest = [s.scalar(sa.text(f"SELECT max(id) FROM {t}")) or 0  # t: a fixed name
+                  for t in changes.TABLES]
+    return stored_zone != zone.key or newest[0] > at.event or newest[1] > at.message
 
 
 def _is_cursor() -> tuple[sa.ColumnElement[bool], ...]:
