@@ -211,14 +211,25 @@ class CsatSettings(_Strict):
 
 class ReportSettings(_Strict):
     """The reports (docs/reports.md): the zone whose local days they count in ("" the
-    `[business_hours]` zone). Changing it makes the daemon count history again."""
+    `[business_hours]` zone). Changing it makes the daemon count history again.
+
+    The weekly digest: the last whole week's figures e-mailed to every supervisor and
+    admin, on `digest_day` from `digest_hour` o'clock in that zone (inbox.desk.digest)."""
 
     timezone: str = ""
+    digest: bool = True  # on unless turned off: a supervisor should not have to ask
+    digest_day: str = "mon"  # mon ... sun; it covers the last whole week before it
+    digest_hour: int = Field(default=8, ge=0, le=23)  # local, at the start of a workday
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
         return BusinessHoursSettings._zone(value) if value else value
+
+    @field_validator("digest_day")
+    @classmethod
+    def _day(cls, value: str) -> str:
+        return BusinessHoursSettings._days([value])[0]
 
 
 class OutboxSettings(_Strict):
