@@ -6,9 +6,9 @@ an empty name, right-to-left and Thai text, very long values), exactly as the da
 renders it: the same sandbox, the same limits. Each problem is one line naming
 file:line; any problem makes the exit code 1, so the check can guard a deploy.
 Which variables a file gets follows from its folder: `sla/` the SLA notice's,
-`escalation/` an escalation notice's, `mention/` a mention's, `csat/` a survey's, a
-folder whose name starts with `ack` an acknowledgement's, any other a rule
-notification's.
+`escalation/` an escalation notice's, `mention/` a mention's, `csat/` a survey's,
+`digest/` the weekly digest's, a folder whose name starts with `ack` an
+acknowledgement's, any other a rule notification's.
 """
 
 from __future__ import annotations
@@ -99,9 +99,49 @@ def _csat(channel: str, language: str) -> dict[str, object]:
             "language": language}
 
 
+_FIGURES = {"conversations": 1234, "sla_met": 40, "sla_breached": 3,
+            "kept_percent": 93.0, "first_responses": 43, "first_response_p50_seconds": 8100,
+            "first_response_p90_seconds": 108000, "resolved": 1180, "csat_sent": 300,
+            "csat_answered": 96, "csat_response_percent": 32.0, "csat_average": 4.37,
+            "escalations": 7}
+_NOTHING = dict.fromkeys(_FIGURES, 0) | {
+    "kept_percent": None, "first_response_p50_seconds": None,
+    "first_response_p90_seconds": None, "csat_response_percent": None, "csat_average": None}
+_COUNTED = ("conversations", "resolved", "escalations")
+WEEK = {"week": {"since": "2026-12-28", "until": "2027-01-04", "team": None, "channel": None,
+                 "timezone": "Europe/Warsaw"},
+        "figures": _FIGURES, "before": _FIGURES | {"conversations": 1100, "escalations": 0},
+        "change_percent": {"conversations": 12, "resolved": 0, "escalations": None},
+        "backlog": {"at": "2027-01-04T07:00:00Z", "total": 58, "older_than_24h": 9},
+        "rising": [{"term": "zwrot", "language": "pl", "n": 31, "before": 4,
+                    "change_percent": 675},
+                   {"term": "คืนเงิน", "language": "th", "n": 12, "before": 0,
+                    "change_percent": None}]}
+
+
+def _digest(language: str) -> dict[str, dict[str, object]]:
+    """What the weekly digest gets (inbox.desk.digest.values): a busy week, a week with
+    nothing in it and no link, and customers' words at their worst."""
+    from inbox.desk.digest import values
+
+    def made(data: dict[str, object], url: str) -> dict[str, object]:
+        return values(data, language, team_name="Support", public_url=url)
+
+    url = "https://help.example.com"
+    hostile = [{"term": HOSTILE["customer_name"] + LONG, "language": "fa", "n": 10 ** 9,
+                "before": 0, "change_percent": None}] * 5
+    return {"usual": made(WEEK, url),
+            "empty": made(WEEK | {"figures": _NOTHING, "before": _NOTHING, "rising": [],
+                                  "change_percent": dict.fromkeys(_COUNTED),
+                                  "backlog": {"total": 0, "older_than_24h": 0}}, ""),
+            "hostile": made(WEEK | {"rising": hostile}, url)}
+
+
 def samples(kind: str, channel: str, language: str) -> dict[str, dict[str, object]]:
     """Named sets of values for a template of `kind`: usual, empty, hostile (and, for
     SLA notices, breached)."""
+    if kind == "digest":
+        return _digest(language)
     make = (_sla if kind == "sla" else _escalation if kind == "escalation"
             else _mention if kind == "mention" else _csat if kind == "csat"
             else _ack if kind.startswith("ack") else _notify)
