@@ -48,6 +48,7 @@ from inbox.core import tokens
 from inbox.core.errors import Unavailable
 from inbox.core.retry import FETCH_BACKOFF, Backoff
 from inbox.csat.surveys import send_due
+from inbox.desk import digest
 from inbox.desk.tally import Fold, fold
 from inbox.ingest.pipeline import ingest_batch
 from inbox.outbox.dispatcher import AccountKey
@@ -58,7 +59,7 @@ from inbox.runtime.app import App, utcnow
 from inbox.runtime.webhooks import Webhooks
 from inbox.sla.sweep import sweep
 from inbox.store.batch import save_text_limit
-from inbox.store.db import check_schema
+from inbox.store.db import check_schema, reader
 from inbox.store.liveness import FileLock, acquire
 from inbox.store.models import Cursor
 from inbox.web.server import Served, bind, serve, split_listen
@@ -273,7 +274,25 @@ class Daemon:
                                            s.report_zone, utcnow())
             if not read:
                 break
+        if not (stop and stop.is_set()) and await asyncio.to_thread(self._digest) > 0:
+            self.dispatcher.wake.set()  # the weekly digest waits in the outbox
         self.tallied.set()
+
+    def _digest(self) -> int:
+        """The weekly digest, when it is due (inbox.desk.digest): after a fold, so its
+        figures are the latest; its own short transaction."""
+        try:
+            with Session(reader(self.app.engine)) as s:  # a look, without SQLite's write lock
+                if not digest.pending(s, utcnow(), self.app.settings):
+                    return 0
+            with Session(self.app.engine) as s, s.begin():
+                queued = digest.send_due(s, utcnow(), self.app.settings, self.app.renderer)
+        except Exception:  # the counts go on; the digest is tried again next round
+            log.exception("weekly digest failed; trying again")
+            return 0
+        if queued:
+            log.info("weekly digest queued for %d supervisor(s) and admin(s)", queued)
+        return queued
 
     async def _rules_loop(self, stop: asyncio.Event) -> None:
         """Reload the rules when their folders change, and every RULES_CHECK_SECONDS."""
