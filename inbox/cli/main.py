@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+import inbox.cli.digest  # registers `inbox report digest`
 import inbox.cli.reports  # noqa: F401  (registers `inbox report volume` and the rest)
 from inbox.cli.agents import agent_cli, team_cli
 from inbox.cli.canned import canned_cli
