@@ -194,6 +194,9 @@ def test_the_digests_are_kept_in_one_closed_conversation_agents_do_not_see(
         assert holder.id in [row["id"] for row in queue]  # a supervisor finds it
         assert holder.id not in [row["id"] for row in views.queue(
             s, views.QueueFilter(), MONDAY_8, shop.secret)]
+        page = views.conversation(s, holder.id or 0, MONDAY_8, shop.secret)
+        assert page["subject"] == "Weekly digest to supervisors"
+        assert len(page["messages"]) == 4  # the digests, as sent
     catch_up(shop.engine, Fold(), shop.sla, shop.settings.report_zone, MONDAY_8)
     with Session(shop.engine) as s:  # no report counts it
         week = reports.volume(s, Scope(date(2026, 11, 2), date(2026, 11, 9)))
