@@ -72,11 +72,16 @@ def _run(ctx: typer.Context, name: str, *, since: str, until: str, team: str | N
 
 
 def _csv(rows: Rows) -> None:
+    """Each text a customer or an admin wrote (a term, a team's name) guarded as the
+    export guards it: a spreadsheet never runs it as a formula."""
+    from inbox.desk.export import neutralised
+
     if not rows:
         return
     out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
     out.writeheader()
-    out.writerows(rows)
+    out.writerows({k: neutralised(v) if isinstance(v, str) else v for k, v in r.items()}
+                  for r in rows)
 
 
 def _print(name: str, data: JSON, rows: Rows, zone: zoneinfo.ZoneInfo) -> None:

@@ -7,15 +7,19 @@ and the customer who asked three times about a refund."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from inbox.cli.reports import _csv as write_csv
 from inbox.desk import reports
 from inbox.desk.accounts import Role
 from inbox.desk.reports import Scope
@@ -111,3 +115,13 @@ def test_the_desk_shows_the_change_and_a_term_leads_to_its_conversations(app: Ap
     assert 'lang="th"' in page and "สินค้า" in page
     found = lead.get(row.group(1)).text  # the queue, searching every status
     assert len(re.findall(r"Question \d+", found)) == 5
+
+
+def test_a_name_that_looks_like_a_formula_stays_text_in_the_csv(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Team, tag and rule names are admins' text, terms customers': in `--csv` none is
+    run by a spreadsheet (the guard of inbox export)."""
+    write_csv([{"what": "tag", "term": '=HYPERLINK("http://evil.example","x")', "n": 2},
+               {"what": "rule", "term": "@SUM(A1)", "n": 1}])
+    cells = [row["term"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out))]
+    assert cells == ['\'=HYPERLINK("http://evil.example","x")', "'@SUM(A1)"]
