@@ -174,11 +174,14 @@ def counts(s: Session, scope: Scope, metrics: Iterable[Metric], by: int = 0, *,
     spans = [("d", scope.since, scope.until - ONE_DAY)] if series and scope.daily \
         else _spans(scope.since, scope.until)
     found: Counter[tuple[str, tuple[str, ...], int, date | None]] = Counter()
+    # Summed in the database over the span's days or months (by point, for a series):
+    # what comes back is one row per breakdown and bucket, not one per stored row.
+    keys = [rc.c.metric, *dims, rc.c.bucket, *([rc.c.period] if series else [])]
     for grain, first, last in spans:
-        q = (sa.select(rc.c.metric, *dims, rc.c.bucket, rc.c.period, sa.func.sum(rc.c.n))
+        q = (sa.select(*keys, sa.func.sum(rc.c.n))
              .where(rc.c.metric.in_([m.value for m in metrics]), rc.c.cube == cube,
                     rc.c.grain == grain, rc.c.period.between(first, last))
-             .group_by(rc.c.metric, *dims, rc.c.bucket, rc.c.period))
+             .group_by(*keys))
         if scope.team is not None:
             q = q.where(rc.c.team == scope.team)
         if scope.channel is not None:
