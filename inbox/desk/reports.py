@@ -125,17 +125,29 @@ class Scope:
 
 
 def _spans(since: date, until: date) -> list[tuple[str, date, date]]:
-    """[since, until) as (grain, first, last) ranges: whole months as months, the rest
-    as days."""
+    """[since, until) as (grain, first, last) ranges: whole months as months, whole
+    weeks (Monday to Sunday) of what is left as weeks, the rest as days: a year is
+    twelve months, a month's edge at most three weeks and twelve days."""
     first_month = since if since.day == 1 else next_month(since)
     last_month = until.replace(day=1)  # months starting before this one are whole
     if first_month >= last_month:
-        return [("d", since, until - ONE_DAY)]
+        return _weeks(since, until)
     out = [("m", first_month, _prev_month(last_month))]
-    if since < first_month:
-        out.append(("d", since, first_month - ONE_DAY))
-    if last_month < until:
-        out.append(("d", last_month, until - ONE_DAY))
+    return out + _weeks(since, first_month) + _weeks(last_month, until)
+
+
+def _weeks(since: date, until: date) -> list[tuple[str, date, date]]:
+    """[since, until) as whole weeks and the days around them (none if it is empty)."""
+    monday = since + (-since.weekday() % 7) * ONE_DAY  # the first Monday from `since`
+    weeks = (until - monday).days // 7 if monday < until else 0
+    if weeks == 0:
+        return [("d", since, until - ONE_DAY)] if since < until else []
+    end = monday + weeks * 7 * ONE_DAY
+    out = [("w", monday, end - 7 * ONE_DAY)]
+    if since < monday:
+        out.append(("d", since, monday - ONE_DAY))
+    if end < until:
+        out.append(("d", end, until - ONE_DAY))
     return out
 
 

@@ -4,8 +4,8 @@ The fold reads the store's own change stream (inbox.store.changes: every new `ev
 and `message` row, in id order) from a position kept in the `cursor` table, turns each
 row into the occurrences it means (a new conversation, a reply, a first response after
 so long, a resolution, a promise kept or broken, an escalation, a survey sent or
-answered) and adds them to `report_count`: per local day and month, in every cube of
-team x channel x agent. The counts and the new position commit together, so each row
+answered) and adds them to `report_count`: per local day, week and month, in every
+cube of team x channel x agent. The counts and the new position commit together, so each row
 is counted once, however often the daemon stops; on PostgreSQL one daemon folds at a
 time (the position is locked, SKIP LOCKED), and a skipped id is waited for as the
 webhooks wait (HOLD_SECONDS).
@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -237,7 +237,7 @@ def _count(s: Session, rows: list[changes.Row], policies: Policies,
             for key in _keys(seen, conv, day):
                 counts[key] += 1
         for kind, language, term in _spoken(row, conv, facts):
-            for grain, period in (("d", day), ("m", day.replace(day=1))):
+            for grain, period in _grains(day):
                 terms[(kind, language, grain, period, term[:TERM_MOST])] += 1
     return counts, terms
 
@@ -262,9 +262,15 @@ def _spoken(row: changes.Row, conv: Conversation, facts: _Facts
     yield from (("tag", "", t) for t in dict.fromkeys(conv.tags))
 
 
+def _grains(day: date) -> tuple[tuple[str, date], ...]:
+    """Where an occurrence on a local day is counted: the day, its week (by its
+    Monday) and its month (by its first day)."""
+    return ("d", day), ("w", day - timedelta(days=day.weekday())), ("m", day.replace(day=1))
+
+
 def _keys(seen: _Seen, conv: Conversation, day: date) -> Iterator[Key]:
     team, channel = conv.team or "", conv.channel
-    for grain, period in (("d", day), ("m", day.replace(day=1))):
+    for grain, period in _grains(day):
         for cube in CUBES:
             yield (seen.metric.value, cube, grain, period, team if cube & TEAM else "",
                    channel if cube & CHANNEL else "", seen.agent if cube & AGENT else "",

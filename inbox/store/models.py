@@ -440,13 +440,14 @@ class ReportCount(SQLModel, table=True):
     """The reports' figures, kept as they happen (inbox.desk.tally) so that a report
     over a year of a million conversations reads a few thousand rows, never the events.
 
-    One row counts `n` occurrences of `metric` in a local day (`grain` "d") or month
-    ("m", `period` its first day), for one combination of team, channel and agent. `cube`
-    says which of the three the row keeps apart (bits 1 team, 2 channel, 4 agent; a
-    dimension not kept is ""): every occurrence is counted in all eight cubes, so "by
-    agent within one team" and "overall" are each a range read of one cube. `bucket` is 0
-    for counts, a score (1-5) for surveys, and for times the upper end of the step the
-    time fell in (inbox.desk.tally.STEPS), from which medians and p90 are read."""
+    One row counts `n` occurrences of `metric` in a local day (`grain` "d"), week
+    ("w", `period` its Monday) or month ("m", its first day), for one combination of
+    team, channel and agent. `cube` says which of the three the row keeps apart (bits 1
+    team, 2 channel, 4 agent; a dimension not kept is ""): every occurrence is counted
+    in all eight cubes, so "by agent within one team" and "overall" are each a range
+    read of one cube. `bucket` is 0 for counts, a score (1-5) for surveys, and for times
+    the upper end of the step the time fell in (inbox.desk.tally.STEPS), from which
+    medians and p90 are read."""
 
     __tablename__ = "report_count"
     metric: str = Field(primary_key=True, max_length=24)
@@ -462,7 +463,8 @@ class ReportCount(SQLModel, table=True):
 
 class ReportTerm(SQLModel, table=True):
     """What keeps coming back (inbox.desk.tally, docs/reports.md "Recurring problems"):
-    how many new conversations in a local day (`grain` "d") or month ("m") spoke of a
+    how many new conversations in a local day, week or month (`grain` "d", "w", "m")
+    spoke of a
     `term` in `language` (`kind` "term" or "phrase"), carried a tag ("tag") or were hit
     by a routing rule ("rule"; those two with `language` "")."""
 
