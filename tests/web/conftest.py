@@ -232,6 +232,9 @@ def with_peers(directory: Path, peers: Peers, database_url: str | None,
         # Always open: the shipped after-hours rule must not depend on when tests run.
         "business_hours": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                            "hours": "00:00-23:59:59.999999"},
+        # The weekly digest goes by the real clock (Mondays 08:00): off, so no test's
+        # sink meets a digest to its supervisors (tests/desk/test_digest.py has it on).
+        "reports": {"digest": False},
         "channels": {
             "email": {"support": {
                 "address": peers.support,
