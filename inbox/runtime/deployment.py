@@ -96,6 +96,14 @@ backoff_base_seconds = 15
 backoff_cap_seconds = 3600
 probe_seconds = 5                 # a channel that is down is tried this often
 
+# Reports (docs/reports.md): the zone of their days ("" = [business_hours]'s), and the
+# weekly digest e-mailed to supervisors and admins with an address, in their language.
+[reports]
+timezone = ""
+digest = true
+digest_day = "mon"
+digest_hour = 8                   # local time, in the reports' zone
+
 # The agents' desk in the browser (docs/desk.md): sign-in at /login, the queue at /.
 # Plain HTTP: to reach it from other machines, put a TLS proxy in front (docs/desk.md).
 [web]
