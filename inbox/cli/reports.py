@@ -51,7 +51,7 @@ def _run(ctx: typer.Context, name: str, *, since: str, until: str, team: str | N
     from inbox.desk.reports import Scope
     from inbox.desk.tally import Fold, catch_up
     from inbox.runtime.app import utcnow
-    from inbox.store.db import check_schema
+    from inbox.store.db import check_schema, reader
 
     app = app_of(ctx)
     check_schema(app.engine)
@@ -59,7 +59,7 @@ def _run(ctx: typer.Context, name: str, *, since: str, until: str, team: str | N
     first, end = period(since, until, now, zone)
     catch_up(app.engine, Fold(), app.sla, zone, now)
     scope = Scope(first, end, team, channel)
-    with Session(app.engine) as s:
+    with Session(reader(app.engine)) as s:  # no write lock: the daemon writes on
         data = _reads()[name](s, scope, zone, now)
     if as_json:
         print_json(data)
