@@ -24,6 +24,7 @@ from inbox.cli.agents import agent_cli, team_cli
 from inbox.cli.canned import canned_cli
 from inbox.cli.common import CliError, fail, friendly, opened, print_json
 from inbox.cli.contacts import contact_cli
+from inbox.cli.export import export_cli
 from inbox.cli.rules import rules_cli
 from inbox.cli.sla import parse_when, report_cli, watch
 from inbox.cli.templates import templates_cli
@@ -44,7 +45,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(rules_cli, name="rules")
 cli.command("sla")(watch)
 cli.add_typer(report_cli, name="report")
-cli.add_typer(__import__("inbox.cli.export", fromlist=["_"]).export_cli, name="export")
+cli.add_typer(export_cli, name="export")
 cli.add_typer(templates_cli, name="templates")
 cli.add_typer(agent_cli, name="agent")
 cli.add_typer(team_cli, name="team")
