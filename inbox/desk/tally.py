@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -380,34 +380,29 @@ def _pairs(s: Session, ids: Iterable[int | None], query: Any) -> Iterator[Any]:
 
 # ------------------------------------------------------------------ writing the counts
 
+_COLUMNS = ("metric", "cube", "grain", "period", "team", "channel", "agent", "bucket")
+_TERM_COLUMNS = ("kind", "language", "grain", "period", "term")
+
+
+def _add(s: Session, counts: Counter[Key]) -> None:
+    _upsert(s, ReportCount.__table__, _COLUMNS, counts)  # type: ignore[attr-defined]
+
+
 def _add_terms(s: Session, terms: Counter[TermKey]) -> None:
-    if not terms:
+    _upsert(s, ReportTerm.__table__, _TERM_COLUMNS, terms)  # type: ignore[attr-defined]
+
+
+def _upsert(s: Session, table: sa.Table, columns: tuple[str, ...],
+            counts: Mapping[tuple[Any, ...], int]) -> None:
+    """Add to the stored counts: insert, or add on conflict, 1000 rows a statement (in
+    key order, so two writers never wait on each other's rows in turn)."""
+    if not counts:
         return
-    table = ReportTerm.__table__  # type: ignore[attr-defined]
-    columns = ("kind", "language", "grain", "period", "term")
     dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=list(columns),
                                       set_={"n": table.c.n + stmt.excluded.n})
     values = [dict(zip(columns, key, strict=True)) | {"n": n}
-              for key, n in sorted(terms.items())]
-    for start in range(0, len(values), 1000):
-        s.execute(stmt, values[start:start + 1000])
-
-
-_COLUMNS = ("metric", "cube", "grain", "period", "team", "channel", "agent", "bucket")
-
-
-def _add(s: Session, counts: Counter[Key]) -> None:
-    """Add to the stored counts (insert, or add on conflict: one statement per batch)."""
-    if not counts:
-        return
-    table = ReportCount.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(_COLUMNS),
-                                      set_={"n": table.c.n + stmt.excluded.n})
-    values = [dict(zip(_COLUMNS, key, strict=True)) | {"n": n}
               for key, n in sorted(counts.items())]
     for start in range(0, len(values), 1000):
         s.execute(stmt, values[start:start + 1000])
