@@ -38,14 +38,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import PG_ADMIN, pg_database
-from inbox.core.config import load_settings
+from bench.common import PG_ADMIN, deployment_app
 from inbox.desk import export
 from inbox.desk.export import Format, Kind, Period
 from inbox.runtime.app import App
-from inbox.runtime.deployment import init_deployment
 from inbox.store import batch as store
-from inbox.store.db import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -201,20 +198,8 @@ def measure(app: App, rows: int) -> dict[str, Any]:
 @contextmanager
 def _app(kind: str, pg: str) -> Iterator[App]:
     directory = OUT / f"export-{kind}-{uuid.uuid4().hex[:6]}"
-    config = init_deployment(directory)
-    if kind == "sqlite":
-        app = App(load_settings(config, {"INBOX_DATABASE_URL":
-                                         f"sqlite:///{directory / 'inbox.db'}"}))
-        upgrade(app.engine)
+    with deployment_app(directory, kind, pg, prefix="inbox_bench_export") as app:
         yield app
-        app.close()
-        return
-    with pg_database(pg, prefix="inbox_bench_export") as url:
-        app = App(load_settings(config, {"INBOX_DATABASE_URL": url}))
-        upgrade(app.engine)
-        yield app
-        app.close()
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])

@@ -35,16 +35,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bench.common import pg_database
+from bench.common import deployment_app
 from channels.base import Address, Inbound
-from inbox.core.config import load_settings
 from inbox.desk import views
 from inbox.desk.search import search
 from inbox.ingest.pipeline import ingest_batch
 from inbox.runtime.app import App
-from inbox.runtime.deployment import init_deployment
 from inbox.store import batch as store
-from inbox.store.db import upgrade
 from inbox.store.search import FTS_TABLE, PG_COLUMN, PG_INDEXES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,20 +190,8 @@ def measure_ingest(with_index: App, without: App, rounds: int) -> dict[str, Any]
 @contextmanager
 def _app(kind: str, pg: str, tag: str) -> Iterator[App]:
     directory = OUT / f"search-{kind}-{tag}-{uuid.uuid4().hex[:6]}"
-    config = init_deployment(directory)
-    if kind == "sqlite":
-        url = f"sqlite:///{directory / 'inbox.db'}"
-        app = App(load_settings(config, {"INBOX_DATABASE_URL": url}))
-        upgrade(app.engine)
+    with deployment_app(directory, kind, pg, prefix="inbox_bench_search") as app:
         yield app
-        app.close()
-        return
-    with pg_database(pg, prefix="inbox_bench_search") as url:
-        app = App(load_settings(config, {"INBOX_DATABASE_URL": url}))
-        upgrade(app.engine)
-        yield app
-        app.close()
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
