@@ -47,7 +47,7 @@ from inbox.core.config import WEEKDAYS, Settings
 from inbox.core.errors import Invalid
 from inbox.core.vocab import AUTOMATED, Kind, Status, iso
 from inbox.desk.accounts import Action, can
-from inbox.desk.reports import AGES, Scope, backlog, counts, recurring, times
+from inbox.desk.reports import AGES, Scope, backlog, counts, recurring, share_percent, times
 from inbox.desk.tally import BEYOND, Metric
 from inbox.lang.render import Rendered, Renderer, TemplateError, one_line
 from inbox.outbox.enqueue import enqueue
@@ -117,19 +117,15 @@ def _figures(s: Session, scope: Scope) -> JSON:
     sent, answered = n[Metric.CSAT_SENT], n[Metric.CSAT_ANSWERED]
     first = times(waits)
     return {"conversations": n[Metric.CONVERSATIONS], "sla_met": met,
-            "sla_breached": breached, "kept_percent": _percent(met, met + breached),
+            "sla_breached": breached, "kept_percent": share_percent(met, met + breached),
             "first_responses": first["count"],
             "first_response_p50_seconds": first["p50_seconds"],
             "first_response_p90_seconds": first["p90_seconds"],
             "resolved": n[Metric.RESOLVED], "csat_sent": sent, "csat_answered": answered,
-            "csat_response_percent": _percent(answered, sent),
+            "csat_response_percent": share_percent(answered, sent),
             "csat_average": round(sum(k * v for k, v in scores.items()) / answered, 2)
             if answered else None,
             "escalations": n[Metric.ESCALATED]}
-
-
-def _percent(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
 
 
 def _change(now: int, before: int) -> int | None:

@@ -302,7 +302,7 @@ def promise(s: Session, scope: Scope) -> JSON:
         pair = series.setdefault(_name(c.dims), [[0, 0] for _ in xs])[at[c.period]]
         pair[0 if c.metric == Metric.SLA_MET else 1] += c.n
     out["points"] = [x.isoformat() for x in xs]
-    out["kept_percent_by_team"] = {team: [_percent(m, m + b) for m, b in pairs]
+    out["kept_percent_by_team"] = {team: [share_percent(m, m + b) for m, b in pairs]
                                    for team, pairs in sorted(series.items())}
     return out
 
@@ -312,11 +312,12 @@ def _kept(rows: list[Count]) -> dict[str, JSON]:
     for c in rows:
         pair = tally.setdefault(_name(c.dims) if c.dims else "", [0, 0])
         pair[0 if c.metric == Metric.SLA_MET else 1] += c.n
-    return {k: {"met": m, "breached": b, "kept_percent": _percent(m, m + b)}
+    return {k: {"met": m, "breached": b, "kept_percent": share_percent(m, m + b)}
             for k, (m, b) in tally.items()}
 
 
-def _percent(part: int, whole: int) -> float | None:
+def share_percent(part: int, whole: int) -> float | None:
+    """`part` of `whole` in percent, one decimal; None of nothing."""
     return round(100 * part / whole, 1) if whole else None
 
 
@@ -405,10 +406,10 @@ def _scores(rows: list[Count]) -> dict[str, JSON]:
 
 def _score(sent: int, scores: Counter[int]) -> JSON:
     answered = sum(scores.values())
-    return {"sent": sent, "answered": answered, "response_percent": _percent(answered, sent),
+    return {"sent": sent, "answered": answered, "response_percent": share_percent(answered, sent),
             "average": round(sum(k * n for k, n in scores.items()) / answered, 2)
             if answered else None,
-            "satisfied_percent": _percent(scores[4] + scores[5], answered),
+            "satisfied_percent": share_percent(scores[4] + scores[5], answered),
             "scores": {str(k): scores[k] for k in range(1, 6)}}
 
 

@@ -106,9 +106,9 @@ def fold(engine: Engine, state: Fold, policies: Policies, zone: ZoneInfo,
          now: datetime, *, batch: int = BATCH) -> int:
     """Count what is new since the last fold; how many rows were read (0: caught up, or
     another daemon is folding)."""
-    _ensure_cursor(engine, now)
     if not _anything_new(engine, state, zone):
         return 0  # without the write lock: SQLite's writers need not wait for a look
+    _ensure_cursor(engine, now)
     with Session(engine) as s, s.begin():
         cursor = _lock_cursor(s)
         if cursor is None:
@@ -144,7 +144,7 @@ def rebuild(engine: Engine, now: datetime) -> None:
 
 def _anything_new(engine: Engine, state: Fold, zone: ZoneInfo) -> bool:
     """Whether a row is past the stored position, an id is still waited for, or the
-    zone changed: read without the write lock."""
+    zone changed (or nothing was ever stored): read without the write lock."""
     if state.at is not None and any(state.at.missing.values()):
         return True
     with Session(reader(engine)) as s:
